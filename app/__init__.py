@@ -1,0 +1,1 @@
+"""Daoxiang (稻香): a shop for premium agricultural products."""

@@ -1,0 +1,155 @@
+"""The `daoxiang` command. Shell and PowerShell scripts stay thin: the logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.config import PROJECT_ROOT, get_settings
+
+cli = typer.Typer(
+    help="稻香 Daoxiang: serve, migrate and operate the shop.", no_args_is_help=True, add_completion=False
+)
+
+
+def alembic_config(database_url: str | None = None):
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    return config
+
+
+@cli.command()
+def migrate(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Run the Alembic migrations (alembic upgrade head)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    typer.echo(f"database migrated to {revision}")
+
+
+@cli.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo shop (idempotent)."""
+    from app.seed import seed_demo as run
+
+    asyncio.run(_with_cleanup(run()))
+    typer.echo("demo data loaded")
+
+
+@cli.command("create-admin")
+def create_admin(
+    phone: Annotated[str, typer.Option(help="mobile number")],
+    password: Annotated[str, typer.Option(help="8-128 characters", prompt=True, hide_input=True)],
+    role: Annotated[str, typer.Option(help="admin or merchant")] = "admin",
+) -> None:
+    """Create (or promote) a staff account."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from app.db import session_scope
+    from app.users import service
+    from app.users.models import Role
+    from app.users.schemas import MobilePhone, Password
+
+    try:
+        TypeAdapter(MobilePhone).validate_python(phone)
+        TypeAdapter(Password).validate_python(password)
+        staff_role = Role(role)
+    except (ValidationError, ValueError) as exc:
+        typer.echo(f"invalid input: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if staff_role == Role.customer:
+        typer.echo("role must be admin or merchant", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> None:
+        async with session_scope() as session:
+            user = await service.create_admin(session, phone, password, staff_role)
+            typer.echo(f"{staff_role.value} {user.phone} ready (id {user.id})")
+
+    asyncio.run(_with_cleanup(run()))
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    reload: Annotated[bool, typer.Option(help="reload on code changes (development)")] = False,
+) -> None:
+    """Serve the shop with uvicorn."""
+    import uvicorn
+
+    from app.kit.logging import configure_logging
+
+    configure_logging(get_settings().log_level)
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers if not reload else None,
+        reload=reload,
+        proxy_headers=True,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@cli.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="run every job once and exit")] = False,
+    interval: Annotated[
+        float | None, typer.Option(help="seconds between ticks (WORKER_INTERVAL_SECONDS)")
+    ] = None,
+) -> None:
+    """Run background jobs: order timeouts, auto-confirm, token purge, event relay, …"""
+    from app.kit.logging import configure_logging
+    from app.worker import run_due_jobs, run_forever
+
+    configure_logging(get_settings().log_level)
+    if once:
+        results = asyncio.run(_with_cleanup(run_due_jobs(force=True)))
+        for name, handled in sorted(results.items()):
+            typer.echo(f"{name}: {handled}")
+        raise typer.Exit(1 if any(v < 0 for v in results.values()) else 0)
+    try:
+        asyncio.run(_with_cleanup(run_forever(interval or get_settings().worker_interval_seconds)))
+    except KeyboardInterrupt:
+        pass
+
+
+async def _with_cleanup(coro):
+    from app.db import dispose_engine
+    from app.redis import close_redis
+
+    try:
+        return await coro
+    finally:
+        await close_redis()
+        await dispose_engine()
+
+
+def _register_more() -> None:
+    # Domains add their own commands here (ops: start/stop/status/smoke; catalog: import-products; …).
+    from app import ops
+
+    ops.register(cli)
+
+
+_register_more()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["cli", "main", "Path"]

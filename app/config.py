@@ -1,0 +1,100 @@
+"""Settings. Nothing else in the code base reads os.environ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"
+DEFAULT_SANDBOX_SECRET = "dev-sandbox-secret-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'daoxiang.db'}"
+    redis_url: str | None = None
+    secret_key: str = DEFAULT_SECRET_KEY
+    payment_sandbox_secret: str = DEFAULT_SANDBOX_SECRET
+    public_base_url: str = "http://127.0.0.1:8000"
+    media_dir: Path = PROJECT_ROOT / "var" / "media"
+    var_dir: Path = PROJECT_ROOT / "var"
+    log_level: str = "INFO"
+    sql_echo: bool = False
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    db_max_overflow: int = Field(default=20, ge=0, le=500)
+
+    # Auth
+    jwt_issuer: str = "daoxiang"
+    jwt_audience: str = "daoxiang-api"
+    access_token_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    refresh_token_days: float = Field(default=30, gt=0, le=365)
+    login_max_failures_per_phone: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=30, ge=1)
+    login_failure_window_seconds: int = Field(default=60, ge=1)
+    register_max_per_ip: int = Field(default=100, ge=1)
+    register_window_seconds: int = Field(default=3600, ge=1)
+    trust_forwarded_for: bool = False
+
+    # HTTP
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=8 * 1_048_576, ge=1024)
+
+    # Orders
+    order_pay_timeout_minutes: float = Field(default=30, gt=0)
+    auto_confirm_days: float = Field(default=10, gt=0)
+    worker_interval_seconds: float = Field(default=5, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _map_driver(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _empty_redis_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_prod(self) -> Settings:
+        if self.app_env == "prod":
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError("APP_ENV=prod needs SECRET_KEY set to a random value of 32+ characters")
+            if self.payment_sandbox_secret == DEFAULT_SANDBOX_SECRET:
+                raise ValueError("APP_ENV=prod needs PAYMENT_SANDBOX_SECRET set")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the synchronous URL forms people write (as in the original description) to our async drivers."""
+    for prefix in (
+        "mysql+pymysql://",
+        "mysql+mysqldb://",
+        "mysql+aiomysql://",
+        "mariadb+pymysql://",
+        "mariadb://",
+        "mysql://",
+    ):
+        if url.startswith(prefix):
+            url = "mysql+asyncmy://" + url[len(prefix) :]
+            break
+    if url.startswith("sqlite://") or url.startswith("sqlite+pysqlite://"):
+        url = "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    if url.startswith("mysql+asyncmy://") and "charset=" not in url:
+        url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

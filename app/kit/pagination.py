@@ -1,0 +1,38 @@
+"""`?page=1&size=20` (size capped at 100) → {"items", "total", "page", "size"}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+
+
+class PageParams(BaseModel):
+    page: int = 1
+    size: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=100_000, description="1-based page number")] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page (at most 100)")] = 20,
+) -> PageParams:
+    return PageParams(page=page, size=size)
+
+
+PageParamsDep = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    size: int

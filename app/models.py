@@ -1,0 +1,7 @@
+"""Every domain's models, imported so that Alembic and the tests see the whole schema."""
+
+from app.db import Base
+from app.events import OutboxEvent
+from app.users.models import Address, RefreshToken, ThrottleHit, User
+
+__all__ = ["Base", "OutboxEvent", "User", "RefreshToken", "ThrottleHit", "Address"]

@@ -1,0 +1,71 @@
+"""Typed dependencies: who is calling, and may they."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.config import get_settings
+from app.db import SessionDep
+from app.errors import Forbidden, NotAuthenticated
+from app.users import repository
+from app.users.models import STAFF_ROLES, Role, User
+from app.users.security import decode_access_token
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def client_ip(request: Request) -> str:
+    if get_settings().trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+ClientIP = Annotated[str, Depends(client_ip)]
+
+
+async def user_from_token(session: SessionDep, token: str | None) -> User | None:
+    if not token:
+        return None
+    claims = decode_access_token(token)
+    if claims is None:
+        return None
+    user = await repository.get(session, int(claims["sub"]))
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+async def current_user(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    user = await user_from_token(session, token)
+    if user is None:
+        raise NotAuthenticated("A valid access token is required.")
+    return user
+
+
+async def optional_user(
+    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User | None:
+    return await user_from_token(session, token)
+
+
+async def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.role not in STAFF_ROLES:
+        raise Forbidden("Shop staff only.")
+    return user
+
+
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.role != Role.admin:
+        raise Forbidden("Administrators only.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+StaffUser = Annotated[User, Depends(staff_user)]
+AdminUser = Annotated[User, Depends(admin_user)]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.users.models import Address, RefreshToken, User
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_by_phone(session: AsyncSession, phone: str) -> User | None:
+    return (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
+
+
+async def lock(session: AsyncSession, user_id: int) -> None:
+    """Serialise changes to one user's addresses (keeps exactly one default under concurrency)."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+async def get_refresh_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    return (
+        await session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+    ).scalar_one_or_none()
+
+
+async def mark_refresh_used(session: AsyncSession, token_id: int) -> bool:
+    """Claim a refresh token for rotation; False when someone already used or revoked it."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+async def revoke_family(session: AsyncSession, family_id: str) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def purge_refresh_tokens(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(
+        delete(RefreshToken).where(or_(RefreshToken.expires_at < before, RefreshToken.revoked_at < before))
+    )
+    return result.rowcount or 0
+
+
+async def list_addresses(session: AsyncSession, user_id: int) -> Sequence[Address]:
+    return (
+        (
+            await session.execute(
+                select(Address)
+                .where(Address.user_id == user_id)
+                .order_by(Address.is_default.desc(), Address.id.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def get_address(session: AsyncSession, user_id: int, address_id: int) -> Address | None:
+    return (
+        await session.execute(select(Address).where(Address.id == address_id, Address.user_id == user_id))
+    ).scalar_one_or_none()
+
+
+async def clear_default(session: AsyncSession, user_id: int, except_id: int | None = None) -> None:
+    stmt = update(Address).where(Address.user_id == user_id, Address.is_default.is_(True))
+    if except_id is not None:
+        stmt = stmt.where(Address.id != except_id)
+    await session.execute(stmt.values(is_default=False))
+
+
+async def newest_address(session: AsyncSession, user_id: int) -> Address | None:
+    return (
+        await session.execute(
+            select(Address).where(Address.user_id == user_id).order_by(Address.id.desc()).limit(1)
+        )
+    ).scalar_one_or_none()

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.db import SessionDep
+from app.errors import Forbidden, NotAuthenticated
+from app.kit.openapi import problem_responses
+from app.kit.params import IdPath
+from app.users import service
+from app.users.dependencies import ClientIP, CurrentUser
+from app.users.errors import (
+    AddressNotFound,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    PhoneTaken,
+    TooManyAttempts,
+)
+from app.users.schemas import (
+    AddressCreate,
+    AddressRead,
+    AddressUpdate,
+    LoginRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserRead,
+)
+
+router = APIRouter()
+AUTH = ["auth"]
+USERS = ["users"]
+
+
+@router.post(
+    "/api/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    tags=USERS,
+    summary="Register a customer account with a phone number",
+    responses=problem_responses(PhoneTaken, TooManyAttempts),
+)
+async def register(data: UserCreate, session: SessionDep, ip: ClientIP) -> UserRead:
+    user = await service.register(session, data, client_ip=ip)
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/api/auth/login",
+    response_model=TokenPair,
+    tags=AUTH,
+    summary="Log in with phone and password",
+    responses=problem_responses(InvalidCredentials, TooManyAttempts),
+)
+async def login(data: LoginRequest, session: SessionDep, ip: ClientIP) -> TokenPair:
+    return await service.login(session, data.phone, data.password, client_ip=ip)
+
+
+@router.post(
+    "/api/auth/token",
+    response_model=TokenPair,
+    tags=AUTH,
+    summary="Log in as an OAuth2 password form (username = phone), for the /docs Authorize button",
+    responses=problem_responses(InvalidCredentials, TooManyAttempts),
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, ip: ClientIP
+) -> TokenPair:
+    return await service.login(session, form.username[:20], form.password[:128], client_ip=ip)
+
+
+@router.post(
+    "/api/auth/refresh",
+    response_model=TokenPair,
+    tags=AUTH,
+    summary="Exchange a refresh token for a new pair (the old one stops working)",
+    responses=problem_responses(InvalidRefreshToken),
+)
+async def refresh(data: RefreshRequest, session: SessionDep) -> TokenPair:
+    return await service.refresh(session, data.refresh_token)
+
+
+@router.post(
+    "/api/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=AUTH,
+    summary="Revoke a refresh token (and the tokens rotated from the same login)",
+)
+async def logout(data: RefreshRequest, session: SessionDep) -> Response:
+    await service.logout(session, data.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/api/users/me",
+    response_model=UserRead,
+    tags=USERS,
+    summary="The calling user",
+    responses=problem_responses(NotAuthenticated, validation=False),
+)
+async def me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.get(
+    "/api/users/me/addresses",
+    response_model=list[AddressRead],
+    tags=USERS,
+    summary="My shipping addresses, the default first",
+    responses=problem_responses(NotAuthenticated, validation=False),
+)
+async def list_addresses(user: CurrentUser, session: SessionDep) -> list[AddressRead]:
+    return [AddressRead.model_validate(a) for a in await service.list_addresses(session, user)]
+
+
+@router.post(
+    "/api/users/me/addresses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AddressRead,
+    tags=USERS,
+    summary="Add a shipping address (the first one becomes the default)",
+    responses=problem_responses(NotAuthenticated),
+)
+async def create_address(data: AddressCreate, user: CurrentUser, session: SessionDep) -> AddressRead:
+    return AddressRead.model_validate(await service.create_address(session, user, data))
+
+
+@router.patch(
+    "/api/users/me/addresses/{address_id}",
+    response_model=AddressRead,
+    tags=USERS,
+    summary="Change an address or make it the default",
+    responses=problem_responses(NotAuthenticated, AddressNotFound),
+)
+async def update_address(
+    address_id: IdPath, data: AddressUpdate, user: CurrentUser, session: SessionDep
+) -> AddressRead:
+    return AddressRead.model_validate(await service.update_address(session, user, address_id, data))
+
+
+@router.delete(
+    "/api/users/me/addresses/{address_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=USERS,
+    summary="Delete an address (another becomes the default if it was)",
+    responses=problem_responses(NotAuthenticated, AddressNotFound),
+)
+async def delete_address(address_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
+    await service.delete_address(session, user, address_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+__all__ = ["router", "Forbidden"]

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from app.kit.schemas import InputModel, OutputModel
+
+MobilePhone = Annotated[
+    str,
+    StringConstraints(pattern=r"^1[3-9]\d{9}$"),
+    Field(description="Mainland China mobile number: 11 digits starting with 1", examples=["13800138000"]),
+]
+Password = Annotated[str, Field(min_length=8, max_length=128, examples=["correct-horse-2026"])]
+Nickname = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class UserCreate(InputModel):
+    phone: MobilePhone
+    # Passwords are taken exactly as typed: no stripping.
+    password: Annotated[Password, StringConstraints(strip_whitespace=False)]
+    nickname: Nickname = ""
+
+
+class UserRead(OutputModel):
+    id: int
+    phone: str
+    nickname: str
+    role: Literal["customer", "merchant", "admin"]
+    created_at: datetime
+
+
+class LoginRequest(InputModel):
+    phone: Annotated[str, Field(min_length=1, max_length=20, examples=["13800000000"])]
+    password: Annotated[str, Field(min_length=1, max_length=128, examples=["demo-pass-2026"])]
+
+
+class TokenPair(OutputModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the access token expires")
+
+
+class RefreshRequest(InputModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AddressBase(InputModel):
+    recipient: ShortText
+    phone: MobilePhone
+    province: ShortText
+    city: ShortText
+    district: ShortText
+    detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class AddressCreate(AddressBase):
+    is_default: bool = False
+
+
+class AddressUpdate(InputModel):
+    recipient: ShortText | None = None
+    phone: MobilePhone | None = None
+    province: ShortText | None = None
+    city: ShortText | None = None
+    district: ShortText | None = None
+    detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
+        None
+    )
+    is_default: Literal[True] | None = Field(
+        default=None,
+        description="true makes this the default; to move the default, set it on another address",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [key for key, value in data.items() if value is None]
+            if nulls:
+                raise ValueError(f"fields may be left out but not set to null: {', '.join(nulls)}")
+        return data
+
+
+class AddressRead(OutputModel):
+    id: int
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+    is_default: bool
+    created_at: datetime

@@ -1,0 +1,82 @@
+"""Passwords (argon2id, OWASP parameters) and tokens (short-lived JWT access, random refresh)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from app.config import get_settings
+
+# OWASP password storage cheat sheet: argon2id, m=19 MiB, t=2, p=1.
+_password_hash = PasswordHash((Argon2Hasher(memory_cost=19 * 1024, time_cost=2, parallelism=1),))
+# Verified against when the phone is unknown, so both failures take the same time.
+_DUMMY_HASH = _password_hash.hash("not-a-real-password-only-for-timing")
+
+JWT_ALGORITHM = "HS256"
+ALLOWED_ALGORITHMS = [JWT_ALGORITHM]
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_password_hash.hash, password)
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    target = password_hash or _DUMMY_HASH
+
+    def _verify() -> bool:
+        try:
+            return _password_hash.verify(password, target)
+        except Exception:  # a malformed stored hash is a failed login, not a crash
+            return False
+
+    ok = await anyio.to_thread.run_sync(_verify)
+    return ok and password_hash is not None
+
+
+def create_access_token(user_id: int, role: str, now: datetime | None = None) -> tuple[str, int]:
+    settings = get_settings()
+    now = now or datetime.now(UTC)
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "typ": "access",
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM), int(lifetime.total_seconds())
+
+
+def decode_access_token(token: str) -> dict[str, Any] | None:
+    settings = get_settings()
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=ALLOWED_ALGORITHMS,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != "access" or not str(claims.get("sub", "")).isdigit():
+        return None
+    return claims
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

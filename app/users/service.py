@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import events
+from app.config import get_settings
+from app.db import utcnow
+from app.users import repository, security, throttle
+from app.users.errors import (
+    AddressNotFound,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    PhoneTaken,
+    RefreshTokenReused,
+    TooManyAttempts,
+)
+from app.users.models import Address, RefreshToken, Role, User
+from app.users.schemas import AddressCreate, AddressUpdate, TokenPair, UserCreate
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await repository.get(session, user_id)
+
+
+async def register(
+    session: AsyncSession, data: UserCreate, *, client_ip: str, role: Role = Role.customer
+) -> User:
+    settings = get_settings()
+    ip_key = f"register:ip:{client_ip}"
+    attempts, retry_after = await throttle.count(ip_key, settings.register_window_seconds)
+    if attempts >= settings.register_max_per_ip:
+        raise TooManyAttempts(
+            "Too many registrations from this address; try again later.", retry_after=retry_after
+        )
+    await throttle.hit(ip_key, settings.register_window_seconds)
+    if await repository.get_by_phone(session, data.phone) is not None:
+        raise PhoneTaken("This phone number is already registered.")
+    user = User(
+        phone=data.phone,
+        password_hash=await security.hash_password(data.password),
+        nickname=data.nickname or f"稻香用户{data.phone[-4:]}",
+        role=role.value,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # two registrations of one phone at the same moment
+        raise PhoneTaken("This phone number is already registered.") from exc
+    await events.emit(
+        session,
+        "user.registered",
+        {"user_id": user.id, "role": user.role, "registered_at": user.created_at.isoformat()},
+        subject=f"user/{user.id}",
+    )
+    return user
+
+
+async def login(session: AsyncSession, phone: str, password: str, *, client_ip: str) -> TokenPair:
+    settings = get_settings()
+    window = settings.login_failure_window_seconds
+    phone_key, ip_key = f"login:phone:{phone}", f"login:ip:{client_ip}"
+    for key, limit in (
+        (phone_key, settings.login_max_failures_per_phone),
+        (ip_key, settings.login_max_failures_per_ip),
+    ):
+        failures, retry_after = await throttle.count(key, window)
+        if failures >= limit:
+            raise TooManyAttempts("Too many failed logins; try again later.", retry_after=retry_after)
+    user = await repository.get_by_phone(session, phone)
+    ok = await security.verify_password(password, user.password_hash if user else None)
+    if not ok or user is None or not user.is_active:
+        await throttle.hit(phone_key, window)
+        await throttle.hit(ip_key, window)
+        raise InvalidCredentials("Wrong phone number or password.")
+    await throttle.reset(phone_key)
+    return await _issue_tokens(session, user, family_id=secrets.token_hex(16))
+
+
+async def _issue_tokens(session: AsyncSession, user: User, *, family_id: str) -> TokenPair:
+    settings = get_settings()
+    access, expires_in = security.create_access_token(user.id, user.role)
+    refresh = security.new_refresh_token()
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=security.hash_refresh_token(refresh),
+            expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+        )
+    )
+    await session.flush()
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=expires_in)
+
+
+async def refresh(session: AsyncSession, refresh_token: str) -> TokenPair:
+    stored = await repository.get_refresh_by_hash(session, security.hash_refresh_token(refresh_token))
+    if stored is None or stored.expires_at <= utcnow():
+        raise InvalidRefreshToken("The refresh token is not valid.")
+    if not await repository.mark_refresh_used(session, stored.id):
+        # Used before or revoked: whoever holds this family's newest token may be an attacker.
+        await repository.revoke_family(session, stored.family_id)
+        raise RefreshTokenReused("The refresh token was already used; please log in again.")
+    user = await repository.get(session, stored.user_id)
+    if user is None or not user.is_active:
+        raise InvalidRefreshToken("The refresh token is not valid.")
+    return await _issue_tokens(session, user, family_id=stored.family_id)
+
+
+async def logout(session: AsyncSession, refresh_token: str) -> None:
+    stored = await repository.get_refresh_by_hash(session, security.hash_refresh_token(refresh_token))
+    if stored is not None:
+        await repository.revoke_family(session, stored.family_id)
+
+
+async def create_admin(session: AsyncSession, phone: str, password: str, role: Role = Role.admin) -> User:
+    """Create a staff account, or promote and re-password an existing one (idempotent)."""
+    user = await repository.get_by_phone(session, phone)
+    password_hash = await security.hash_password(password)
+    if user is None:
+        user = User(phone=phone, password_hash=password_hash, nickname="管理员", role=role.value)
+        session.add(user)
+    else:
+        user.role = role.value
+        user.password_hash = password_hash
+    await session.flush()
+    return user
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    """Worker job: drop refresh tokens expired (or revoked) a day ago and throttle hits older than a day."""
+    day_ago = utcnow() - timedelta(days=1)
+    removed = await repository.purge_refresh_tokens(session, day_ago)
+    removed += await throttle.purge_older_than(
+        session,
+        max(86_400, get_settings().register_window_seconds, get_settings().login_failure_window_seconds),
+    )
+    return removed
+
+
+# Addresses: exactly one default whenever a user has any.
+
+
+async def list_addresses(session: AsyncSession, user: User) -> Sequence[Address]:
+    return await repository.list_addresses(session, user.id)
+
+
+async def get_address_or_raise(session: AsyncSession, user: User, address_id: int) -> Address:
+    address = await repository.get_address(session, user.id, address_id)
+    if address is None:
+        raise AddressNotFound("No such address.")
+    return address
+
+
+async def create_address(session: AsyncSession, user: User, data: AddressCreate) -> Address:
+    await repository.lock(session, user.id)
+    first = await repository.newest_address(session, user.id) is None
+    address = Address(
+        user_id=user.id, **data.model_dump(exclude={"is_default"}), is_default=data.is_default or first
+    )
+    session.add(address)
+    await session.flush()
+    if address.is_default:
+        await repository.clear_default(session, user.id, except_id=address.id)
+    return address
+
+
+async def update_address(session: AsyncSession, user: User, address_id: int, data: AddressUpdate) -> Address:
+    await repository.lock(session, user.id)
+    address = await get_address_or_raise(session, user, address_id)
+    for field, value in data.model_dump(exclude_unset=True, exclude={"is_default"}).items():
+        if value is None:
+            continue
+        setattr(address, field, value)
+    if data.is_default:
+        await repository.clear_default(session, user.id, except_id=address.id)
+        address.is_default = True
+    await session.flush()
+    return address
+
+
+async def delete_address(session: AsyncSession, user: User, address_id: int) -> None:
+    await repository.lock(session, user.id)
+    address = await get_address_or_raise(session, user, address_id)
+    was_default = address.is_default
+    await session.delete(address)
+    await session.flush()
+    if was_default:
+        successor = await repository.newest_address(session, user.id)
+        if successor is not None:
+            successor.is_default = True
+            await session.flush()

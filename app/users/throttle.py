@@ -1,0 +1,90 @@
+"""Sliding-window attempt counters shared by every server process: Redis when it answers, the database
+otherwise (its own short transactions, so a failed request's rollback does not erase the count)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import session_scope, utcnow
+from app.redis import RedisError, get_redis
+from app.users.models import ThrottleHit
+
+log = logging.getLogger(__name__)
+_PREFIX = "daoxiang:throttle:"
+
+
+async def count(key: str, window_seconds: int) -> tuple[int, int]:
+    """(attempts within the window, seconds until the oldest of them leaves it)."""
+    client = get_redis()
+    if client is not None:
+        try:
+            now = time.time()
+            rkey = _PREFIX + key
+            pipe = client.pipeline(transaction=True)
+            pipe.zremrangebyscore(rkey, 0, now - window_seconds)
+            pipe.zcard(rkey)
+            pipe.zrange(rkey, 0, 0, withscores=True)
+            _, n, oldest = await pipe.execute()
+            retry = math.ceil(oldest[0][1] + window_seconds - now) if oldest else window_seconds
+            return int(n), max(1, retry)
+        except (RedisError, OSError):
+            log.warning("redis unavailable for throttling; using the database")
+    since = utcnow() - timedelta(seconds=window_seconds)
+    async with session_scope() as session:
+        row = (
+            await session.execute(
+                select(func.count(), func.min(ThrottleHit.created_at)).where(
+                    ThrottleHit.key == key, ThrottleHit.created_at > since
+                )
+            )
+        ).one()
+    n, oldest_at = int(row[0]), row[1]
+    retry = (
+        math.ceil((oldest_at + timedelta(seconds=window_seconds) - utcnow()).total_seconds())
+        if oldest_at
+        else window_seconds
+    )
+    return n, max(1, retry)
+
+
+async def hit(key: str, window_seconds: int) -> None:
+    client = get_redis()
+    if client is not None:
+        try:
+            now = time.time()
+            rkey = _PREFIX + key
+            pipe = client.pipeline(transaction=True)
+            pipe.zadd(rkey, {f"{now}:{uuid.uuid4().hex[:8]}": now})
+            pipe.expire(rkey, window_seconds + 1)
+            await pipe.execute()
+            return
+        except (RedisError, OSError):
+            log.warning("redis unavailable for throttling; using the database")
+    async with session_scope() as session:
+        session.add(ThrottleHit(key=key))
+
+
+async def reset(key: str) -> None:
+    client = get_redis()
+    if client is not None:
+        try:
+            await client.delete(_PREFIX + key)
+            return
+        except (RedisError, OSError):
+            log.warning("redis unavailable for throttling; using the database")
+    async with session_scope() as session:
+        await session.execute(delete(ThrottleHit).where(ThrottleHit.key == key))
+
+
+async def purge_older_than(session: AsyncSession, seconds: int) -> int:
+    result = await session.execute(
+        delete(ThrottleHit).where(ThrottleHit.created_at < utcnow() - timedelta(seconds=seconds))
+    )
+    return result.rowcount or 0

@@ -1,0 +1,104 @@
+"""Test set-up: a real database built once per run with `alembic upgrade head`, emptied after every test,
+and (when TEST_REDIS_URL is set) a real Redis database flushed after every test.
+
+    ./test.sh                                   SQLite file, no Redis
+    TEST_DATABASE_URL=mysql+pymysql://root:@127.0.0.1:3306/daoxiang_test \
+    TEST_REDIS_URL=redis://127.0.0.1:6379/15 ./test.sh     MariaDB + Redis
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+_tmp = Path(tempfile.mkdtemp(prefix="daoxiang-test-"))
+os.environ["APP_ENV"] = "test"
+os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{_tmp / 'test.db'}"
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "")
+os.environ["MEDIA_DIR"] = str(_tmp / "media")
+os.environ["VAR_DIR"] = str(_tmp)
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("PUBLIC_BASE_URL", "http://testserver")
+
+import httpx  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from app.config import get_settings  # noqa: E402
+from app.db import Base, dispose_engine, get_engine  # noqa: E402
+from app.redis import close_redis, get_redis  # noqa: E402
+
+settings = get_settings()
+IS_MYSQL = settings.database_url.startswith("mysql")
+HAS_REDIS = bool(settings.redis_url)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"database: {settings.database_url.split('@')[-1]}", f"redis: {settings.redis_url or 'disabled'}"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_mysql = pytest.mark.skip(reason="needs MariaDB/MySQL: set TEST_DATABASE_URL")
+    for item in items:
+        if "mysql_only" in item.keywords and not IS_MYSQL:
+            item.add_marker(skip_mysql)
+
+
+async def _drop_everything() -> None:
+    engine = get_engine()
+    async with engine.begin() as conn:
+        if IS_MYSQL:
+            await conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            rows = await conn.execute(text("SHOW TABLES"))
+            for (name,) in rows.all():
+                await conn.execute(text(f"DROP TABLE IF EXISTS `{name}`"))
+            await conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database() -> AsyncIterator[None]:
+    from alembic import command
+    from app.cli import alembic_config
+
+    await _drop_everything()
+    await dispose_engine()
+    # Alembic's env runs its own event loop; run it in a thread so it does not collide with ours.
+    import anyio
+
+    await anyio.to_thread.run_sync(command.upgrade, alembic_config(), "head")
+    yield
+    await close_redis()
+    await dispose_engine()
+
+
+async def truncate_all() -> None:
+    engine = get_engine()
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if IS_MYSQL:
+            await conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for name in tables:
+            await conn.execute(text(f"DELETE FROM {name}"))
+        if IS_MYSQL:
+            await conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+@pytest.fixture(autouse=True)
+async def _isolate(database: None) -> AsyncIterator[None]:
+    yield
+    await truncate_all()
+    client = get_redis()
+    if client is not None:
+        await client.flushdb()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    from app.main import app
+
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
