@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -135,7 +136,7 @@ class TestLogin:
         for _ in range(5):
             await login(client, user.phone, "wrong-password")
         assert (await login(client, user.phone)).status_code == 429
-        time.sleep(1.1)
+        await asyncio.sleep(1.1)
         assert (await login(client, user.phone)).status_code == 200
 
     async def test_inactive_user_cannot_log_in(self, client):
