@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (registers every table)
-from alembic import context
 from app.config import get_settings
 from app.db import Base, build_engine
 

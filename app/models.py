@@ -1,7 +1,19 @@
 """Every domain's models, imported so that Alembic and the tests see the whole schema."""
 
+from app.catalog.models import Category, Product, ProductImage, Sku
 from app.db import Base
 from app.events import OutboxEvent
 from app.users.models import Address, RefreshToken, ThrottleHit, User
 
-__all__ = ["Base", "OutboxEvent", "User", "RefreshToken", "ThrottleHit", "Address"]
+__all__ = [
+    "Base",
+    "OutboxEvent",
+    "Category",
+    "Product",
+    "ProductImage",
+    "Sku",
+    "User",
+    "RefreshToken",
+    "ThrottleHit",
+    "Address",
+]

@@ -61,6 +61,7 @@ async def _drop_everything() -> None:
 @pytest.fixture(scope="session", autouse=True)
 async def database() -> AsyncIterator[None]:
     from alembic import command
+
     from app.cli import alembic_config
 
     await _drop_everything()

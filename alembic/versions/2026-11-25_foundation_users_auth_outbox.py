@@ -8,9 +8,9 @@ Create Date: 2026-11-25 13:03:38.834007
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from alembic import op
 
 import app.db
-from alembic import op
 
 revision: str = "foundation"
 down_revision: str | Sequence[str] | None = None
