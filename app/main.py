@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.config import get_settings
 from app.db import dispose_engine
@@ -13,6 +14,9 @@ from app.kit.logging import configure_logging
 from app.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.kit.problems import install_exception_handlers
 from app.redis import close_redis
+from app.storefront.csrf import CsrfMiddleware
+from app.storefront.errors import install_page_error_handlers
+from app.storefront.templating import STATIC_DIR
 
 DESCRIPTION = """
 稻香 (Daoxiang) sells Wuchang rice and other premium farm products.
@@ -32,9 +36,12 @@ OPENAPI_TAGS = [
 def _routers() -> list:
     # One router per domain; each domain package owns its routes.
     from app.health.router import router as health_router
+    from app.storefront.admin_router import router as admin_pages_router
+    from app.storefront.auth_router import router as page_auth_router
+    from app.storefront.router import router as storefront_router
     from app.users.router import router as users_router
 
-    return [health_router, users_router]
+    return [health_router, users_router, page_auth_router, storefront_router, admin_pages_router]
 
 
 @asynccontextmanager
@@ -55,8 +62,12 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_exception_handlers(app)
+    install_page_error_handlers(app)
     for router in _routers():
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Innermost of the middleware: the body size limit applies before the CSRF check reads a form.
+    app.add_middleware(CsrfMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )

@@ -97,6 +97,25 @@ async def _issue_tokens(session: AsyncSession, user: User, *, family_id: str) ->
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=expires_in)
 
 
+async def issue_tokens(session: AsyncSession, user: User) -> TokenPair:
+    """A fresh login for a user whose identity is already proven (e.g. right after registering)."""
+    return await _issue_tokens(session, user, family_id=secrets.token_hex(16))
+
+
+async def user_for_refresh_token(session: AsyncSession, refresh_token: str) -> User | None:
+    """The active user behind a live (unused, unrevoked, unexpired) refresh token; pages use the refresh
+    token as their server-side session, so logging out (revoking it) ends the page session too."""
+    stored = await repository.get_refresh_by_hash(session, security.hash_refresh_token(refresh_token))
+    if stored is None or stored.used_at is not None or stored.revoked_at is not None:
+        return None
+    if stored.expires_at <= utcnow():
+        return None
+    user = await repository.get(session, stored.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
 async def refresh(session: AsyncSession, refresh_token: str) -> TokenPair:
     stored = await repository.get_refresh_by_hash(session, security.hash_refresh_token(refresh_token))
     if stored is None or stored.expires_at <= utcnow():

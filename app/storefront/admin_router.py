@@ -1,0 +1,25 @@
+"""The back office: shop staff (merchant, admin) only. Anonymous visitors are sent to /login, customers
+get a 403 page. Every page calls the same staff service functions as /api/admin/."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.templating import render
+
+router = APIRouter(
+    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
+)
+
+
+def admin_page(
+    request: Request, template: str, context: dict | None = None, status_code: int = 200
+) -> Response:
+    return render(request, template, context or {}, status_code=status_code, csp=True)
+
+
+@router.get("/", summary="Back office dashboard")
+async def dashboard(request: Request, user: StaffPageUser) -> Response:
+    return admin_page(request, "admin/dashboard.html", {"section": "dashboard", "panels": []})

@@ -1,0 +1,172 @@
+"""CSRF protection for every page form.
+
+Each visitor gets a random `dx_csrf` cookie (HttpOnly, SameSite=Lax). A form carries
+`csrf_token = HMAC(SECRET_KEY, cookie)`; a page request that changes something (POST/PUT/PATCH/DELETE
+outside `/api/`) without a matching token is refused with 403 before any route runs. The API is not
+covered: it authenticates with a Bearer header, which a browser never sends on its own.
+The cookie is replaced at login and logout, so a token seen before cannot be used after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import get_settings
+
+COOKIE_NAME = "dx_csrf"
+FORM_FIELD = "csrf_token"
+HEADER_NAME = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_COOKIE_LEN = 43  # secrets.token_urlsafe(32)
+# Paths whose unsafe requests are not page forms (bearer-token API, machine callbacks).
+EXEMPT_PREFIXES = ("/api/",)
+
+
+def _valid_cookie_value(value: str | None) -> bool:
+    return bool(value) and len(value) == _COOKIE_LEN and value.replace("-", "").replace("_", "").isalnum()
+
+
+def sign(cookie_value: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, b"csrf|" + cookie_value.encode(), hashlib.sha256).hexdigest()
+
+
+def _cookie_value(conn: HTTPConnection) -> str:
+    """The visitor's CSRF cookie value, or a new one (remembered on the request until the response)."""
+    fresh = getattr(conn.state, "new_csrf_cookie", None)
+    if fresh:
+        return fresh
+    value = conn.cookies.get(COOKIE_NAME)
+    if _valid_cookie_value(value):
+        return value  # type: ignore[return-value]
+    value = secrets.token_urlsafe(32)
+    conn.state.new_csrf_cookie = value
+    return value
+
+
+def token_for(conn: HTTPConnection) -> str:
+    return sign(_cookie_value(conn))
+
+
+def rotate(conn: HTTPConnection) -> None:
+    """Start a new CSRF cookie (at login/logout); `ensure_cookie` puts it on the response."""
+    conn.state.new_csrf_cookie = secrets.token_urlsafe(32)
+
+
+def is_secure(conn: HTTPConnection) -> bool:
+    return conn.url.scheme == "https" or get_settings().public_base_url.startswith("https://")
+
+
+def ensure_cookie(conn: HTTPConnection, response: Response) -> None:
+    fresh = getattr(conn.state, "new_csrf_cookie", None)
+    if fresh:
+        response.set_cookie(
+            COOKIE_NAME, fresh, httponly=True, samesite="lax", secure=is_secure(conn), path="/"
+        )
+
+
+def token_matches(cookie_value: str | None, token: str | None) -> bool:
+    if not _valid_cookie_value(cookie_value) or not token:
+        return False
+    return hmac.compare_digest(sign(cookie_value), token)  # type: ignore[arg-type]
+
+
+async def _form_token(scope: Scope, body: bytes) -> str | None:
+    content_type = ""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1").lower()
+            break
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get(FORM_FIELD)
+        return values[0] if values else None
+    if content_type.startswith("multipart/form-data"):
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request(scope, replay)
+        try:
+            form = await request.form()
+        except Exception:  # malformed multipart: no token
+            return None
+        try:
+            value = form.get(FORM_FIELD)
+            return value if isinstance(value, str) else None
+        finally:
+            await form.close()
+    return None
+
+
+class CsrfMiddleware:
+    """Checks the token on every unsafe page request; the body is read once and replayed downstream."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in UNSAFE_METHODS
+            or scope["path"].startswith(EXEMPT_PREFIXES)
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        conn = HTTPConnection(scope)
+        token = conn.headers.get(HEADER_NAME) or await _form_token(scope, body)
+        if not token_matches(conn.cookies.get(COOKIE_NAME), token):
+            response = await _refusal(scope)
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay_receive, send)
+
+
+async def _refusal(scope: Scope) -> Any:
+    from app.storefront.templating import render
+
+    async def empty() -> Message:
+        return {"type": "http.disconnect"}
+
+    request = Request(scope, empty)
+    return render(
+        request,
+        "errors/error.html",
+        {
+            "status": 403,
+            "title": "页面已过期",
+            "message": "表单已失效或来源不明，为保护您的账户，本次提交没有生效。请返回上一页刷新后重试。",
+        },
+        status_code=403,
+        csp=True,
+    )
