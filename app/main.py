@@ -36,12 +36,20 @@ OPENAPI_TAGS = [
 def _routers() -> list:
     # One router per domain; each domain package owns its routes.
     from app.health.router import router as health_router
+    from app.storefront.account_router import router as account_pages_router
     from app.storefront.admin_router import router as admin_pages_router
     from app.storefront.auth_router import router as page_auth_router
     from app.storefront.router import router as storefront_router
     from app.users.router import router as users_router
 
-    return [health_router, users_router, page_auth_router, storefront_router, admin_pages_router]
+    return [
+        health_router,
+        users_router,
+        page_auth_router,
+        storefront_router,
+        account_pages_router,
+        admin_pages_router,
+    ]
 
 
 @asynccontextmanager

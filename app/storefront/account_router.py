@@ -1,0 +1,151 @@
+"""My account: shipping addresses (app.users.service, the same rules as /api/users/me/addresses)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.db import SessionDep
+from app.kit.params import IdPath
+from app.storefront import forms
+from app.storefront import session as page_session
+from app.storefront.dependencies import SignedInPageUser
+from app.storefront.templating import render
+from app.users import service as users_service
+from app.users.schemas import AddressCreate, AddressUpdate
+
+router = APIRouter(prefix="/account", tags=["pages"], include_in_schema=False)
+
+FormStr = Annotated[str, Form()]
+ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail")
+
+
+def address_form_values(
+    recipient: str, phone: str, province: str, city: str, district: str, detail: str
+) -> dict[str, str]:
+    return {
+        "recipient": recipient,
+        "phone": phone.strip(),
+        "province": province,
+        "city": city,
+        "district": district,
+        "detail": detail,
+    }
+
+
+async def _list_page(
+    request: Request,
+    session: SessionDep,
+    user,
+    *,
+    values: dict | None = None,
+    errors: dict | None = None,
+    flash: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    addresses = await users_service.list_addresses(session, user)
+    return render(
+        request,
+        "storefront/addresses.html",
+        {
+            "addresses": addresses,
+            "values": values or {},
+            "errors": errors or {},
+            "flash": flash,
+            "next": page_session.safe_next(request.query_params.get("next"), ""),
+        },
+        status_code=status_code,
+        csp=True,
+    )
+
+
+@router.get("/addresses", summary="My shipping addresses")
+async def addresses(request: Request, session: SessionDep, user: SignedInPageUser) -> Response:
+    saved = request.query_params.get("saved")
+    return await _list_page(request, session, user, flash="地址已保存" if saved else None)
+
+
+@router.post("/addresses", summary="Add a shipping address")
+async def add_address(
+    request: Request,
+    session: SessionDep,
+    user: SignedInPageUser,
+    recipient: FormStr = "",
+    phone: FormStr = "",
+    province: FormStr = "",
+    city: FormStr = "",
+    district: FormStr = "",
+    detail: FormStr = "",
+    is_default: FormStr = "",
+    next: FormStr = "",
+) -> Response:
+    values = address_form_values(recipient, phone, province, city, district, detail)
+    data, errors = forms.parse(AddressCreate, {**values, "is_default": bool(is_default)})
+    if data is None:
+        return await _list_page(request, session, user, values=values, errors=errors, status_code=400)
+    address = await users_service.create_address(session, user, data)
+    target = page_session.safe_next(next, "")
+    if target:
+        sep = "&" if "?" in target else "?"
+        return RedirectResponse(f"{target}{sep}address_id={address.id}", status_code=303)
+    return RedirectResponse("/account/addresses?saved=1", status_code=303)
+
+
+@router.get("/addresses/{address_id}/edit", summary="Edit an address")
+async def edit_address_page(
+    request: Request, address_id: IdPath, session: SessionDep, user: SignedInPageUser
+) -> Response:
+    address = await users_service.get_address_or_raise(session, user, address_id)
+    values = {field: getattr(address, field) for field in ADDRESS_FIELDS}
+    return render(
+        request,
+        "storefront/address_edit.html",
+        {"address": address, "values": values, "errors": {}},
+        csp=True,
+    )
+
+
+@router.post("/addresses/{address_id}", summary="Save an edited address")
+async def edit_address(
+    request: Request,
+    address_id: IdPath,
+    session: SessionDep,
+    user: SignedInPageUser,
+    recipient: FormStr = "",
+    phone: FormStr = "",
+    province: FormStr = "",
+    city: FormStr = "",
+    district: FormStr = "",
+    detail: FormStr = "",
+    is_default: FormStr = "",
+) -> Response:
+    address = await users_service.get_address_or_raise(session, user, address_id)
+    values = address_form_values(recipient, phone, province, city, district, detail)
+    payload: dict = dict(values)
+    if is_default:
+        payload["is_default"] = True
+    data, errors = forms.parse(AddressUpdate, payload)
+    if data is None:
+        return render(
+            request,
+            "storefront/address_edit.html",
+            {"address": address, "values": values, "errors": errors},
+            status_code=400,
+            csp=True,
+        )
+    await users_service.update_address(session, user, address_id, data)
+    return RedirectResponse("/account/addresses?saved=1", status_code=303)
+
+
+@router.post("/addresses/{address_id}/default", summary="Make an address the default")
+async def make_default(address_id: IdPath, session: SessionDep, user: SignedInPageUser) -> Response:
+    await users_service.update_address(session, user, address_id, AddressUpdate(is_default=True))
+    return RedirectResponse("/account/addresses?saved=1", status_code=303)
+
+
+@router.post("/addresses/{address_id}/delete", summary="Delete an address")
+async def delete_address(address_id: IdPath, session: SessionDep, user: SignedInPageUser) -> Response:
+    await users_service.delete_address(session, user, address_id)
+    return RedirectResponse("/account/addresses", status_code=303)

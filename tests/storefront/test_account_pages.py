@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.db import session_scope
+from app.users.models import Address
+from tests.storefront.pages import csrf_from, csrf_token, is_html, log_in
+from tests.users.factories import create_address, create_user
+
+ADDRESS = {
+    "recipient": "张三",
+    "phone": "13912345678",
+    "province": "黑龙江省",
+    "city": "哈尔滨市",
+    "district": "五常市",
+    "detail": "民乐乡 8 号",
+}
+
+
+async def addresses_of(user) -> list[Address]:
+    async with session_scope() as session:
+        rows = await session.execute(select(Address).where(Address.user_id == user.id).order_by(Address.id))
+        return list(rows.scalars())
+
+
+class TestAddressPages:
+    async def test_anonymous_is_sent_to_login(self, client):
+        response = await client.get("/account/addresses")
+        assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+
+    async def test_add_first_address_becomes_default(self, client):
+        user = await create_user()
+        await log_in(client, user)
+        token = await csrf_token(client, "/account/addresses")
+        response = await client.post("/account/addresses", data={**ADDRESS, "csrf_token": token})
+        assert response.status_code == 303
+        page = await client.get(response.headers["location"])
+        assert "地址已保存" in page.text and "民乐乡 8 号" in page.text
+        [address] = await addresses_of(user)
+        assert address.is_default and address.recipient == "张三"
+
+    async def test_add_from_checkout_goes_back_with_the_new_address(self, client):
+        user = await create_user()
+        await log_in(client, user)
+        token = await csrf_token(client, "/account/addresses?next=/checkout")
+        response = await client.post(
+            "/account/addresses", data={**ADDRESS, "next": "/checkout", "csrf_token": token}
+        )
+        [address] = await addresses_of(user)
+        assert response.headers["location"] == f"/checkout?address_id={address.id}"
+
+    async def test_bad_phone_is_shown_and_nothing_saved(self, client):
+        user = await create_user()
+        await log_in(client, user)
+        token = await csrf_token(client, "/account/addresses")
+        response = await client.post(
+            "/account/addresses", data={**ADDRESS, "phone": "123", "detail": "", "csrf_token": token}
+        )
+        assert response.status_code == 400 and is_html(response)
+        assert "请输入 11 位中国大陆手机号" in response.text and "请填写详细地址" in response.text
+        assert await addresses_of(user) == []
+
+    async def test_edit_make_default_and_delete(self, client):
+        user = await create_user()
+        first = await create_address(user, is_default=True)
+        second = await create_address(user, is_default=False, recipient="王五")
+        await log_in(client, user)
+        edit = await client.get(f"/account/addresses/{second.id}/edit")
+        assert edit.status_code == 200 and "王五" in edit.text
+        token = csrf_from(edit.text)
+        response = await client.post(
+            f"/account/addresses/{second.id}", data={**ADDRESS, "recipient": "王五五", "csrf_token": token}
+        )
+        assert response.status_code == 303
+        await client.post(f"/account/addresses/{second.id}/default", data={"csrf_token": token})
+        rows = {a.id: a for a in await addresses_of(user)}
+        assert rows[second.id].recipient == "王五五" and rows[second.id].is_default
+        assert not rows[first.id].is_default
+        await client.post(f"/account/addresses/{second.id}/delete", data={"csrf_token": token})
+        [left] = await addresses_of(user)
+        assert left.id == first.id and left.is_default
+
+    async def test_another_customers_address_is_404_and_unchanged(self, client):
+        owner = await create_user()
+        address = await create_address(owner)
+        await log_in(client, await create_user())
+        assert (await client.get(f"/account/addresses/{address.id}/edit")).status_code == 404
+        token = await csrf_token(client, "/account/addresses")
+        for path in (f"/account/addresses/{address.id}/delete", f"/account/addresses/{address.id}"):
+            response = await client.post(path, data={**ADDRESS, "recipient": "黑客", "csrf_token": token})
+            assert response.status_code == 404 and "页面不存在" in response.text
+        [kept] = await addresses_of(owner)
+        assert kept.recipient == "李四"
+        async with session_scope() as session:
+            assert (await session.execute(select(func.count()).select_from(Address))).scalar_one() == 1
