@@ -318,15 +318,15 @@ def spawn_attached(args: list[str]) -> subprocess.Popen:
 
 
 def _wait_after_interrupt(process: subprocess.Popen) -> int:
-    # The child got the same Ctrl+C and shuts down by itself; give it time, then make sure.
-    try:
-        return process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        terminate(process.pid, timeout=1)
-        return 130
-    except KeyboardInterrupt:
-        terminate(process.pid, timeout=1)
-        return 130
+    # In a terminal the child got the same Ctrl+C and is shutting down; otherwise ask it ourselves.
+    for _ in range(2):
+        try:
+            return process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            terminate(process.pid, timeout=10)
+        except KeyboardInterrupt:
+            terminate(process.pid, timeout=1)
+    return process.wait()
 
 
 def _start_worker_if_asked(enabled: bool) -> None:
