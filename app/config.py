@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     order_pay_timeout_minutes: float = Field(default=30, gt=0)
     auto_confirm_days: float = Field(default=10, gt=0)
     worker_interval_seconds: float = Field(default=5, gt=0)
+    # At most this many of one SKU in one order (and in the cart).
+    order_max_quantity_per_sku: int = Field(default=99, ge=1, le=9999)
+    order_max_lines: int = Field(default=50, ge=1, le=200)
+    # Idempotency-Key records are kept at least this long (the contract promises 24 hours).
+    idempotency_retention_hours: float = Field(default=24, ge=24)
+    # A claim whose request died (crash, failed commit) may be taken over after this long.
+    idempotency_stale_claim_seconds: float = Field(default=60, gt=0)
+
+    # Shipping fee: free from the threshold on, otherwise the flat fee; remote provinces always add the
+    # surcharge (matched by prefix, so 新疆 matches 新疆维吾尔自治区).
+    shipping_free_threshold_fen: int = Field(default=9900, ge=0)
+    shipping_flat_fee_fen: int = Field(default=1000, ge=0)
+    shipping_remote_surcharge_fen: int = Field(default=1500, ge=0)
+    shipping_remote_provinces: list[str] = ["新疆", "西藏", "青海", "内蒙古", "宁夏", "甘肃", "海南"]
 
     @field_validator("database_url")
     @classmethod

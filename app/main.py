@@ -30,12 +30,17 @@ OPENAPI_TAGS = [
     {"name": "auth", "description": "Log in, refresh and log out"},
     {"name": "users", "description": "Accounts and shipping addresses"},
     {"name": "operations", "description": "Health and operations"},
+    {"name": "cart", "description": "The customer's cart (live prices and stock)"},
+    {"name": "orders", "description": "Checkout and the customer's orders"},
+    {"name": "orders (staff)", "description": "Fulfilment, refunds and exports for shop staff"},
 ]
 
 
 def _routers() -> list:
     # One router per domain; each domain package owns its routes.
+    from app.cart.router import router as cart_router
     from app.health.router import router as health_router
+    from app.orders.router import router as orders_router
     from app.storefront.account_router import router as account_pages_router
     from app.storefront.admin_router import router as admin_pages_router
     from app.storefront.auth_router import router as page_auth_router
@@ -45,6 +50,8 @@ def _routers() -> list:
     return [
         health_router,
         users_router,
+        cart_router,
+        orders_router,
         page_auth_router,
         storefront_router,
         account_pages_router,

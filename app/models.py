@@ -1,8 +1,10 @@
 """Every domain's models, imported so that Alembic and the tests see the whole schema."""
 
+from app.cart.models import CartItem
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.db import Base
 from app.events import OutboxEvent
+from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.users.models import Address, RefreshToken, ThrottleHit, User
 
 __all__ = [
@@ -16,4 +18,9 @@ __all__ = [
     "RefreshToken",
     "ThrottleHit",
     "Address",
+    "CartItem",
+    "Order",
+    "OrderItem",
+    "OrderHistory",
+    "IdempotencyKey",
 ]

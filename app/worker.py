@@ -24,6 +24,7 @@ JobFunc = Callable[[AsyncSession], Awaitable[int]]
 # Modules whose import registers jobs.
 TASK_MODULES = [
     "app.users.tasks",
+    "app.orders.tasks",
 ]
 
 

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import MYSQL_TABLE_ARGS, Base, BigId, TimestampMixin, UTCDateTime, utcnow
+
+
+class OrderStatus(enum.StrEnum):
+    pending_payment = "pending_payment"
+    paid = "paid"
+    shipped = "shipped"
+    completed = "completed"
+    cancelled = "cancelled"
+    refunding = "refunding"
+    refunded = "refunded"
+
+
+class Order(TimestampMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_user_id_id", "user_id", "id"),
+        Index("ix_orders_status_pay_deadline", "status", "pay_deadline"),
+        Index("ix_orders_status_shipped_at", "status", "shipped_at"),
+        Index("ix_orders_created_at", "created_at"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    status: Mapped[str] = mapped_column(String(24), nullable=False, default=OrderStatus.pending_payment.value)
+    subtotal_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+    shipping_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+    discount_fen: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+    coupon_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    # The address as it was when the order was placed; later edits to the address book do not move parcels.
+    address: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    recipient_phone: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    pay_deadline: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    paid_amount_fen: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    carrier: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tracking_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    refund_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Where a refund started from (paid, shipped or cancelled): a rejected request goes back there.
+    refund_from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    refund_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set once, by a conditional update, when the reserved stock goes back: stock returns exactly once.
+    stock_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        lazy="raise", order_by="OrderItem.id", back_populates="order"
+    )
+    history: Mapped[list[OrderHistory]] = relationship(lazy="raise", order_by="OrderHistory.id")
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    # No foreign key to skus on purpose: on InnoDB an FK check takes a shared lock on the sku row, and two
+    # checkouts holding that shared lock then both wanting the exclusive one (to take stock) deadlock.
+    sku_id: Mapped[int] = mapped_column(BigId, index=True, nullable=False)
+    product_id: Mapped[int] = mapped_column(BigId, index=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)  # product name + spec, as sold
+    sku_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_price_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+    subtotal_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    order: Mapped[Order] = relationship(lazy="raise", back_populates="items")
+
+
+class OrderHistory(Base):
+    """Every status change of an order: from, to, who (a user id, or none for the system), when, why."""
+
+    __tablename__ = "order_history"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(24), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    actor_role: Mapped[str] = mapped_column(String(16), nullable=False)  # customer/merchant/admin/system
+    reason: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class IdempotencyKey(Base):
+    """A claimed Idempotency-Key. The unique (user_id, key) row is the claim: inserting it is taking it."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Null while the first request is running; set in the same transaction as the order it answers.
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)

@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.catalog.models import Product, Sku
+from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatus
+from app.users.models import User
+
+
+def _is_mysql(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "mysql"
+
+
+async def sku_rows(session: AsyncSession, sku_ids: Iterable[int]) -> dict[int, Any]:
+    """What checkout needs to know about each SKU: price, name, whether it is on sale."""
+    rows = await session.execute(
+        select(
+            Sku.id,
+            Sku.name,
+            Sku.price_fen,
+            Sku.is_active,
+            Sku.product_id,
+            Product.name.label("product_name"),
+            Product.status.label("product_status"),
+        )
+        .join(Product, Product.id == Sku.product_id)
+        .where(Sku.id.in_(list(sku_ids)))
+    )
+    return {row.id: row for row in rows}
+
+
+async def take_stock(session: AsyncSession, sku_id: int, quantity: int) -> bool:
+    """Atomically take `quantity` of a SKU; False (and nothing taken) when there is not enough."""
+    result = await session.execute(
+        update(Sku)
+        .where(Sku.id == sku_id, Sku.stock >= quantity)
+        .values(stock=Sku.stock - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def put_back_stock(session: AsyncSession, quantities: dict[int, int]) -> None:
+    # Ascending id order, like checkout, so that returns and takes never wait on each other in a cycle.
+    for sku_id in sorted(quantities):
+        await session.execute(
+            update(Sku)
+            .where(Sku.id == sku_id)
+            .values(stock=Sku.stock + quantities[sku_id])
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def add_sales(session: AsyncSession, by_product: dict[int, int]) -> None:
+    for product_id in sorted(by_product):
+        await session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(
+                sales_count=case(
+                    (Product.sales_count + by_product[product_id] < 0, 0),
+                    else_=Product.sales_count + by_product[product_id],
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def insert_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await session.execute(insert(OrderItem), rows)
+
+
+async def claim_stock_release(session: AsyncSession, order_id: int, at: datetime) -> bool:
+    """Mark an order's stock as returned; True for exactly one caller, however many race."""
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.stock_released_at.is_(None))
+        .values(stock_released_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def approve_refund_once(session: AsyncSession, order_id: int, at: datetime) -> bool:
+    result = await session.execute(
+        update(Order)
+        .where(
+            Order.id == order_id,
+            Order.status == OrderStatus.refunding.value,
+            Order.refund_approved_at.is_(None),
+        )
+        .values(refund_approved_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def items_of(session: AsyncSession, order_ids: Sequence[int]) -> Sequence[OrderItem]:
+    if not order_ids:
+        return []
+    return (await session.execute(select(OrderItem).where(OrderItem.order_id.in_(order_ids)))).scalars().all()
+
+
+def _with_details(stmt: Select) -> Select:
+    return stmt.options(selectinload(Order.items), selectinload(Order.history))
+
+
+async def get(session: AsyncSession, order_id: int, *, user_id: int | None = None) -> Order | None:
+    stmt = _with_details(select(Order).where(Order.id == order_id)).execution_options(populate_existing=True)
+    if user_id is not None:
+        stmt = stmt.where(Order.user_id == user_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_plain(session: AsyncSession, order_id: int) -> Order | None:
+    stmt = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_for_user(
+    session: AsyncSession, user_id: int, status: OrderStatus | None, offset: int, limit: int
+) -> tuple[Sequence[Order], int]:
+    where = [Order.user_id == user_id]
+    if status is not None:
+        where.append(Order.status == status.value)
+    total = (await session.execute(select(func.count()).select_from(Order).where(*where))).scalar_one()
+    rows = (
+        (
+            await session.execute(
+                _with_details(
+                    select(Order).where(*where).order_by(Order.id.desc()).offset(offset).limit(limit)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return rows, total
+
+
+def _staff_filters(
+    status: OrderStatus | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    phone: str | None,
+) -> list[Any]:
+    where: list[Any] = []
+    if status is not None:
+        where.append(Order.status == status.value)
+    if created_from is not None:
+        where.append(Order.created_at >= created_from)
+    if created_before is not None:
+        where.append(Order.created_at < created_before)
+    if phone:
+        buyer_ids = select(User.id).where(User.phone == phone).scalar_subquery()
+        where.append(or_(Order.recipient_phone == phone, Order.user_id == buyer_ids))
+    return where
+
+
+async def list_for_staff(
+    session: AsyncSession,
+    *,
+    status: OrderStatus | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    phone: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[tuple[Order, str]], int]:
+    where = _staff_filters(status, created_from, created_before, phone)
+    total = (await session.execute(select(func.count()).select_from(Order).where(*where))).scalar_one()
+    rows = await session.execute(
+        _with_details(
+            select(Order, User.phone)
+            .join(User, User.id == Order.user_id)
+            .where(*where)
+            .order_by(Order.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    return [(order, phone_) for order, phone_ in rows.all()], total
+
+
+async def stream_for_export(
+    session: AsyncSession, created_from: datetime | None, created_before: datetime | None, limit: int
+) -> Sequence[tuple[Order, str]]:
+    where = _staff_filters(None, created_from, created_before, None)
+    rows = await session.execute(
+        select(Order, User.phone)
+        .options(selectinload(Order.items))
+        .join(User, User.id == Order.user_id)
+        .where(*where)
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    return [(order, phone_) for order, phone_ in rows.all()]
+
+
+async def buyer_phone(session: AsyncSession, user_id: int) -> str:
+    return (await session.execute(select(User.phone).where(User.id == user_id))).scalar_one()
+
+
+async def due_ids(
+    session: AsyncSession, status: OrderStatus, column: Any, before: datetime, limit: int
+) -> list[int]:
+    """Ids of orders in `status` whose `column` is before `before`, claimed with SKIP LOCKED on MariaDB so
+    that several workers share the work instead of queueing on the same rows."""
+    stmt = (
+        select(Order.id)
+        .where(Order.status == status.value, column <= before)
+        .order_by(column, Order.id)
+        .limit(limit)
+    )
+    if _is_mysql(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+# Idempotency keys
+
+
+async def find_idempotency_key(session: AsyncSession, user_id: int, key: str) -> IdempotencyKey | None:
+    stmt = (
+        select(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def take_over_stale_claim(
+    session: AsyncSession, claim_id: int, seen_claimed_at: datetime, now: datetime
+) -> bool:
+    result = await session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == claim_id,
+            IdempotencyKey.response_status.is_(None),
+            IdempotencyKey.claimed_at == seen_claimed_at,
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def save_idempotent_response(session: AsyncSession, claim_id: int, status: int, body: str) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == claim_id)
+        .values(response_status=status, response_body=body)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def release_claim(session: AsyncSession, claim_id: int) -> None:
+    await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.id == claim_id, IdempotencyKey.response_status.is_(None))
+    )
+
+
+async def purge_idempotency_keys(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
+    return result.rowcount or 0

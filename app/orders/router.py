@@ -1,0 +1,255 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import JSONResponse, Response
+
+from app.db import SessionDep
+from app.errors import Forbidden, NotAuthenticated
+from app.kit.openapi import problem_responses
+from app.kit.pagination import Page, PageParamsDep
+from app.kit.params import IdPath
+from app.orders import service
+from app.orders.errors import (
+    CartEmpty,
+    CouponNotFound,
+    IdempotencyKeyReused,
+    InvalidOrderState,
+    OrderNotFound,
+    OutOfStock,
+    QuantityLimitExceeded,
+    RequestInProgress,
+    SkuUnavailable,
+)
+from app.orders.models import Order, OrderStatus
+from app.orders.schemas import (
+    AdminOrderRead,
+    OrderCreate,
+    OrderRead,
+    RefundReject,
+    RefundRequest,
+    ShipRequest,
+)
+from app.users.dependencies import CurrentUser, StaffUser
+from app.users.errors import AddressNotFound
+
+router = APIRouter()
+TAGS = ["orders"]
+ADMIN_TAGS = ["orders (staff)"]
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID is good). Repeating a request with the same key and body "
+        "returns the first answer instead of placing a second order; keys are kept for at least 24 hours.",
+    ),
+]
+StatusQuery = Annotated[OrderStatus | None, Query(alias="status", description="only orders in this status")]
+
+
+@router.post(
+    "/api/orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderRead,
+    tags=TAGS,
+    summary="Place an order (named items, or the whole cart); stock is reserved until pay_deadline",
+    responses=problem_responses(
+        NotAuthenticated,
+        AddressNotFound,
+        OutOfStock,
+        SkuUnavailable,
+        RequestInProgress,
+        QuantityLimitExceeded,
+        CartEmpty,
+        CouponNotFound,
+        IdempotencyKeyReused,
+    ),
+)
+async def place_order(
+    data: OrderCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    status_code, body = await service.place_order(session, user, data, idempotency_key=idempotency_key)
+    return JSONResponse(body, status_code=status_code)
+
+
+@router.get(
+    "/api/orders",
+    response_model=Page[OrderRead],
+    tags=TAGS,
+    summary="My orders, newest first",
+    responses=problem_responses(NotAuthenticated),
+)
+async def list_my_orders(
+    user: CurrentUser, session: SessionDep, page: PageParamsDep, status_: StatusQuery = None
+) -> Page[OrderRead]:
+    orders, total = await service.list_for_customer(session, user, status_, page.offset, page.size)
+    return Page(items=[service.to_read(o) for o in orders], total=total, page=page.page, size=page.size)
+
+
+@router.get(
+    "/api/orders/{order_id}",
+    response_model=OrderRead,
+    tags=TAGS,
+    summary="One of my orders, with its history",
+    responses=problem_responses(NotAuthenticated, OrderNotFound),
+)
+async def get_my_order(order_id: IdPath, user: CurrentUser, session: SessionDep) -> OrderRead:
+    return service.to_read(await service.get_for_customer(session, user, order_id))
+
+
+@router.post(
+    "/api/orders/{order_id}/cancel",
+    response_model=OrderRead,
+    tags=TAGS,
+    summary="Cancel my unpaid order; its stock goes back",
+    responses=problem_responses(NotAuthenticated, OrderNotFound, InvalidOrderState, validation=False),
+)
+async def cancel(order_id: IdPath, user: CurrentUser, session: SessionDep) -> OrderRead:
+    return service.to_read(await service.cancel_by_customer(session, user, order_id))
+
+
+@router.post(
+    "/api/orders/{order_id}/confirm-receipt",
+    response_model=OrderRead,
+    tags=TAGS,
+    summary="Confirm that my shipped order arrived",
+    responses=problem_responses(NotAuthenticated, OrderNotFound, InvalidOrderState, validation=False),
+)
+async def confirm_receipt(order_id: IdPath, user: CurrentUser, session: SessionDep) -> OrderRead:
+    return service.to_read(await service.confirm_receipt(session, user, order_id))
+
+
+@router.post(
+    "/api/orders/{order_id}/refund-request",
+    response_model=OrderRead,
+    tags=TAGS,
+    summary="Ask for a refund of my paid or shipped order, with a reason",
+    responses=problem_responses(NotAuthenticated, OrderNotFound, InvalidOrderState),
+)
+async def request_refund(
+    order_id: IdPath, data: RefundRequest, user: CurrentUser, session: SessionDep
+) -> OrderRead:
+    return service.to_read(await service.request_refund(session, user, order_id, data.reason))
+
+
+# ------------------------------------------------------------------------------------------------ staff
+
+
+async def _admin_read(session: SessionDep, order: Order, phone: str | None = None) -> AdminOrderRead:
+    data = service.to_read(order).model_dump()
+    return AdminOrderRead(
+        **data, user_id=order.user_id, buyer_phone=phone or await service.buyer_phone(session, order)
+    )
+
+
+@router.get(
+    "/api/admin/orders",
+    response_model=Page[AdminOrderRead],
+    tags=ADMIN_TAGS,
+    summary="All orders, newest first, by status, date (Beijing time, inclusive) and phone",
+    responses=problem_responses(NotAuthenticated, Forbidden),
+)
+async def list_orders(
+    staff: StaffUser,
+    session: SessionDep,
+    page: PageParamsDep,
+    status_: StatusQuery = None,
+    date_from: Annotated[date | None, Query(description="placed on or after this day")] = None,
+    date_to: Annotated[date | None, Query(description="placed on or before this day")] = None,
+    phone: Annotated[
+        str | None, Query(max_length=20, description="the buyer's account phone or the recipient's phone")
+    ] = None,
+) -> Page[AdminOrderRead]:
+    rows, total = await service.list_for_staff(
+        session,
+        status=status_,
+        date_from=date_from,
+        date_to=date_to,
+        phone=phone,
+        offset=page.offset,
+        limit=page.size,
+    )
+    items = [await _admin_read(session, order, phone_) for order, phone_ in rows]
+    return Page(items=items, total=total, page=page.page, size=page.size)
+
+
+@router.get(
+    "/api/admin/orders/export.csv",
+    tags=ADMIN_TAGS,
+    summary="Orders placed in a date range (Beijing time, inclusive) as CSV (UTF-8 with BOM, for Excel)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "one order per line"},
+        **problem_responses(NotAuthenticated, Forbidden),
+    },
+)
+async def export_orders(
+    staff: StaffUser,
+    session: SessionDep,
+    date_from: Annotated[date | None, Query(description="placed on or after this day")] = None,
+    date_to: Annotated[date | None, Query(description="placed on or before this day")] = None,
+) -> Response:
+    text = await service.export_csv(session, date_from, date_to)
+    name = f"orders-{date_from or 'all'}-{date_to or 'all'}.csv"
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/api/admin/orders/{order_id}",
+    response_model=AdminOrderRead,
+    tags=ADMIN_TAGS,
+    summary="One order, with its history",
+    responses=problem_responses(NotAuthenticated, Forbidden, OrderNotFound),
+)
+async def get_order(order_id: IdPath, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
+    return await _admin_read(session, await service.get_or_raise(session, order_id))
+
+
+@router.post(
+    "/api/admin/orders/{order_id}/ship",
+    response_model=AdminOrderRead,
+    tags=ADMIN_TAGS,
+    summary="Ship a paid order with a carrier and tracking number (optionally the batch of each line)",
+    responses=problem_responses(NotAuthenticated, Forbidden, OrderNotFound, InvalidOrderState),
+)
+async def ship(order_id: IdPath, data: ShipRequest, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
+    return await _admin_read(session, await service.ship(session, staff, order_id, data))
+
+
+@router.post(
+    "/api/admin/orders/{order_id}/refund",
+    response_model=AdminOrderRead,
+    tags=ADMIN_TAGS,
+    summary="Approve a refund request; stock goes back only when nothing was shipped",
+    responses=problem_responses(
+        NotAuthenticated, Forbidden, OrderNotFound, InvalidOrderState, validation=False
+    ),
+)
+async def approve_refund(order_id: IdPath, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
+    return await _admin_read(session, await service.approve_refund(session, staff, order_id))
+
+
+@router.post(
+    "/api/admin/orders/{order_id}/refund-reject",
+    response_model=AdminOrderRead,
+    tags=ADMIN_TAGS,
+    summary="Reject a refund request with a reason; the order goes back to paid or shipped",
+    responses=problem_responses(NotAuthenticated, Forbidden, OrderNotFound, InvalidOrderState),
+)
+async def reject_refund(
+    order_id: IdPath, data: RefundReject, staff: StaffUser, session: SessionDep
+) -> AdminOrderRead:
+    return await _admin_read(session, await service.reject_refund(session, staff, order_id, data))

@@ -1,0 +1,779 @@
+"""Checkout, order actions for customers and staff, and the API the payments domain calls.
+
+Status changes go through `app.orders.state.transition` only. Stock moves with conditional UPDATEs in
+ascending SKU id order (so overlapping multi-line orders never wait on each other in a cycle) and goes back
+at most once per order (`stock_released_at`, claimed by a conditional UPDATE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import enum
+import io
+import logging
+import random
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import events
+from app.cart import service as cart_service
+from app.catalog.models import ProductStatus
+from app.config import get_settings
+from app.db import utcnow
+from app.orders import idempotency, repository
+from app.orders.errors import (
+    AmountMismatch,
+    CartEmpty,
+    CouponNotFound,
+    InvalidOrderState,
+    OrderNotFound,
+    OutOfStock,
+    QuantityLimitExceeded,
+    SkuUnavailable,
+)
+from app.orders.models import Order, OrderHistory, OrderItem, OrderStatus
+from app.orders.schemas import OrderCreate, OrderRead, RefundReject, ShipLine, ShipRequest
+from app.orders.state import SYSTEM, Actor, transition
+from app.users import service as users_service
+from app.users.models import User
+
+log = logging.getLogger("daoxiang.orders")
+
+S = OrderStatus
+# Shop dates (order numbers, staff date filters, exports) are Beijing dates; China has no daylight saving.
+SHOP_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+# MariaDB: 1213 deadlock (the transaction was rolled back), 1205 lock wait timeout.
+RETRYABLE_DB_ERRORS = {1213, 1205}
+CHECKOUT_ATTEMPTS = 4
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def to_read(order: Order) -> OrderRead:
+    """The customer's view of an order; `items` and `history` must be loaded."""
+    return OrderRead.model_validate(_read_dict(order, order.items, order.history))
+
+
+def _read_dict(order: Order, items: Sequence[OrderItem], history: Sequence[OrderHistory]) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "order_no": order.order_no,
+        "status": order.status,
+        "items": items,
+        "subtotal_fen": order.subtotal_fen,
+        "shipping_fen": order.shipping_fen,
+        "discount_fen": order.discount_fen,
+        "total_fen": order.total_fen,
+        "coupon_code": order.coupon_code,
+        "note": order.note,
+        "address": order.address,
+        "pay_deadline": order.pay_deadline,
+        "created_at": order.created_at,
+        "paid_at": order.paid_at,
+        "shipped_at": order.shipped_at,
+        "completed_at": order.completed_at,
+        "cancelled_at": order.cancelled_at,
+        "refunded_at": order.refunded_at,
+        "refund_reason": order.refund_reason,
+        "shipment": (
+            {"carrier": order.carrier, "tracking_no": order.tracking_no}
+            if order.carrier is not None
+            else None
+        ),
+        "history": [
+            {
+                "from_status": h.from_status,
+                "to_status": h.to_status,
+                "actor_id": h.actor_id,
+                "actor_role": h.actor_role,
+                "reason": h.reason,
+                "at": h.created_at,
+            }
+            for h in history
+        ],
+    }
+
+
+async def get_for_customer(session: AsyncSession, user: User, order_id: int) -> Order:
+    order = await repository.get(session, order_id, user_id=user.id)
+    if order is None:
+        raise OrderNotFound("No such order.")
+    return order
+
+
+async def get_or_raise(session: AsyncSession, order_id: int) -> Order:
+    order = await repository.get(session, order_id)
+    if order is None:
+        raise OrderNotFound("No such order.")
+    return order
+
+
+async def list_for_customer(
+    session: AsyncSession, user: User, status: OrderStatus | None, offset: int, limit: int
+) -> tuple[Sequence[Order], int]:
+    return await repository.list_for_user(session, user.id, status, offset, limit)
+
+
+# ---------------------------------------------------------------------------------------------- checkout
+
+
+def shipping_fee(subtotal_fen: int, province: str) -> int:
+    """Free from the threshold on, otherwise a flat fee; remote provinces always add a surcharge."""
+    settings = get_settings()
+    fee = 0 if subtotal_fen >= settings.shipping_free_threshold_fen else settings.shipping_flat_fee_fen
+    if any(province.startswith(p) for p in settings.shipping_remote_provinces):
+        fee += settings.shipping_remote_surcharge_fen
+    return fee
+
+
+def new_order_no(now: datetime) -> str:
+    """Date (Beijing) + 12 random digits: readable on the phone, not guessable from a neighbour's number."""
+    return now.astimezone(SHOP_TZ).strftime("%Y%m%d") + f"{secrets.randbelow(10**12):012d}"
+
+
+async def place_order(
+    session: AsyncSession, user: User, data: OrderCreate, *, idempotency_key: str | None
+) -> tuple[int, dict[str, Any]]:
+    """Checkout. Returns (HTTP status, body); with an Idempotency-Key a repeat returns the saved answer."""
+    user_id, user_role = user.id, user.role
+    claim: idempotency.Claim | None = None
+    if idempotency_key is not None:
+        outcome = await idempotency.claim(
+            user_id, idempotency_key, idempotency.request_hash(data.model_dump(mode="json"))
+        )
+        if isinstance(outcome, idempotency.SavedResponse):
+            return outcome.status, outcome.body
+        claim = outcome
+    try:
+        body = await _place_order_with_retries(session, user, Actor(user_id, user_role), data, claim)
+    except BaseException:
+        if claim is not None:
+            # Undo our half of the work first: the claim row may be locked by this very transaction.
+            await session.rollback()
+            await idempotency.release(claim)
+        raise
+    return 201, body
+
+
+async def _place_order_with_retries(
+    session: AsyncSession, user: User, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
+) -> dict[str, Any]:
+    for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
+        try:
+            return await _place_order_once(session, user, actor, data, claim)
+        except DBAPIError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in RETRYABLE_DB_ERRORS or attempt == CHECKOUT_ATTEMPTS:
+                raise
+            log.warning("checkout retried", extra={"db_error": code, "attempt": attempt})
+            await session.rollback()
+            await session.refresh(user)
+            await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _place_order_once(
+    session: AsyncSession, user: User, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
+) -> dict[str, Any]:
+    settings = get_settings()
+    from_cart = data.items is None
+    if from_cart:
+        lines = await cart_service.lines_for_checkout(session, user.id)
+        if not lines:
+            raise CartEmpty("The cart is empty; add something first or name the items.")
+    else:
+        lines = {line.sku_id: line.quantity for line in data.items or []}
+    if len(lines) > settings.order_max_lines:
+        raise QuantityLimitExceeded(f"At most {settings.order_max_lines} different items per order.")
+    too_many = sorted(sku_id for sku_id, qty in lines.items() if qty > settings.order_max_quantity_per_sku)
+    if too_many:
+        raise QuantityLimitExceeded(
+            f"At most {settings.order_max_quantity_per_sku} of one item per order.", sku_ids=too_many
+        )
+    if data.coupon_code:
+        # Promotions (coupons) are not built yet: no code is known.
+        raise CouponNotFound("No such coupon.", coupon_code=data.coupon_code)
+
+    address = await users_service.get_address_or_raise(session, user, data.address_id)
+    skus = await repository.sku_rows(session, lines)
+    unavailable = sorted(
+        sku_id
+        for sku_id in lines
+        if sku_id not in skus
+        or not skus[sku_id].is_active
+        or skus[sku_id].product_status != ProductStatus.published.value
+    )
+    if unavailable:
+        raise SkuUnavailable("Some items are not on sale.", sku_ids=unavailable)
+
+    now = utcnow()
+    subtotal = sum(skus[sku_id].price_fen * qty for sku_id, qty in lines.items())
+    shipping = shipping_fee(subtotal, address.province)
+    discount = 0
+    order = Order(
+        order_no=new_order_no(now),
+        user_id=user.id,
+        status=S.pending_payment.value,
+        subtotal_fen=subtotal,
+        shipping_fen=shipping,
+        discount_fen=discount,
+        total_fen=subtotal + shipping - discount,
+        coupon_code=None,
+        note=data.note,
+        address={
+            "recipient": address.recipient,
+            "phone": address.phone,
+            "province": address.province,
+            "city": address.city,
+            "district": address.district,
+            "detail": address.detail,
+        },
+        recipient_phone=address.phone,
+        pay_deadline=now + timedelta(minutes=settings.order_pay_timeout_minutes),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    items = [
+        OrderItem(
+            order_id=order.id,
+            sku_id=sku_id,
+            product_id=skus[sku_id].product_id,
+            name=f"{skus[sku_id].product_name} {skus[sku_id].name}"[:200],
+            sku_name=skus[sku_id].name,
+            quantity=qty,
+            unit_price_fen=skus[sku_id].price_fen,
+            subtotal_fen=skus[sku_id].price_fen * qty,
+        )
+        for sku_id, qty in sorted(lines.items())
+    ]
+    created = OrderHistory(
+        order_id=order.id,
+        from_status=None,
+        to_status=S.pending_payment.value,
+        actor_id=actor.user_id,
+        actor_role=actor.role,
+        reason="order placed",
+        created_at=now,
+    )
+    session.add_all([*items, created])
+    await events.emit(
+        session,
+        "order.created",
+        {
+            **_event_base(order),
+            "items": [
+                {
+                    "sku_id": i.sku_id,
+                    "product_id": i.product_id,
+                    "quantity": i.quantity,
+                    "unit_price_fen": i.unit_price_fen,
+                }
+                for i in items
+            ],
+            "subtotal_fen": order.subtotal_fen,
+            "shipping_fen": order.shipping_fen,
+            "discount_fen": order.discount_fen,
+            "total_fen": order.total_fen,
+            "pay_deadline": order.pay_deadline.isoformat(),
+            "created_at": now.isoformat(),
+        },
+        subject=f"order/{order.id}",
+    )
+    await session.flush()
+    body = OrderRead.model_validate(_read_dict(order, items, [created])).model_dump(mode="json")
+    if claim is not None:
+        await idempotency.save_response(session, claim, 201, body)
+    if from_cart:
+        await cart_service.remove_lines(session, user.id, list(lines))
+    # Stock last: the hot rows stay locked only from here to the commit.
+    short = [
+        sku_id
+        for sku_id, qty in sorted(lines.items())
+        if not await repository.take_stock(session, sku_id, qty)
+    ]
+    if short:
+        raise OutOfStock("Not enough stock for some items; nothing was reserved.", sku_ids=short)
+    return body
+
+
+def _event_base(order: Order) -> dict[str, Any]:
+    return {"order_id": order.id, "order_no": order.order_no, "user_id": order.user_id}
+
+
+# ---------------------------------------------------------------------------------------------- stock
+
+
+async def release_stock(session: AsyncSession, order: Order) -> bool:
+    """Put an order's reserved stock back, at most once per order. True when this call returned it."""
+    return order.id in await _release_stock_of(session, [order.id])
+
+
+async def _release_stock_of(session: AsyncSession, order_ids: Sequence[int]) -> set[int]:
+    """Return the stock of several orders at once, SKUs in ascending id order (as checkout takes them, so
+    the two never wait on each other in a cycle). Returns the ids whose stock this call put back."""
+    now = utcnow()
+    released = {oid for oid in order_ids if await repository.claim_stock_release(session, oid, now)}
+    quantities: dict[int, int] = defaultdict(int)
+    for item in await repository.items_of(session, sorted(released)):
+        quantities[item.sku_id] += item.quantity
+    await repository.put_back_stock(session, quantities)
+    return released
+
+
+async def _adjust_sales(session: AsyncSession, order_id: int, sign: int) -> None:
+    by_product: dict[int, int] = defaultdict(int)
+    for item in await repository.items_of(session, [order_id]):
+        by_product[item.product_id] += sign * item.quantity
+    await repository.add_sales(session, by_product)
+
+
+# ---------------------------------------------------------------------------------------------- customer
+
+
+async def _move_or_conflict(session: AsyncSession, order: Order, to: OrderStatus, **kwargs: Any) -> None:
+    if not await transition(session, order, to, **kwargs):
+        raise InvalidOrderState("The order changed meanwhile; reload it and try again.")
+
+
+async def cancel_by_customer(session: AsyncSession, user: User, order_id: int) -> Order:
+    order = await get_for_customer(session, user, order_id)
+    if order.status != S.pending_payment:
+        raise InvalidOrderState(f"Only an unpaid order can be cancelled; this one is {order.status}.")
+    await _cancel(session, order, actor=Actor.of(user), reason="cancelled by the buyer")
+    return await get_or_raise(session, order.id)
+
+
+async def _cancel(session: AsyncSession, order: Order, *, actor: Actor, reason: str) -> None:
+    await _move_or_conflict(
+        session, order, S.cancelled, actor=actor, reason=reason, from_statuses=(S.pending_payment,)
+    )
+    returned = await release_stock(session, order)
+    await _emit_cancelled(session, order, actor, reason, returned)
+
+
+async def _emit_cancelled(
+    session: AsyncSession, order: Order, actor: Actor, reason: str, returned: bool
+) -> None:
+    await events.emit(
+        session,
+        "order.cancelled",
+        {
+            **_event_base(order),
+            "reason": reason,
+            "by": actor.role,
+            "stock_returned": returned,
+            "cancelled_at": (order.cancelled_at or utcnow()).isoformat(),
+        },
+        subject=f"order/{order.id}",
+    )
+
+
+async def confirm_receipt(session: AsyncSession, user: User, order_id: int) -> Order:
+    order = await get_for_customer(session, user, order_id)
+    await _complete(session, order, actor=Actor.of(user), reason="receipt confirmed by the buyer")
+    return await get_or_raise(session, order.id)
+
+
+async def _complete(session: AsyncSession, order: Order, *, actor: Actor, reason: str) -> bool:
+    if not await transition(session, order, S.completed, actor=actor, reason=reason):
+        if actor != SYSTEM:
+            raise InvalidOrderState("The order changed meanwhile; reload it and try again.")
+        return False
+    await events.emit(
+        session,
+        "order.completed",
+        {
+            **_event_base(order),
+            "by": actor.role,
+            "completed_at": (order.completed_at or utcnow()).isoformat(),
+        },
+        subject=f"order/{order.id}",
+    )
+    return True
+
+
+async def request_refund(session: AsyncSession, user: User, order_id: int, reason: str) -> Order:
+    order = await get_for_customer(session, user, order_id)
+    await begin_refund(session, order.id, actor=Actor.of(user), reason=reason)
+    return await get_or_raise(session, order.id)
+
+
+# ---------------------------------------------------------------------------------------------- staff
+
+
+def _day_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
+    start = datetime.combine(date_from, time.min, SHOP_TZ).astimezone(UTC) if date_from else None
+    end = (
+        datetime.combine(date_to + timedelta(days=1), time.min, SHOP_TZ).astimezone(UTC) if date_to else None
+    )
+    return start, end
+
+
+async def list_for_staff(
+    session: AsyncSession,
+    *,
+    status: OrderStatus | None,
+    date_from: date | None,
+    date_to: date | None,
+    phone: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[tuple[Order, str]], int]:
+    created_from, created_before = _day_bounds(date_from, date_to)
+    return await repository.list_for_staff(
+        session,
+        status=status,
+        created_from=created_from,
+        created_before=created_before,
+        phone=phone,
+        offset=offset,
+        limit=limit,
+    )
+
+
+async def buyer_phone(session: AsyncSession, order: Order) -> str:
+    return await repository.buyer_phone(session, order.user_id)
+
+
+async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequest) -> Order:
+    order = await get_or_raise(session, order_id)
+    await _move_or_conflict(
+        session,
+        order,
+        S.shipped,
+        actor=Actor.of(staff),
+        reason=f"shipped with {data.carrier} {data.tracking_no}",
+        from_statuses=(S.paid,),
+        values={"carrier": data.carrier, "tracking_no": data.tracking_no},
+    )
+    await _record_batches(session, order, data.lines)
+    await events.emit(
+        session,
+        "order.shipped",
+        {
+            **_event_base(order),
+            "carrier": data.carrier,
+            "tracking_no": data.tracking_no,
+            "shipped_at": (order.shipped_at or utcnow()).isoformat(),
+        },
+        subject=f"order/{order.id}",
+    )
+    return await get_or_raise(session, order.id)
+
+
+async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipLine] | None) -> None:
+    """Which batch each shipped line came from. Traceability (#4) implements this in its own domain: a batch
+    given per line, otherwise the oldest batch of the product with quantity left, or none without batches.
+    Until then the input is only checked for shape (by the schema)."""
+    return None
+
+
+async def _refund_through_gateway(session: AsyncSession, order: Order) -> bool:
+    """Start giving the money back. True when the refund is settled now — nothing was paid through a
+    gateway — so the order may become refunded at once; False when a gateway will confirm later by calling
+    `complete_refund`. Payments (#6) hooks the provider refund in here."""
+    return True
+
+
+async def approve_refund(session: AsyncSession, staff: User, order_id: int) -> Order:
+    order = await get_or_raise(session, order_id)
+    if order.status != S.refunding or order.refund_approved_at is not None:
+        raise InvalidOrderState(
+            f"There is no refund request waiting for approval; the order is {order.status}."
+        )
+    if not await repository.approve_refund_once(session, order.id, utcnow()):
+        raise InvalidOrderState("The order changed meanwhile; reload it and try again.")
+    if await _refund_through_gateway(session, order):
+        await complete_refund(session, order.id, actor=Actor.of(staff), reason="refund approved")
+    return await get_or_raise(session, order.id)
+
+
+async def reject_refund(session: AsyncSession, staff: User, order_id: int, data: RefundReject) -> Order:
+    order = await get_or_raise(session, order_id)
+    back_to = order.refund_from_status
+    if (
+        order.status != S.refunding
+        or order.refund_approved_at is not None
+        or back_to not in (S.paid, S.shipped)
+    ):
+        # A refund of a payment that came after cancellation cannot be refused: the goods were never sold.
+        raise InvalidOrderState(
+            f"There is no refund request that can be rejected; the order is {order.status}."
+        )
+    await _move_or_conflict(
+        session,
+        order,
+        S(back_to),
+        actor=Actor.of(staff),
+        reason=f"refund rejected: {data.reason}",
+        from_statuses=(S.refunding,),
+    )
+    await events.emit(
+        session,
+        "order.refund_rejected",
+        {**_event_base(order), "reason": data.reason, "status": back_to, "rejected_at": utcnow().isoformat()},
+        subject=f"order/{order.id}",
+    )
+    return await get_or_raise(session, order.id)
+
+
+CSV_COLUMNS = [
+    "order_no",
+    "created_at",
+    "status",
+    "buyer_phone",
+    "recipient",
+    "recipient_phone",
+    "address",
+    "items",
+    "subtotal_yuan",
+    "shipping_yuan",
+    "discount_yuan",
+    "total_yuan",
+    "paid_at",
+    "carrier",
+    "tracking_no",
+    "note",
+]
+EXPORT_MAX_ROWS = 50_000
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell that starts like a formula is kept as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _local(at: datetime | None) -> str:
+    return at.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+async def export_csv(session: AsyncSession, date_from: date | None, date_to: date | None) -> str:
+    created_from, created_before = _day_bounds(date_from, date_to)
+    rows = await repository.stream_for_export(session, created_from, created_before, EXPORT_MAX_ROWS)
+    out = io.StringIO()
+    out.write("\ufeff")  # so that Excel opens the UTF-8 Chinese text correctly
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for order, phone in rows:
+        a = order.address
+        writer.writerow(
+            [
+                _csv_cell(v)
+                for v in (
+                    order.order_no,
+                    _local(order.created_at),
+                    order.status,
+                    phone,
+                    a.get("recipient"),
+                    a.get("phone"),
+                    f"{a.get('province', '')}{a.get('city', '')}{a.get('district', '')}{a.get('detail', '')}",
+                    "; ".join(f"{i.name} x{i.quantity}" for i in order.items),
+                    _yuan(order.subtotal_fen),
+                    _yuan(order.shipping_fen),
+                    _yuan(order.discount_fen),
+                    _yuan(order.total_fen),
+                    _local(order.paid_at),
+                    order.carrier,
+                    order.tracking_no,
+                    order.note,
+                )
+            ]
+        )
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------- payments API
+
+
+class PaymentApplied(enum.StrEnum):
+    paid = "paid"  # pending_payment → paid
+    late = "late"  # cancelled → refunding: the money came after the cancellation and must go back
+    duplicate = "duplicate"  # nothing changed: this payment was already applied
+
+    @property
+    def changed(self) -> bool:
+        return self is not PaymentApplied.duplicate
+
+
+async def mark_paid(
+    session: AsyncSession, order_id: int, *, amount_fen: int, paid_at: datetime, actor: Actor = SYSTEM
+) -> PaymentApplied:
+    """Apply a confirmed payment (for the payments domain). Safe to call again with the same payment.
+
+    Raises OrderNotFound, or AmountMismatch (nothing changed) when `amount_fen` is not the order's total.
+    """
+    for _ in range(3):
+        order = await repository.get_plain(session, order_id)
+        if order is None:
+            raise OrderNotFound("No such order.")
+        if amount_fen != order.total_fen:
+            raise AmountMismatch(f"Paid {amount_fen} fen, but the order's total is {order.total_fen} fen.")
+        if order.status == S.pending_payment:
+            if await transition(
+                session,
+                order,
+                S.paid,
+                actor=actor,
+                reason="payment received",
+                values={"paid_at": paid_at, "paid_amount_fen": amount_fen},
+            ):
+                await _adjust_sales(session, order.id, +1)
+                await events.emit(
+                    session,
+                    "order.paid",
+                    {**_event_base(order), "amount_fen": amount_fen, "paid_at": paid_at.isoformat()},
+                    subject=f"order/{order.id}",
+                )
+                return PaymentApplied.paid
+            continue  # changed under us (cancelled by the worker?): look again
+        if order.status == S.cancelled and order.paid_at is None:
+            reason = "payment arrived after the order was cancelled"
+            if await transition(
+                session,
+                order,
+                S.refunding,
+                actor=actor,
+                reason=reason,
+                values={
+                    "paid_at": paid_at,
+                    "paid_amount_fen": amount_fen,
+                    "refund_from_status": S.cancelled.value,
+                    "refund_reason": reason,
+                },
+            ):
+                await _emit_refund_requested(session, order, reason, S.cancelled)
+                return PaymentApplied.late
+            continue
+        return PaymentApplied.duplicate
+    return PaymentApplied.duplicate
+
+
+async def _emit_refund_requested(session: AsyncSession, order: Order, reason: str, from_status: str) -> None:
+    await events.emit(
+        session,
+        "order.refund_requested",
+        {
+            **_event_base(order),
+            "reason": reason,
+            "from_status": str(from_status),
+            "amount_fen": order.paid_amount_fen or 0,
+            "requested_at": utcnow().isoformat(),
+        },
+        subject=f"order/{order.id}",
+    )
+
+
+async def begin_refund(session: AsyncSession, order_id: int, *, actor: Actor, reason: str) -> Order:
+    """paid | shipped → refunding. Raises InvalidOrderState from any other status."""
+    order = await repository.get_plain(session, order_id)
+    if order is None:
+        raise OrderNotFound("No such order.")
+    from_status = order.status
+    await _move_or_conflict(
+        session,
+        order,
+        S.refunding,
+        actor=actor,
+        reason=reason,
+        from_statuses=(S.paid, S.shipped),
+        values={"refund_reason": reason, "refund_from_status": from_status, "refund_approved_at": None},
+    )
+    await _emit_refund_requested(session, order, reason, from_status)
+    return order
+
+
+async def complete_refund(
+    session: AsyncSession, order_id: int, *, actor: Actor = SYSTEM, reason: str = ""
+) -> bool:
+    """refunding → refunded once the money is back. Returns stock when nothing was shipped (and it was not
+    returned already at cancellation). False when the order was already refunded (a repeated callback)."""
+    order = await repository.get_plain(session, order_id)
+    if order is None:
+        raise OrderNotFound("No such order.")
+    if order.status == S.refunded:
+        return False
+    if not await transition(
+        session,
+        order,
+        S.refunded,
+        actor=actor,
+        reason=reason or "refund completed",
+        from_statuses=(S.refunding,),
+    ):
+        return False
+    returned = False
+    if order.shipped_at is None:
+        returned = await release_stock(session, order)
+    if order.refund_from_status in (S.paid, S.shipped):
+        await _adjust_sales(session, order.id, -1)
+    await events.emit(
+        session,
+        "order.refunded",
+        {
+            **_event_base(order),
+            "amount_fen": order.paid_amount_fen or 0,
+            "stock_returned": returned,
+            "refunded_at": (order.refunded_at or utcnow()).isoformat(),
+        },
+        subject=f"order/{order.id}",
+    )
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+
+JOB_BATCH = 200
+
+
+async def cancel_expired(session: AsyncSession) -> int:
+    """Cancel unpaid orders whose pay_deadline has passed and put their stock back (exactly once, however
+    many workers run this at the same time: the status change and the stock return are both conditional)."""
+    ids = await repository.due_ids(session, S.pending_payment, Order.pay_deadline, utcnow(), JOB_BATCH)
+    reason = "not paid before the deadline"
+    cancelled: list[Order] = []
+    for order_id in ids:
+        order = await repository.get_plain(session, order_id)
+        if order is None or order.status != S.pending_payment:
+            continue
+        if await transition(
+            session, order, S.cancelled, actor=SYSTEM, reason=reason, from_statuses=(S.pending_payment,)
+        ):
+            cancelled.append(order)
+    returned = await _release_stock_of(session, [o.id for o in cancelled])
+    for order in cancelled:
+        await _emit_cancelled(session, order, SYSTEM, reason, order.id in returned)
+    return len(cancelled)
+
+
+async def auto_confirm(session: AsyncSession) -> int:
+    """Complete orders shipped more than AUTO_CONFIRM_DAYS ago."""
+    before = utcnow() - timedelta(days=get_settings().auto_confirm_days)
+    ids = await repository.due_ids(session, S.shipped, Order.shipped_at, before, JOB_BATCH)
+    completed = 0
+    for order_id in ids:
+        order = await repository.get_plain(session, order_id)
+        if order is None or order.status != S.shipped:
+            continue
+        if await _complete(
+            session,
+            order,
+            actor=SYSTEM,
+            reason=f"confirmed automatically after {get_settings().auto_confirm_days:g} days",
+        ):
+            completed += 1
+    return completed
