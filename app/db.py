@@ -6,7 +6,8 @@ raises. Code below the router only flushes. Background jobs open their own sessi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -140,6 +141,22 @@ async def dispose_engine() -> None:
     _sessionmaker = None
 
 
+def after_commit(session: AsyncSession, key: str, hook: Callable[[], Awaitable[None]]) -> None:
+    """Run `hook` once the unit of work has committed, before the response is sent (cache invalidation,
+    file clean-up). Hooks with the same key run once; a hook's failure is logged, never raised."""
+    hooks: dict[str, Callable[[], Awaitable[None]]] = session.info.setdefault("after_commit", {})
+    hooks.setdefault(key, hook)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    hooks = session.info.pop("after_commit", {})
+    for key, hook in hooks.items():
+        try:
+            await hook()
+        except Exception:  # noqa: BLE001 - the commit stands; the hook's owner logs and copes
+            logging.getLogger("daoxiang.db").exception("after-commit hook %s failed", key)
+
+
 @asynccontextmanager
 async def session_scope() -> AsyncIterator[AsyncSession]:
     """A unit of work outside a request (worker jobs, CLI): commit on success, roll back on error."""
@@ -149,13 +166,17 @@ async def session_scope() -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
+            await _run_after_commit(session)
         except AppError as exc:
             if exc.commit_session:
                 await session.commit()
+                await _run_after_commit(session)
             else:
+                session.info.pop("after_commit", None)
                 await session.rollback()
             raise
         except BaseException:
+            session.info.pop("after_commit", None)
             await session.rollback()
             raise
 

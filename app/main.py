@@ -33,12 +33,15 @@ OPENAPI_TAGS = [
     {"name": "cart", "description": "The customer's cart (live prices and stock)"},
     {"name": "orders", "description": "Checkout and the customer's orders"},
     {"name": "orders (staff)", "description": "Fulfilment, refunds and exports for shop staff"},
+    {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
+    {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
 ]
 
 
 def _routers() -> list:
     # One router per domain; each domain package owns its routes.
     from app.cart.router import router as cart_router
+    from app.catalog.router import router as catalog_router
     from app.health.router import router as health_router
     from app.orders.router import router as orders_router
     from app.storefront.account_router import router as account_pages_router
@@ -52,6 +55,7 @@ def _routers() -> list:
         users_router,
         cart_router,
         orders_router,
+        catalog_router,
         page_auth_router,
         storefront_router,
         account_pages_router,
@@ -83,6 +87,9 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost of the middleware: the body size limit applies before the CSRF check reads a form.
     app.add_middleware(CsrfMiddleware)
+    # Uploaded and generated images (product photos, demo covers).
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )

@@ -1,5 +1,6 @@
 """Every domain's models, imported so that Alembic and the tests see the whole schema."""
 
+from app.audit import AuditLog
 from app.cart.models import CartItem
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.db import Base
@@ -9,6 +10,7 @@ from app.users.models import Address, RefreshToken, ThrottleHit, User
 
 __all__ = [
     "Base",
+    "AuditLog",
     "OutboxEvent",
     "Category",
     "Product",

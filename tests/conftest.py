@@ -78,13 +78,14 @@ async def database() -> AsyncIterator[None]:
 async def truncate_all() -> None:
     engine = get_engine()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as conn:
-        if IS_MYSQL:
-            await conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+    async with engine.connect() as conn:
+        # Self-referencing tables (category trees) cannot be emptied row by row with their keys checked.
+        # (SQLite takes the pragma only outside a transaction: the driver begins at the first DELETE.)
+        await conn.execute(text("SET FOREIGN_KEY_CHECKS=0" if IS_MYSQL else "PRAGMA foreign_keys=OFF"))
         for name in tables:
             await conn.execute(text(f"DELETE FROM {name}"))
-        if IS_MYSQL:
-            await conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+        await conn.commit()
+        await conn.execute(text("SET FOREIGN_KEY_CHECKS=1" if IS_MYSQL else "PRAGMA foreign_keys=ON"))
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 import app.db
 
@@ -16,6 +17,8 @@ revision: str = "catalog"
 down_revision: str | Sequence[str] | None = "foundation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+SEARCH_TEXT = sa.Text().with_variant(mysql.TEXT(collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
 def upgrade() -> None:
@@ -60,6 +63,9 @@ def upgrade() -> None:
         sa.Column("cover_image", sa.String(length=255), nullable=True),
         sa.Column("min_price_fen", sa.Integer(), nullable=False),
         sa.Column("published_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("search_name", SEARCH_TEXT, server_default="", nullable=False),
+        sa.Column("search_subtitle", SEARCH_TEXT, server_default="", nullable=False),
+        sa.Column("search_body", SEARCH_TEXT, server_default="", nullable=False),
         sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", app.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -131,6 +137,30 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_skus_product_id"), ["product_id"], unique=False)
 
 
+    # Generic audit trail (app.audit), first used by the catalogue.
+    op.create_table(
+        "audit_log",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("actor_id", sa.BigInteger(), nullable=True),
+        sa.Column("actor_role", sa.String(length=16), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("entity", sa.String(length=32), nullable=False),
+        sa.Column("entity_id", sa.String(length=64), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
+        mysql_engine="InnoDB",
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_log_entity", ["entity", "entity_id"], unique=False)
+        batch_op.create_index("ix_audit_log_created_at", ["created_at"], unique=False)
+
+
 def downgrade() -> None:
-    for table in ("skus", "product_images", "products", "categories"):
+    for table in ("audit_log", "skus", "product_images", "products", "categories"):
         op.drop_table(table)

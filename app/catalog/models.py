@@ -4,9 +4,13 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import MYSQL_TABLE_ARGS, Base, BigId, TimestampMixin, UTCDateTime, utcnow
+
+# Search columns compare bytes on MariaDB too (see app.catalog.search): same answers as SQLite.
+SearchText = Text().with_variant(mysql.TEXT(collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
 class ProductStatus(enum.StrEnum):
@@ -56,6 +60,10 @@ class Product(TimestampMixin, Base):
     # Cheapest active SKU, kept in step by the catalog service so lists sort and filter without a join.
     min_price_fen: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Normalised text with pinyin and initials, rewritten on every write (app.catalog.search).
+    search_name: Mapped[str] = mapped_column(SearchText, nullable=False, default="", server_default="")
+    search_subtitle: Mapped[str] = mapped_column(SearchText, nullable=False, default="", server_default="")
+    search_body: Mapped[str] = mapped_column(SearchText, nullable=False, default="", server_default="")
 
 
 class ProductImage(Base):

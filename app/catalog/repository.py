@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, case, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.models import Category, Product, ProductImage, ProductStatus, Sku
+
+# Categories
+
+
+async def list_categories(session: AsyncSession) -> Sequence[Category]:
+    rows = await session.execute(select(Category).order_by(Category.sort_order, Category.id))
+    return rows.scalars().all()
+
+
+async def get_category(session: AsyncSession, category_id: int) -> Category | None:
+    return await session.get(Category, category_id)
+
+
+async def category_has_children(session: AsyncSession, category_id: int) -> bool:
+    row = await session.execute(select(Category.id).where(Category.parent_id == category_id).limit(1))
+    return row.first() is not None
+
+
+async def category_has_products(session: AsyncSession, category_id: int) -> bool:
+    row = await session.execute(select(Product.id).where(Product.category_id == category_id).limit(1))
+    return row.first() is not None
+
+
+# Products
+
+
+async def get_product(session: AsyncSession, product_id: int, *, for_update: bool = False) -> Product | None:
+    if for_update:
+        stmt = select(Product).where(Product.id == product_id).with_for_update()
+        return (await session.execute(stmt)).scalar_one_or_none()
+    return await session.get(Product, product_id)
+
+
+async def list_skus(session: AsyncSession, product_id: int, *, active_only: bool) -> Sequence[Sku]:
+    stmt = select(Sku).where(Sku.product_id == product_id)
+    if active_only:
+        stmt = stmt.where(Sku.is_active.is_(True))
+    return (await session.execute(stmt.order_by(Sku.sort_order, Sku.id))).scalars().all()
+
+
+async def live_stock(session_or_conn: Any, product_id: int) -> dict[int, int]:
+    """{sku_id: stock} for a product's SKUs: one indexed query, run on every detail read."""
+    rows = await session_or_conn.execute(select(Sku.id, Sku.stock).where(Sku.product_id == product_id))
+    return {sku_id: stock for sku_id, stock in rows.all()}
+
+
+async def list_images(session: AsyncSession, product_id: int) -> Sequence[ProductImage]:
+    stmt = (
+        select(ProductImage)
+        .where(ProductImage.product_id == product_id)
+        .order_by(ProductImage.position, ProductImage.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def get_image(session: AsyncSession, product_id: int, image_id: int) -> ProductImage | None:
+    stmt = select(ProductImage).where(ProductImage.id == image_id, ProductImage.product_id == product_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_sku(session: AsyncSession, sku_id: int, *, for_update: bool = False) -> Sku | None:
+    stmt = select(Sku).where(Sku.id == sku_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def refresh_min_price(session: AsyncSession, product_id: int) -> None:
+    cheapest = (
+        select(func.coalesce(func.min(Sku.price_fen), 0))
+        .where(Sku.product_id == product_id, Sku.is_active.is_(True))
+        .scalar_subquery()
+    )
+    await session.execute(update(Product).where(Product.id == product_id).values(min_price_fen=cheapest))
+
+
+async def set_stock(session: AsyncSession, sku_id: int, stock: int) -> tuple[int, int] | None:
+    """Set a SKU's stock; (before, after), or None for an unknown SKU. The row is locked so the `before`
+    is the value this write replaced, even with orders moving stock at the same moment."""
+    row = (
+        await session.execute(select(Sku.stock).where(Sku.id == sku_id).with_for_update())
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    await session.execute(update(Sku).where(Sku.id == sku_id).values(stock=stock))
+    return int(row), stock
+
+
+def _search_filters(terms: list[str]) -> tuple[list[Any], Any]:
+    """(WHERE clauses, relevance score) for the query words; see app.catalog.search."""
+    clauses: list[Any] = []
+    score: Any = literal(0)
+    for term in terms:
+        in_name = Product.search_name.contains(term, autoescape=True)
+        in_subtitle = Product.search_subtitle.contains(term, autoescape=True)
+        in_body = Product.search_body.contains(term, autoescape=True)
+        clauses.append(or_(in_name, in_subtitle, in_body))
+        score = score + case((in_name, 100), (in_subtitle, 10), else_=1)
+    return clauses, score
+
+
+def product_query(
+    *,
+    statuses: Sequence[str] | None,
+    terms: list[str],
+    category_ids: Sequence[int] | None,
+    min_price_fen: int | None,
+    max_price_fen: int | None,
+    origin: str | None,
+    sort: str | None,
+) -> tuple[Select[Any], Select[Any]]:
+    """(page query, count query) for a product list."""
+    where: list[Any] = []
+    if statuses is not None:
+        where.append(Product.status.in_(list(statuses)))
+    if category_ids is not None:
+        where.append(Product.category_id.in_(list(category_ids)))
+    if min_price_fen is not None:
+        where.append(Product.min_price_fen >= min_price_fen)
+    if max_price_fen is not None:
+        where.append(Product.min_price_fen <= max_price_fen)
+    if origin:
+        where.append(Product.origin.contains(origin, autoescape=True))
+    search_clauses, score = _search_filters(terms)
+    where.extend(search_clauses)
+
+    if sort is None:
+        sort = "relevance" if terms else "default"
+    order: list[Any]
+    if sort == "relevance" and terms:
+        order = [score.desc(), Product.sales_count.desc(), Product.id.desc()]
+    elif sort == "price_asc":
+        order = [Product.min_price_fen.asc(), Product.id.asc()]
+    elif sort == "price_desc":
+        order = [Product.min_price_fen.desc(), Product.id.desc()]
+    elif sort == "sales":
+        order = [Product.sales_count.desc(), Product.id.desc()]
+    elif sort == "newest":
+        order = [func.coalesce(Product.published_at, Product.created_at).desc(), Product.id.desc()]
+    else:  # the shop's own order: staff weight first, then newest
+        order = [Product.sort_weight.desc(), Product.id.desc()]
+    page = select(Product).where(*where).order_by(*order)
+    count = select(func.count()).select_from(Product).where(*where)
+    return page, count
+
+
+PUBLISHED = [ProductStatus.published.value]
