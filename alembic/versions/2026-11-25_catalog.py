@@ -136,7 +136,6 @@ def upgrade() -> None:
     with op.batch_alter_table("skus", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_skus_product_id"), ["product_id"], unique=False)
 
-
     # Generic audit trail (app.audit), first used by the catalogue.
     op.create_table(
         "audit_log",
