@@ -117,6 +117,7 @@ async def transition(
             created_at=at,
         )
     )
+    await session.flush()
     return True
 
 
@@ -125,17 +126,3 @@ def set_committed(order: Order, key: str, value: Any) -> None:
     from sqlalchemy.orm.attributes import set_committed_value
 
     set_committed_value(order, key, value)
-
-
-async def record_creation(session: AsyncSession, order: Order, *, actor: Actor) -> None:
-    session.add(
-        OrderHistory(
-            order_id=order.id,
-            from_status=None,
-            to_status=OrderStatus.pending_payment.value,
-            actor_id=actor.user_id,
-            actor_role=actor.role,
-            reason="order placed",
-            created_at=order.created_at,
-        )
-    )
