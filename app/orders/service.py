@@ -481,8 +481,10 @@ async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipL
 async def _refund_through_gateway(session: AsyncSession, order: Order) -> bool:
     """Start giving the money back. True when the refund is settled now — nothing was paid through a
     gateway — so the order may become refunded at once; False when a gateway will confirm later by calling
-    `complete_refund`. Payments (#6) hooks the provider refund in here."""
-    return True
+    `complete_refund`."""
+    from app.payments import service as payments_service  # payments imports orders; import late
+
+    return await payments_service.refund_order(session, order.id)
 
 
 async def approve_refund(session: AsyncSession, staff: User, order_id: int) -> Order:
