@@ -65,6 +65,26 @@ class Settings(BaseSettings):
     shipping_remote_surcharge_fen: int = Field(default=1500, ge=0)
     shipping_remote_provinces: list[str] = ["新疆", "西藏", "青海", "内蒙古", "宁夏", "甘肃", "海南"]
 
+    # Payments. Keys and certificates: PEM text in the variable, or the path of a PEM file (Alipay's bare
+    # base64 key form is accepted too). A channel whose keys are not set is refused when chosen.
+    # Sandbox: on unless APP_ENV=prod (it lets anyone mark an order paid); set true/false to override.
+    payment_sandbox_enabled: bool | None = None
+    # The reconciliation job asks the gateway about payments still pending after this long.
+    payment_reconcile_after_minutes: float = Field(default=10, ge=0)
+    payment_gateway_timeout_seconds: float = Field(default=10, gt=0)
+    alipay_app_id: str | None = None
+    alipay_private_key: str | None = None  # the merchant's RSA2 private key (signs requests)
+    alipay_public_key: str | None = None  # Alipay's public key (verifies notifications and answers)
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    wechat_mch_id: str | None = None
+    wechat_app_id: str | None = None
+    wechat_apiv3_key: str | None = None  # 32 bytes, decrypts notification resources
+    wechat_private_key: str | None = None  # the merchant's API private key (signs requests)
+    wechat_merchant_serial: str | None = None  # serial number of the merchant's API certificate
+    wechat_platform_key: str | None = None  # WeChat Pay platform certificate or public key (PEM)
+    wechat_platform_serial: str | None = None  # its serial / public key id (read from a certificate if unset)
+    wechat_api_base_url: str = "https://api.mch.weixin.qq.com"
+
     @field_validator("database_url")
     @classmethod
     def _map_driver(cls, value: str) -> str:
@@ -83,6 +103,12 @@ class Settings(BaseSettings):
             if self.payment_sandbox_secret == DEFAULT_SANDBOX_SECRET:
                 raise ValueError("APP_ENV=prod needs PAYMENT_SANDBOX_SECRET set")
         return self
+
+    @property
+    def sandbox_payments_enabled(self) -> bool:
+        if self.payment_sandbox_enabled is None:
+            return self.app_env != "prod"
+        return self.payment_sandbox_enabled
 
     @property
     def is_sqlite(self) -> bool:

@@ -35,6 +35,8 @@ OPENAPI_TAGS = [
     {"name": "orders (staff)", "description": "Fulfilment, refunds and exports for shop staff"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
+    {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
+    {"name": "payment callbacks", "description": "Signed notifications from the payment gateways"},
 ]
 
 
@@ -44,6 +46,8 @@ def _routers() -> list:
     from app.catalog.router import router as catalog_router
     from app.health.router import router as health_router
     from app.orders.router import router as orders_router
+    from app.payments.pages import router as payment_pages_router
+    from app.payments.router import router as payments_router
     from app.storefront.account_router import router as account_pages_router
     from app.storefront.admin_router import router as admin_pages_router
     from app.storefront.auth_router import router as page_auth_router
@@ -56,6 +60,8 @@ def _routers() -> list:
         cart_router,
         orders_router,
         catalog_router,
+        payments_router,
+        payment_pages_router,
         page_auth_router,
         storefront_router,
         account_pages_router,

@@ -6,6 +6,7 @@ from app.catalog.models import Category, Product, ProductImage, Sku
 from app.db import Base
 from app.events import OutboxEvent
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
+from app.payments.models import Payment, PaymentNotification, PaymentRefund
 from app.users.models import Address, RefreshToken, ThrottleHit, User
 
 __all__ = [
@@ -25,4 +26,7 @@ __all__ = [
     "OrderItem",
     "OrderHistory",
     "IdempotencyKey",
+    "Payment",
+    "PaymentNotification",
+    "PaymentRefund",
 ]

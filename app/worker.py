@@ -25,6 +25,7 @@ JobFunc = Callable[[AsyncSession], Awaitable[int]]
 TASK_MODULES = [
     "app.users.tasks",
     "app.orders.tasks",
+    "app.payments.tasks",
 ]
 
 

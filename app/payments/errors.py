@@ -1,0 +1,49 @@
+from app.errors import AppError, BadRequest, NotFound, Unprocessable
+from app.orders.errors import AmountMismatch
+
+__all__ = [
+    "AmountMismatch",
+    "AppIdMismatch",
+    "BadNotification",
+    "BadSignature",
+    "ChannelNotConfigured",
+    "GatewayError",
+    "PaymentNotFound",
+    "StaleNotification",
+]
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+    title = "Payment not found"
+
+
+class ChannelNotConfigured(Unprocessable):
+    code = "channel_not_configured"
+    title = "Payment channel not available"
+
+
+class BadSignature(BadRequest):
+    code = "bad_signature"
+    title = "Bad signature"
+
+
+class BadNotification(BadRequest):
+    code = "bad_notification"
+    title = "Malformed notification"
+
+
+class AppIdMismatch(BadRequest):
+    code = "app_id_mismatch"
+    title = "Notification for another merchant"
+
+
+class StaleNotification(BadRequest):
+    code = "stale_notification"
+    title = "Notification too old"
+
+
+class GatewayError(AppError):
+    status_code = 502
+    code = "gateway_error"
+    title = "Payment gateway error"

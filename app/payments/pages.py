@@ -1,0 +1,43 @@
+"""The sandbox gateway's page: what Alipay's cashier is for the other channel, played by us."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.db import SessionDep
+from app.errors import AppError
+from app.kit.params import IdPath
+from app.payments import service
+from app.storefront.dependencies import PageUser
+from app.storefront.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/pay/sandbox/{payment_id}")
+async def sandbox_page(
+    payment_id: IdPath, request: Request, session: SessionDep, _user: PageUser
+) -> Response:
+    payment, order = await service.sandbox_payment(session, payment_id)
+    return render(request, "payments/sandbox.html", {"payment": payment, "order": order}, csp=True)
+
+
+@router.post("/pay/sandbox/{payment_id}")
+async def sandbox_press(
+    payment_id: IdPath, request: Request, result: Annotated[Literal["success", "failed"], Form()]
+) -> Response:
+    # No request session here: the notification is logged and applied in transactions of its own.
+    try:
+        order_id = await service.sandbox_press(payment_id, result)
+    except AppError as exc:
+        return render(
+            request,
+            "payments/sandbox.html",
+            {"payment": None, "order": None, "error": exc.detail},
+            status_code=exc.status_code,
+            csp=True,
+        )
+    return RedirectResponse(f"/orders/{order_id}", status_code=303)

@@ -1,0 +1,102 @@
+"""The provider interface every payment channel implements, and what it hands back."""
+
+from __future__ import annotations
+
+import abc
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from app.config import get_settings
+from app.orders.models import Order
+from app.payments.errors import BadNotification, GatewayError
+from app.payments.models import Payment, PaymentRefund
+
+
+class TradeState(enum.StrEnum):
+    success = "success"
+    failed = "failed"
+    pending = "pending"  # nothing to do yet (not paid, or the gateway does not know the trade)
+
+
+@dataclass(frozen=True)
+class VerifiedNotification:
+    """A notification whose signature (and, for WeChat, encryption) checked out."""
+
+    state: TradeState
+    out_trade_no: str | None = None
+    payment_id: int | None = None  # the sandbox names our payment id instead of out_trade_no
+    order_no: str | None = None
+    amount_fen: int | None = None
+    paid_at: datetime | None = None
+    gateway_trade_no: str | None = None
+
+
+@dataclass(frozen=True)
+class GatewayTrade:
+    """What the gateway's query endpoint says about a trade."""
+
+    state: TradeState
+    amount_fen: int | None = None
+    paid_at: datetime | None = None
+    gateway_trade_no: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    done: bool  # the money is on its way back; False: not yet (processing) — ask again later
+    gateway_refund_no: str | None = None
+
+
+class Provider(abc.ABC):
+    channel: str
+
+    @abc.abstractmethod
+    def is_configured(self) -> bool: ...
+
+    @abc.abstractmethod
+    async def create(self, payment: Payment, order: Order) -> str:
+        """Register the payment with the gateway if it needs that; returns the URL the buyer pays at."""
+
+    @abc.abstractmethod
+    def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> VerifiedNotification:
+        """Check a notification exactly as the gateway documents; raise BadSignature & co. otherwise."""
+
+    @abc.abstractmethod
+    async def query(self, payment: Payment) -> GatewayTrade: ...
+
+    @abc.abstractmethod
+    async def refund(self, payment: Payment, refund: PaymentRefund) -> RefundOutcome:
+        """Refund the whole payment. Sent again with the same `refund.out_refund_no` it refunds nothing more."""
+
+
+def http_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=get_settings().payment_gateway_timeout_seconds)
+
+
+async def send(request: httpx.Request) -> httpx.Response:
+    async with http_client() as client:
+        try:
+            return await client.send(request)
+        except httpx.HTTPError as exc:
+            raise GatewayError(f"The payment gateway did not answer: {type(exc).__name__}.") from exc
+
+
+_YUAN = re.compile(r"^(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?$")
+
+
+def yuan_to_fen(text: str) -> int:
+    """'59.90' → 5990, exactly (no floats). Anything that is not a plain amount is a bad notification."""
+    match = _YUAN.match(text or "")
+    if not match:
+        raise BadNotification(f"Not an amount: {text[:20]!r}.")
+    cents = (match.group(2) or "").ljust(2, "0")
+    return int(match.group(1)) * 100 + int(cents)
+
+
+def fen_to_yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"

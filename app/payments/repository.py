@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.payments.models import (
+    Payment,
+    PaymentNotification,
+    PaymentRefund,
+    PaymentStatus,
+    RefundStatus,
+)
+
+P = PaymentStatus
+
+
+async def get(session: AsyncSession, payment_id: int) -> Payment | None:
+    stmt = select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_by_out_trade_no(session: AsyncSession, out_trade_no: str) -> Payment | None:
+    stmt = (
+        select(Payment).where(Payment.out_trade_no == out_trade_no).execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def pending_for(session: AsyncSession, order_id: int, channel: str) -> Payment | None:
+    stmt = (
+        select(Payment)
+        .where(Payment.order_id == order_id, Payment.channel == channel, Payment.status == P.pending.value)
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def succeeded_for_order(session: AsyncSession, order_id: int) -> Payment | None:
+    """The payment that paid an order (the first to succeed)."""
+    stmt = (
+        select(Payment)
+        .where(Payment.order_id == order_id, Payment.status.in_([P.succeeded.value, P.refunded.value]))
+        .order_by(Payment.paid_at, Payment.id)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_for_order(session: AsyncSession, order_id: int) -> Sequence[Payment]:
+    stmt = select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def mark_succeeded(
+    session: AsyncSession, payment_id: int, paid_at: datetime, gateway_trade_no: str | None
+) -> bool:
+    """pending (or failed: the gateway changed its mind and took the money after all) → succeeded.
+    True for exactly one caller, however many replays race."""
+    result = await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status.in_([P.pending.value, P.failed.value]))
+        .values(
+            status=P.succeeded.value,
+            paid_at=paid_at,
+            gateway_trade_no=gateway_trade_no,
+            updated_at=paid_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def mark_failed(session: AsyncSession, payment_id: int, at: datetime) -> bool:
+    result = await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status == P.pending.value)
+        .values(status=P.failed.value, failed_at=at, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def mark_refunded(session: AsyncSession, payment_id: int, at: datetime) -> bool:
+    result = await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status == P.succeeded.value)
+        .values(status=P.refunded.value, refunded_at=at, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def due_for_reconciliation(
+    session: AsyncSession, channels: Sequence[str], created_before: datetime, limit: int
+) -> Sequence[int]:
+    stmt = (
+        select(Payment.id)
+        .where(
+            Payment.status == P.pending.value,
+            Payment.channel.in_(list(channels)),
+            Payment.created_at <= created_before,
+            or_(Payment.checked_at.is_(None), Payment.checked_at <= created_before),
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def claim_check(session: AsyncSession, payment_id: int, not_since: datetime, at: datetime) -> bool:
+    """Take a payment for one reconciliation round; several workers never ask the gateway twice at once."""
+    result = await session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment_id,
+            Payment.status == P.pending.value,
+            or_(Payment.checked_at.is_(None), Payment.checked_at <= not_since),
+        )
+        .values(checked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def get_refund(session: AsyncSession, payment_id: int) -> PaymentRefund | None:
+    stmt = (
+        select(PaymentRefund)
+        .where(PaymentRefund.payment_id == payment_id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def pending_refund_ids(session: AsyncSession, limit: int) -> Sequence[int]:
+    stmt = (
+        select(PaymentRefund.payment_id)
+        .where(PaymentRefund.status == RefundStatus.pending.value)
+        .order_by(PaymentRefund.id)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def finish_refund(
+    session: AsyncSession, refund_id: int, gateway_refund_no: str | None, at: datetime
+) -> bool:
+    result = await session.execute(
+        update(PaymentRefund)
+        .where(PaymentRefund.id == refund_id, PaymentRefund.status == RefundStatus.pending.value)
+        .values(
+            status=RefundStatus.succeeded.value,
+            gateway_refund_no=gateway_refund_no,
+            refunded_at=at,
+            updated_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def note_refund_attempt(session: AsyncSession, refund_id: int, error: str | None, at: datetime) -> None:
+    await session.execute(
+        update(PaymentRefund)
+        .where(PaymentRefund.id == refund_id)
+        .values(attempts=PaymentRefund.attempts + 1, last_error=error, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def add_notification(session: AsyncSession, note: PaymentNotification) -> int:
+    session.add(note)
+    await session.flush()
+    return note.id
+
+
+async def set_notification_outcome(
+    session: AsyncSession, note_id: int, outcome: str, payment_id: int | None, error_code: str | None
+) -> None:
+    await session.execute(
+        update(PaymentNotification)
+        .where(PaymentNotification.id == note_id)
+        .values(outcome=outcome, payment_id=payment_id, error_code=error_code)
+        .execution_options(synchronize_session=False)
+    )

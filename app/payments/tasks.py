@@ -1,0 +1,14 @@
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.payments import service
+from app.worker import job
+
+
+@job("payments.reconcile", every_seconds=60)
+async def reconcile(session: AsyncSession) -> int:
+    return await service.reconcile(session)
+
+
+@job("payments.retry_refunds", every_seconds=60)
+async def retry_refunds(session: AsyncSession) -> int:
+    return await service.retry_refunds(session)
