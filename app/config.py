@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     def _map_driver(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("payment_sandbox_enabled", mode="before")
+    @classmethod
+    def _empty_is_auto(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("redis_url")
     @classmethod
     def _empty_redis_is_none(cls, value: str | None) -> str | None:
