@@ -47,7 +47,7 @@ def _async_url(url: str) -> str:
 # ----------------------------------------------------------------------------------------- the two apps
 
 
-def sync_app(url: str):
+def sync_app(url: str, read_only: bool = False):
     from fastapi import FastAPI
     from sqlalchemy import create_engine, text
 
@@ -59,13 +59,14 @@ def sync_app(url: str):
         user_id = random.randint(1, USERS)
         with engine.begin() as conn:
             row = conn.execute(text(READ_USER), {"id": user_id}).one()
-            conn.execute(text(BUMP_COUNTER), {"id": user_id})
+            if not read_only:
+                conn.execute(text(BUMP_COUNTER), {"id": user_id})
         return {"id": row.id, "nickname": row.nickname}
 
     return app
 
 
-def async_app(url: str):
+def async_app(url: str, read_only: bool = False):
     from fastapi import FastAPI
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -78,16 +79,17 @@ def async_app(url: str):
         user_id = random.randint(1, USERS)
         async with engine.begin() as conn:
             row = (await conn.execute(text(READ_USER), {"id": user_id})).one()
-            await conn.execute(text(BUMP_COUNTER), {"id": user_id})
+            if not read_only:
+                await conn.execute(text(BUMP_COUNTER), {"id": user_id})
         return {"id": row.id, "nickname": row.nickname}
 
     return app
 
 
-def serve(kind: str, url: str, port: int) -> None:
+def serve(kind: str, url: str, port: int, read_only: bool) -> None:
     import uvicorn
 
-    app = sync_app(url) if kind == "sync" else async_app(url)
+    app = (sync_app if kind == "sync" else async_app)(url, read_only)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -144,12 +146,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(kind: str, url: str) -> tuple[subprocess.Popen, str]:
+def start_server(kind: str, url: str, read_only: bool) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, __file__, "serve", kind, "--database-url", url, "--port", str(port)],
+        [sys.executable, __file__, "serve", kind, "--database-url", url, "--port", str(port)]
+        + (["--read-only"] if read_only else []),
         cwd=Path(__file__).resolve().parent.parent,
     )
     base = f"http://127.0.0.1:{port}"
@@ -267,13 +270,15 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"database: {url.split('@')[-1]}   load: {tool}, {args.connections} connections, {args.duration:.0f} s"
     )
-    print(f"one uvicorn worker per app; {os.cpu_count()} CPUs; each request: 1 PK read + 1 counter update")
+    work = "1 PK read" if args.read_only else "1 PK read + 1 counter update (own transaction)"
+    print(f"one uvicorn worker per app; {os.cpu_count()} CPUs; each request: {work}")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     prepare_database(url)
     results: dict[str, list[dict]] = {"sync": [], "async": []}
     before = total_hits(url)
     for round_no in range(1, args.rounds + 1):
         for kind in ("sync", "async"):
-            process, base = start_server(kind, url)
+            process, base = start_server(kind, url, args.read_only)
             try:
                 load(base + "/hit", args.connections, min(2.0, args.duration))  # warm-up
                 result = load(base + "/hit", args.connections, args.duration)
@@ -295,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'async':8}{async_rps:16.0f}{async_p99:18.1f}")
     print(f"ratio async/sync: throughput {async_rps / sync_rps:.2f}x, p99 {async_p99 / sync_p99:.2f}x")
     print(f"counter increments committed during the run: {counted}")
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
 
@@ -307,6 +313,7 @@ def main() -> int:
     serve_p.add_argument("kind", choices=["sync", "async"])
     serve_p.add_argument("--database-url", required=True)
     serve_p.add_argument("--port", type=int, required=True)
+    serve_p.add_argument("--read-only", action="store_true")
     load_p = sub.add_parser("load", help="(internal) the httpx load generator")
     load_p.add_argument("url")
     load_p.add_argument("--connections", type=int, default=50)
@@ -318,9 +325,12 @@ def main() -> int:
     parser.add_argument(
         "--httpx", action="store_true", help="use the httpx load generator even if wrk exists"
     )
+    parser.add_argument(
+        "--read-only", action="store_true", help="skip the counter update (isolates the driver)"
+    )
     args = parser.parse_args()
     if args.command == "serve":
-        serve(args.kind, args.database_url, args.port)
+        serve(args.kind, args.database_url, args.port, args.read_only)
         return 0
     if args.command == "load":
         import json

@@ -3,7 +3,10 @@ or in the database, never in one process's memory."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
 
 from tests.ops.servers import Server
 from tests.users.factories import DEFAULT_PASSWORD, create_user
@@ -35,3 +38,23 @@ class TestLoginThrottleAcrossProcesses:
             # Even the right password waits until the window has passed.
             response = await login(second, DEFAULT_PASSWORD)
             assert response.status_code == 429
+
+    @pytest.mark.xfail(
+        reason="known gap: the throttle counts failures before verifying and records them after, so "
+        "concurrent guesses all pass the check (app/users/throttle.py needs hit-then-count)",
+        strict=False,
+    )
+    async def test_concurrent_failures_over_two_processes_stop_at_the_limit(self, servers: list[Server]):
+        user = await create_user()
+        async with httpx.AsyncClient(timeout=30) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        f"{servers[i % 2].url}/api/auth/login",
+                        json={"phone": user.phone, "password": "wrong-password"},
+                    )
+                    for i in range(12)
+                )
+            )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses.count(401) <= 5 and statuses.count(429) >= 7, statuses
