@@ -90,7 +90,8 @@ class PaymentNotification(Base):
     headers: Mapped[str] = mapped_column(Text, nullable=False)  # JSON of the signature-related headers
     body: Mapped[str] = mapped_column(Text, nullable=False)
     payment_id: Mapped[int | None] = mapped_column(BigId, index=True, nullable=True)
-    # received → applied | duplicate | ignored | rejected
+    # received → applied | refund_due (money came for a cancelled or already paid order) | duplicate |
+    # ignored (not final yet) | rejected
     outcome: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

@@ -58,6 +58,8 @@ _LOGGED_HEADERS = (
     "user-agent",
 )
 JOB_BATCH = 100
+# Outcome of a success whose money must go back (late, or a second payment of a paid order).
+REFUND_DUE = "refund_due"
 
 
 # ---------------------------------------------------------------------------------------------- create
@@ -129,6 +131,11 @@ async def receive_notification(channel: str, body: bytes, headers: Mapping[str, 
         )
     if error is not None:
         raise error
+    if outcome == REFUND_DUE and payment_id is not None:
+        # After the commit, so no row stays locked while the gateway is on the phone. If the gateway does
+        # not confirm now, the refund job keeps asking.
+        async with session_scope() as session:
+            await settle_refund(session, payment_id)
     return outcome
 
 
@@ -164,10 +171,7 @@ async def _apply(
         )
     if after_verification is not None:
         await after_verification(payment.id)
-    changed = await _succeed(
-        session, provider, payment, verified.paid_at or utcnow(), verified.gateway_trade_no
-    )
-    return "applied" if changed else "duplicate"
+    return await _succeed(session, payment, verified.paid_at or utcnow(), verified.gateway_trade_no)
 
 
 def _event_data(payment: Payment, order_no: str) -> dict[str, Any]:
@@ -197,12 +201,11 @@ async def _fail(session: AsyncSession, payment: Payment) -> bool:
     return True
 
 
-async def _succeed(
-    session: AsyncSession, provider: Provider, payment: Payment, paid_at: datetime, trade_no: str | None
-) -> bool:
-    """The gateway has the money. False when this was already applied (nothing changes)."""
+async def _succeed(session: AsyncSession, payment: Payment, paid_at: datetime, trade_no: str | None) -> str:
+    """The gateway has the money. Returns "applied", REFUND_DUE (the money must go back: the order was
+    cancelled, or another payment paid it first) or "duplicate" (already applied; nothing changed)."""
     if not await repository.mark_succeeded(session, payment.id, paid_at, trade_no):
-        return False
+        return "duplicate"
     order_no = await _order_no(session, payment.order_id)
     await events.emit(
         session,
@@ -214,19 +217,19 @@ async def _succeed(
         session, payment.order_id, amount_fen=payment.amount_fen, paid_at=paid_at
     )
     if applied is orders_service.PaymentApplied.paid:
-        return True
+        return "applied"
     if applied is orders_service.PaymentApplied.late:
-        # Paid after the order was cancelled (or expired): the money goes straight back; the stock was
-        # returned at cancellation and is not taken again.
-        reason = "payment arrived after the order was cancelled"
-        if await _refund_payment(session, payment, reason=reason, completes_order=True):
-            await orders_service.complete_refund(session, payment.order_id, reason="late payment refunded")
-        return True
-    # The order was already paid by another payment (or moved on): give this second payment back.
-    await _refund_payment(
-        session, payment, reason="order already paid by another payment", completes_order=False
-    )
-    return True
+        # Paid after the order was cancelled (or expired): the order is now refunding and the money goes
+        # straight back; the stock was returned at cancellation and is not taken again.
+        await _open_refund(
+            session, payment, reason="payment arrived after the order was cancelled", completes_order=True
+        )
+    else:
+        # The order was already paid by another payment (or moved on): give this second payment back.
+        await _open_refund(
+            session, payment, reason="order already paid by another payment", completes_order=False
+        )
+    return REFUND_DUE
 
 
 # ---------------------------------------------------------------------------------------------- refunds
@@ -246,6 +249,16 @@ async def refund_order(session: AsyncSession, order_id: int, *, reason: str = "r
 async def _refund_payment(
     session: AsyncSession, payment: Payment, *, reason: str, completes_order: bool
 ) -> bool:
+    refund = await _open_refund(session, payment, reason=reason, completes_order=completes_order)
+    if refund.status == RefundStatus.succeeded:
+        return True
+    return await _try_refund(session, payment, refund)
+
+
+async def _open_refund(
+    session: AsyncSession, payment: Payment, *, reason: str, completes_order: bool
+) -> PaymentRefund:
+    """The payment's refund record; its out_refund_no is chosen here, once, and reused by every retry."""
     refund = await repository.get_refund(session, payment.id)
     if refund is None:
         refund = PaymentRefund(
@@ -259,9 +272,21 @@ async def _refund_payment(
         )
         session.add(refund)
         await session.flush()
-    if refund.status == RefundStatus.succeeded:
-        return True
-    return await _try_refund(session, payment, refund)
+    return refund
+
+
+async def settle_refund(session: AsyncSession, payment_id: int) -> bool:
+    """Ask the gateway to refund a pending refund; when done, also finish the order's refund if it belongs
+    to one. True when this call finished it."""
+    payment = await repository.get(session, payment_id)
+    refund = await repository.get_refund(session, payment_id)
+    if payment is None or refund is None or refund.status != RefundStatus.pending:
+        return False
+    if not await _try_refund(session, payment, refund):
+        return False
+    if refund.completes_order:
+        await orders_service.complete_refund(session, payment.order_id, reason="refund completed")
+    return True
 
 
 async def _try_refund(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> bool:
@@ -296,14 +321,7 @@ async def retry_refunds(session: AsyncSession) -> int:
     """Worker job: push refunds the gateway has not confirmed yet; complete the order's refund when done."""
     done = 0
     for payment_id in await repository.pending_refund_ids(session, JOB_BATCH):
-        payment = await repository.get(session, payment_id)
-        refund = await repository.get_refund(session, payment_id)
-        if payment is None or refund is None or refund.status != RefundStatus.pending:
-            continue
-        if await _try_refund(session, payment, refund):
-            done += 1
-            if refund.completes_order:
-                await orders_service.complete_refund(session, payment.order_id, reason="refund completed")
+        done += await settle_refund(session, payment_id)
     return done
 
 
@@ -338,9 +356,10 @@ async def reconcile(session: AsyncSession) -> int:
             if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
                 log.error("reconciliation amount mismatch", extra={"payment_id": payment_id})
                 continue
-            changed += await _succeed(
-                session, provider, payment, trade.paid_at or now, trade.gateway_trade_no
-            )
+            outcome = await _succeed(session, payment, trade.paid_at or now, trade.gateway_trade_no)
+            if outcome == REFUND_DUE:
+                await settle_refund(session, payment.id)
+            changed += outcome != "duplicate"
     return changed
 
 

@@ -175,6 +175,7 @@ class GatewayState:
     # out_refund_no → how many times money actually moved (must stay 1)
     refunds_paid: dict[str, int] = field(default_factory=dict)
     refund_calls: list[str] = field(default_factory=list)
+    refund_queries: list[str] = field(default_factory=list)
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
@@ -284,6 +285,14 @@ async def wechat_api(request: Request) -> Response:
         if trade is None:
             return _wechat_answer({"code": "ORDER_NOT_EXIST", "message": "订单不存在"}, 404)
         return _wechat_answer(wechat_transaction(no, trade[1], trade_state=trade[0]))
+    if path.startswith("/v3/refund/domestic/refunds/") and request.method == "GET":
+        no = path.rsplit("/", 1)[1]
+        STATE.refund_queries.append(no)
+        if no not in STATE.refunds_paid:
+            return _wechat_answer({"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}, 404)
+        return _wechat_answer(
+            {"refund_id": "50000000382019052709732678859", "status": STATE.wechat_refund_status}
+        )
     if path == "/v3/refund/domestic/refunds":
         data = json.loads(body)
         no = data["out_refund_no"]

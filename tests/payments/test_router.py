@@ -404,6 +404,21 @@ class TestLatePayment:
         await _alipay_notify(client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
         assert gateways.refund_calls == [refund.out_refund_no]
 
+    async def test_when_the_gateway_refuses_the_refund_the_job_finishes_it(self, client, gateways):
+        user, sku, order, payment, out_trade_no = await _alipay_payment(client)
+        await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
+        gateways.refuse_refunds = True
+        response = await _alipay_notify(
+            client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+        )
+        assert response.text == "success"
+        assert await state_of(order["id"], payment["id"]) == ("refunding", "succeeded")
+        assert [n.outcome for n in await notifications()] == ["refund_due"]
+        gateways.refuse_refunds = False
+        assert await run_job("payments.retry_refunds") == 1
+        assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
+        assert await stock_of(sku.id) == 10
+
     async def test_a_second_payment_for_a_paid_order_is_given_back(self, client, gateways):
         user, _, order = await order_to_pay(client)
         first = await start_payment(client, user, order["id"], "sandbox")
@@ -505,6 +520,10 @@ class TestStaffRefund:
         assert await run_job("payments.retry_refunds") == 1
         assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
         assert await stock_of(sku.id) == 10
+        [refund] = await refunds()
+        # Posted once; afterwards only looked up by its number.
+        assert gateways.refund_calls == [refund.out_refund_no]
+        assert gateways.refund_queries == [refund.out_refund_no]
 
 
 class TestReconciliation:

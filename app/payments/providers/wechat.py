@@ -228,6 +228,13 @@ class WechatProvider(Provider):
         )
 
     async def refund(self, payment: Payment, refund: PaymentRefund) -> RefundOutcome:
+        if refund.attempts:
+            # Asked before: look the refund up by its number rather than posting it again.
+            status, answer = await self._call("GET", f"/v3/refund/domestic/refunds/{refund.out_refund_no}")
+            if status == 200:
+                return self._refund_outcome(answer)
+            if status != 404:
+                raise GatewayError(f"WeChat Pay refund query failed: {answer.get('code', status)}.")
         payload: dict[str, Any] = {
             "out_trade_no": payment.out_trade_no,
             "out_refund_no": refund.out_refund_no,
@@ -238,6 +245,10 @@ class WechatProvider(Provider):
         status, answer = await self._call("POST", "/v3/refund/domestic/refunds", payload)
         if status != 200:
             raise GatewayError(f"WeChat Pay refund failed: {answer.get('code', status)}.")
+        return self._refund_outcome(answer)
+
+    @staticmethod
+    def _refund_outcome(answer: dict[str, Any]) -> RefundOutcome:
         state = answer.get("status")
         if state in ("ABNORMAL", "CLOSED"):
             raise GatewayError(f"WeChat Pay refund is {state}.")
