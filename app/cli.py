@@ -137,9 +137,12 @@ async def _with_cleanup(coro):
 
 def _register_more() -> None:
     # Domains add their own commands here (ops: start/stop/status/smoke; catalog: import-products; …).
-    from app import ops
+    from app import apidocs, ops
+    from app.eventbus import cli as eventbus_cli
 
     ops.register(cli)
+    eventbus_cli.register(cli)
+    apidocs.register(cli)
 
 
 _register_more()

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     wechat_platform_serial: str | None = None  # its serial / public key id (read from a certificate if unset)
     wechat_api_base_url: str = "https://api.mch.weixin.qq.com"
 
+    # Events: outbox → Redis stream `daoxiang:events` (see app.eventbus)
+    event_stream_maxlen: int = Field(default=100_000, ge=100, description="XADD MAXLEN ~ bound of the stream")
+    event_relay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    event_relay_backoff_seconds: float = Field(default=2, gt=0, description="first retry delay; doubles")
+    event_relay_backoff_max_seconds: float = Field(default=300, gt=0)
+    event_outbox_retention_days: float = Field(default=7, gt=0, description="published rows kept this long")
+    event_consumer_group: str = Field(default="notifications", min_length=1, max_length=64)
+    event_consumer_block_ms: int = Field(default=5000, ge=1)
+    event_consumer_claim_idle_ms: int = Field(
+        default=60_000, ge=1, description="pending entries idle this long are taken over from a dead consumer"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _map_driver(cls, value: str) -> str:

@@ -33,19 +33,25 @@ class OutboxEvent(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Which relay run claimed the row (SQLite claims by a conditional update, see app.eventbus.relay).
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     def envelope(self) -> dict[str, Any]:
-        return {
+        envelope: dict[str, Any] = {
             "specversion": "1.0",
             "id": self.event_id,
             "source": EVENT_SOURCE,
             "type": self.type,
-            "subject": self.subject,
             "time": self.occurred_at.isoformat(),
             "datacontenttype": "application/json",
             "dataschema": schema_uri(self.type, self.version),
             "data": self.data,
         }
+        # CloudEvents: an optional attribute, when present, is a non-empty string.
+        if self.subject:
+            envelope["subject"] = self.subject
+        return envelope
 
 
 def schema_uri(event_type: str, version: int = 1) -> str:

@@ -29,6 +29,7 @@ DESCRIPTION = """
 OPENAPI_TAGS = [
     {"name": "auth", "description": "Log in, refresh and log out"},
     {"name": "users", "description": "Accounts and shipping addresses"},
+    {"name": "notifications", "description": "Customer notifications made from domain events"},
     {"name": "operations", "description": "Health and operations"},
     {"name": "cart", "description": "The customer's cart (live prices and stock)"},
     {"name": "orders", "description": "Checkout and the customer's orders"},
@@ -45,6 +46,7 @@ def _routers() -> list:
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
     from app.health.router import router as health_router
+    from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
     from app.payments.pages import router as payment_pages_router
     from app.payments.router import router as payments_router
@@ -62,6 +64,7 @@ def _routers() -> list:
         catalog_router,
         payments_router,
         payment_pages_router,
+        notifications_router,
         page_auth_router,
         storefront_router,
         account_pages_router,

@@ -4,7 +4,9 @@ from app.audit import AuditLog
 from app.cart.models import CartItem
 from app.catalog.models import Category, Product, ProductImage, Sku
 from app.db import Base
+from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
+from app.notifications.models import Notification
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.payments.models import Payment, PaymentNotification, PaymentRefund
 from app.users.models import Address, RefreshToken, ThrottleHit, User
@@ -13,6 +15,8 @@ __all__ = [
     "Base",
     "AuditLog",
     "OutboxEvent",
+    "ProcessedEvent",
+    "Notification",
     "Category",
     "Product",
     "ProductImage",

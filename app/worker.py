@@ -26,6 +26,7 @@ TASK_MODULES = [
     "app.users.tasks",
     "app.orders.tasks",
     "app.payments.tasks",
+    "app.eventbus.tasks",
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from sqlalchemy import text  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import Base, dispose_engine, get_engine  # noqa: E402
 from app.redis import close_redis, get_redis  # noqa: E402
+from tests.event_validation import EventCollector  # noqa: E402
 
 settings = get_settings()
 IS_MYSQL = settings.database_url.startswith("mysql")
@@ -88,13 +89,36 @@ async def truncate_all() -> None:
         await conn.execute(text("SET FOREIGN_KEY_CHECKS=1" if IS_MYSQL else "PRAGMA foreign_keys=ON"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def event_collector() -> Iterator[EventCollector]:
+    """Collects every event written during the run; each is validated against docs/event-schemas."""
+    collector = EventCollector()
+    collector.install()
+    yield collector
+    collector.uninstall()
+    problems = collector.check()
+    if problems:
+        pytest.fail("invalid domain events:\n" + "\n".join(problems), pytrace=False)
+
+
 @pytest.fixture(autouse=True)
-async def _isolate(database: None) -> AsyncIterator[None]:
+async def _isolate(database: None, event_collector: EventCollector) -> AsyncIterator[None]:
     yield
+    try:
+        async with get_engine().connect() as conn:
+            await event_collector.read_outbox(conn)
+    except Exception:  # the test dropped the tables (migrations): the listener saw its events anyway
+        pass
+    problems = event_collector.check()
     await truncate_all()
     client = get_redis()
     if client is not None:
         await client.flushdb()
+    if problems:
+        pytest.fail(
+            "this test wrote events that do not match docs/event-schemas:\n" + "\n".join(problems),
+            pytrace=False,
+        )
 
 
 @pytest.fixture

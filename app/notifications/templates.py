@@ -1,0 +1,122 @@
+"""Which events become customer notifications, and what they say: the one table to edit.
+
+A template's `body` may name fields of the event's `data` (`{order_no}`); `{total_fen:yuan}` prints fen as
+¥59.90. When the data lacks a field the template names, the `fallback` body is used instead, so a new
+optional field never breaks a notification. Events whose data has no `user_id` notify nobody.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from app.kit.money import format_yuan
+
+
+@dataclass(frozen=True)
+class Template:
+    title: str
+    body: str
+    fallback: str
+    link: str | None = None
+
+
+TEMPLATES: dict[str, Template] = {
+    "user.registered": Template(
+        title="欢迎来到稻香",
+        body="注册成功！五常稻花香新米已上架，祝您购物愉快。",
+        fallback="注册成功，祝您购物愉快。",
+        link="/products",
+    ),
+    "order.created": Template(
+        title="订单已创建",
+        body="订单 {order_no} 已创建，应付 {total_fen:yuan}，请尽快完成支付。",
+        fallback="您的订单已创建，请尽快完成支付。",
+        link="/orders/{order_id}",
+    ),
+    "order.paid": Template(
+        title="订单已支付",
+        body="订单 {order_no} 已支付 {total_fen:yuan}，我们会尽快为您发货。",
+        fallback="您的订单已支付，我们会尽快为您发货。",
+        link="/orders/{order_id}",
+    ),
+    "order.cancelled": Template(
+        title="订单已取消",
+        body="订单 {order_no} 已取消。",
+        fallback="您的订单已取消。",
+        link="/orders/{order_id}",
+    ),
+    "order.shipped": Template(
+        title="订单已发货",
+        body="订单 {order_no} 已由{carrier}发出，运单号 {tracking_no}。",
+        fallback="您的订单已发货，请留意查收。",
+        link="/orders/{order_id}",
+    ),
+    "order.completed": Template(
+        title="订单已完成",
+        body="订单 {order_no} 已确认收货，感谢您选购稻香好米。",
+        fallback="您的订单已完成，感谢您的购买。",
+        link="/orders/{order_id}",
+    ),
+    "order.refund_requested": Template(
+        title="退款申请已提交",
+        body="订单 {order_no} 的退款申请已提交，我们会尽快处理。",
+        fallback="您的退款申请已提交，我们会尽快处理。",
+        link="/orders/{order_id}",
+    ),
+    "order.refunded": Template(
+        title="退款已完成",
+        body="订单 {order_no} 已退款 {refund_fen:yuan}，款项将原路退回。",
+        fallback="您的订单已退款，款项将原路退回。",
+        link="/orders/{order_id}",
+    ),
+    "payment.failed": Template(
+        title="支付未成功",
+        body="订单 {order_no} 的支付未成功，您可以重新支付。",
+        fallback="您的支付未成功，您可以重新支付。",
+        link="/orders/{order_id}",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    user_id: int
+    title: str
+    body: str
+    link: str | None
+
+
+class _Formatter(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "yuan":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError("yuan needs integer fen")
+            return format_yuan(value)
+        return super().format_field(value, format_spec)
+
+
+_formatter = _Formatter()
+
+
+def _fill(template: str | None, data: dict[str, Any]) -> str | None:
+    if template is None:
+        return None
+    try:
+        return _formatter.vformat(template, (), data)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        return None
+
+
+def render(event_type: str, data: Any) -> Rendered | None:
+    """The notification an event gives its customer, or None (not a customer event, or no user id)."""
+    template = TEMPLATES.get(event_type)
+    if template is None or not isinstance(data, dict):
+        return None
+    user_id = data.get("user_id")
+    if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id < 1:
+        return None
+    body = _fill(template.body, data) or template.fallback
+    link = _fill(template.link, data) if template.link else None
+    return Rendered(user_id=user_id, title=template.title, body=body[:500], link=link)
