@@ -37,7 +37,7 @@ TEMPLATES: dict[str, Template] = {
     ),
     "order.paid": Template(
         title="订单已支付",
-        body="订单 {order_no} 已支付 {total_fen:yuan}，我们会尽快为您发货。",
+        body="订单 {order_no} 已支付 {amount_fen:yuan}，我们会尽快为您发货。",
         fallback="您的订单已支付，我们会尽快为您发货。",
         link="/orders/{order_id}",
     ),
@@ -67,8 +67,14 @@ TEMPLATES: dict[str, Template] = {
     ),
     "order.refunded": Template(
         title="退款已完成",
-        body="订单 {order_no} 已退款 {refund_fen:yuan}，款项将原路退回。",
+        body="订单 {order_no} 已退款 {amount_fen:yuan}，款项将原路退回。",
         fallback="您的订单已退款，款项将原路退回。",
+        link="/orders/{order_id}",
+    ),
+    "order.refund_rejected": Template(
+        title="退款申请未通过",
+        body="订单 {order_no} 的退款申请未通过：{reason}",
+        fallback="您的退款申请未通过，如有疑问请联系客服。",
         link="/orders/{order_id}",
     ),
     "payment.failed": Template(

@@ -50,7 +50,7 @@ class TestConsume:
         redis = real_redis()
         user = await create_user()
         event = envelope(
-            "order.paid", {"order_id": 3, "order_no": "DX1", "user_id": user.id, "total_fen": 5990}
+            "order.paid", {"order_id": 3, "order_no": "DX1", "user_id": user.id, "amount_fen": 5990}
         )
         await add_entry(redis, event)
         await add_entry(redis, event)
@@ -113,7 +113,7 @@ class TestCrashedConsumers:
         redis = real_redis()
         user = await create_user()
         await add_entry(
-            redis, envelope("order.refunded", {"order_no": "DX4", "user_id": user.id, "refund_fen": 100})
+            redis, envelope("order.refunded", {"order_no": "DX4", "user_id": user.id, "amount_fen": 100})
         )
         dead = await consumer(redis, "dead")
         await dead._new(None)  # read, then died before handling and acknowledging
