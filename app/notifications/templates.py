@@ -77,12 +77,6 @@ TEMPLATES: dict[str, Template] = {
         fallback="您的退款申请未通过，如有疑问请联系客服。",
         link="/orders/{order_id}",
     ),
-    "payment.failed": Template(
-        title="支付未成功",
-        body="订单 {order_no} 的支付未成功，您可以重新支付。",
-        fallback="您的支付未成功，您可以重新支付。",
-        link="/orders/{order_id}",
-    ),
 }
 
 
