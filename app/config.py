@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         default=60_000, ge=1, description="pending entries idle this long are taken over from a dead consumer"
     )
 
+    # Traceability
+    trace_suspicious_scans: int = Field(default=20, ge=1)
+    trace_max_misses_per_ip: int = Field(default=30, ge=1)
+    trace_miss_window_seconds: int = Field(default=600, ge=1)
+    block_sale_on_expired_gi: bool = False
+
     @field_validator("database_url")
     @classmethod
     def _map_driver(cls, value: str) -> str:

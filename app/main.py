@@ -38,6 +38,8 @@ OPENAPI_TAGS = [
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
     {"name": "payment callbacks", "description": "Signed notifications from the payment gateways"},
+    {"name": "traceability", "description": "Staff: producers, plots, batches, events, certificates, codes"},
+    {"name": "trace", "description": "Public verification of a bag's trace code"},
 ]
 
 
@@ -54,6 +56,8 @@ def _routers() -> list:
     from app.storefront.admin_router import router as admin_pages_router
     from app.storefront.auth_router import router as page_auth_router
     from app.storefront.router import router as storefront_router
+    from app.traceability.pages import router as trace_pages_router
+    from app.traceability.router import router as traceability_router
     from app.users.router import router as users_router
 
     return [
@@ -69,6 +73,8 @@ def _routers() -> list:
         storefront_router,
         account_pages_router,
         admin_pages_router,
+        traceability_router,
+        trace_pages_router,
     ]
 
 

@@ -9,6 +9,16 @@ from app.events import OutboxEvent
 from app.notifications.models import Notification
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.payments.models import Payment, PaymentNotification, PaymentRefund
+from app.traceability.models import (
+    Batch,
+    BatchEvent,
+    Certificate,
+    CodeRun,
+    Plot,
+    Producer,
+    TraceCode,
+    TraceScan,
+)
 from app.users.models import Address, RefreshToken, ThrottleHit, User
 
 __all__ = [
@@ -33,4 +43,12 @@ __all__ = [
     "Payment",
     "PaymentNotification",
     "PaymentRefund",
+    "Producer",
+    "Plot",
+    "Batch",
+    "BatchEvent",
+    "Certificate",
+    "CodeRun",
+    "TraceCode",
+    "TraceScan",
 ]

@@ -27,6 +27,7 @@ TASK_MODULES = [
     "app.orders.tasks",
     "app.payments.tasks",
     "app.eventbus.tasks",
+    "app.traceability.tasks",
 ]
 
 

@@ -1,0 +1,99 @@
+"""`/trace/{code}`: the page a phone opens after scanning a bag's QR code (zh-CN)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.config import get_settings
+from app.db import SessionDep
+from app.traceability import codes as codebook
+from app.traceability import service
+from app.traceability.errors import TooManyUnknownCodes, UnknownCode
+from app.users.dependencies import ClientIP
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+EVENT_LABELS = {
+    "planted": "插秧种植",
+    "fertilised": "施肥",
+    "irrigated": "灌溉",
+    "inspected": "检验检测",
+    "harvested": "收割",
+    "dried": "晾晒烘干",
+    "milled": "碾米加工",
+    "packed": "包装",
+    "shipped": "发货",
+    "received": "收货入库",
+}
+CERTIFICATE_LABELS = {
+    "geographical_indication": "地理标志产品",
+    "green_food": "绿色食品",
+    "organic": "有机产品",
+    "inspection_report": "检验报告",
+    "other": "其他证书",
+}
+COOKIE_MAX_AGE = 2 * 365 * 86400
+
+
+def _cookie_name(code: str) -> str:
+    # Codes may end in a check symbol such as '=' or '$', which cookie names cannot hold.
+    return "dx_scan_" + hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+def _beijing(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(service.CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["beijing"] = _beijing
+
+
+@router.get("/trace/{code}", response_class=HTMLResponse)
+async def trace_page(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    ip: ClientIP,
+    user_agent: Annotated[str, Header()] = "",
+) -> HTMLResponse:
+    try:
+        outcome = await service.scan(session, code, client_ip=ip, user_agent=user_agent)
+    except UnknownCode:
+        return templates.TemplateResponse(request, "trace/unknown.html", {"code": code[:40]}, status_code=404)
+    except TooManyUnknownCodes as exc:
+        return templates.TemplateResponse(
+            request,
+            "trace/unknown.html",
+            {"code": code[:40], "throttled": True},
+            status_code=429,
+            headers=exc.headers,
+        )
+    result = outcome.result
+    cookie = _cookie_name(result.code)
+    # The first scan was somebody else's when the code had been scanned before and this browser never did.
+    not_first_reader = not outcome.first_scan and cookie not in request.cookies
+    response = templates.TemplateResponse(
+        request,
+        "trace/code.html",
+        {
+            "r": result,
+            "printed_code": codebook.pretty(result.code),
+            "not_first_reader": not_first_reader,
+            "event_labels": EVENT_LABELS,
+            "certificate_labels": CERTIFICATE_LABELS,
+            "threshold": get_settings().trace_suspicious_scans,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+    if outcome.first_scan:
+        response.set_cookie(cookie, "1", max_age=COOKIE_MAX_AGE, path="/trace", httponly=True, samesite="lax")
+    return response

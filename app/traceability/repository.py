@@ -1,0 +1,319 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.models import Product
+from app.traceability.models import (
+    Batch,
+    BatchEvent,
+    Certificate,
+    CertificateKind,
+    CodeRun,
+    CodeRunStatus,
+    Plot,
+    Producer,
+    TraceCode,
+)
+
+# Producers and plots
+
+
+async def get_producer(session: AsyncSession, producer_id: int) -> Producer | None:
+    return await session.get(Producer, producer_id)
+
+
+async def get_producer_by_name(session: AsyncSession, name: str) -> Producer | None:
+    return (await session.execute(select(Producer).where(Producer.name == name))).scalar_one_or_none()
+
+
+async def list_producers(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[Producer], int]:
+    total = (await session.execute(select(func.count()).select_from(Producer))).scalar_one()
+    rows = await session.execute(select(Producer).order_by(Producer.id).offset(offset).limit(limit))
+    return rows.scalars().all(), total
+
+
+async def get_plot(session: AsyncSession, plot_id: int) -> Plot | None:
+    return await session.get(Plot, plot_id)
+
+
+async def get_plot_by_name(session: AsyncSession, producer_id: int, name: str) -> Plot | None:
+    query = select(Plot).where(Plot.producer_id == producer_id, Plot.name == name)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_plots(session: AsyncSession, producer_id: int) -> Sequence[Plot]:
+    query = select(Plot).where(Plot.producer_id == producer_id).order_by(Plot.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def plots_by_ids(session: AsyncSession, ids: set[int]) -> dict[int, Plot]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Plot).where(Plot.id.in_(ids)))
+    return {p.id: p for p in rows.scalars()}
+
+
+async def producers_by_ids(session: AsyncSession, ids: set[int]) -> dict[int, Producer]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Producer).where(Producer.id.in_(ids)))
+    return {p.id: p for p in rows.scalars()}
+
+
+# Products (the catalogue's table, read only)
+
+
+async def get_product(session: AsyncSession, product_id: int) -> Product | None:
+    return await session.get(Product, product_id)
+
+
+async def products_by_ids(session: AsyncSession, ids: set[int]) -> dict[int, Product]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Product).where(Product.id.in_(ids)))
+    return {p.id: p for p in rows.scalars()}
+
+
+# Batches and events
+
+
+async def get_batch(session: AsyncSession, batch_id: int) -> Batch | None:
+    return await session.get(Batch, batch_id)
+
+
+async def get_batch_by_no(session: AsyncSession, batch_no: str) -> Batch | None:
+    return (await session.execute(select(Batch).where(Batch.batch_no == batch_no))).scalar_one_or_none()
+
+
+async def list_batches(
+    session: AsyncSession, *, product_id: int | None, offset: int, limit: int
+) -> tuple[Sequence[Batch], int]:
+    where = [Batch.product_id == product_id] if product_id is not None else []
+    total = (await session.execute(select(func.count()).select_from(Batch).where(*where))).scalar_one()
+    rows = await session.execute(
+        select(Batch).where(*where).order_by(Batch.id.desc()).offset(offset).limit(limit)
+    )
+    return rows.scalars().all(), total
+
+
+async def batches_of_product(session: AsyncSession, product_id: int, limit: int) -> Sequence[Batch]:
+    query = (
+        select(Batch)
+        .where(Batch.product_id == product_id)
+        .order_by(Batch.harvested_on.desc(), Batch.id.desc())
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def list_events(session: AsyncSession, batch_ids: Sequence[int]) -> Sequence[BatchEvent]:
+    if not batch_ids:
+        return []
+    query = (
+        select(BatchEvent)
+        .where(BatchEvent.batch_id.in_(batch_ids))
+        .order_by(BatchEvent.occurred_at, BatchEvent.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def get_event(session: AsyncSession, batch_id: int, event_id: int) -> BatchEvent | None:
+    event = await session.get(BatchEvent, event_id)
+    return event if event is not None and event.batch_id == batch_id else None
+
+
+async def get_event_by_uuid(session: AsyncSession, event_uuid: str) -> BatchEvent | None:
+    query = select(BatchEvent).where(BatchEvent.event_uuid == event_uuid)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+# Certificates
+
+
+async def get_certificate(session: AsyncSession, certificate_id: int) -> Certificate | None:
+    return await session.get(Certificate, certificate_id)
+
+
+async def list_certificates(
+    session: AsyncSession,
+    *,
+    producer_id: int | None,
+    batch_id: int | None,
+    product_id: int | None,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[Certificate], int]:
+    where = []
+    if producer_id is not None:
+        where.append(Certificate.producer_id == producer_id)
+    if batch_id is not None:
+        where.append(Certificate.batch_id == batch_id)
+    if product_id is not None:
+        where.append(Certificate.product_id == product_id)
+    total = (await session.execute(select(func.count()).select_from(Certificate).where(*where))).scalar_one()
+    rows = await session.execute(
+        select(Certificate).where(*where).order_by(Certificate.id).offset(offset).limit(limit)
+    )
+    return rows.scalars().all(), total
+
+
+async def certificates_for(
+    session: AsyncSession, *, product_ids: set[int], batch_ids: set[int], producer_ids: set[int]
+) -> Sequence[Certificate]:
+    conditions = []
+    if product_ids:
+        conditions.append(Certificate.product_id.in_(product_ids))
+    if batch_ids:
+        conditions.append(Certificate.batch_id.in_(batch_ids))
+    if producer_ids:
+        conditions.append(Certificate.producer_id.in_(producer_ids))
+    if not conditions:
+        return []
+    query = select(Certificate).where(or_(*conditions)).order_by(Certificate.valid_until.desc())
+    return (await session.execute(query)).scalars().all()
+
+
+async def gi_certificates(
+    session: AsyncSession, product_ids: set[int] | None = None
+) -> Sequence[Certificate]:
+    query = select(Certificate).where(Certificate.kind == CertificateKind.geographical_indication.value)
+    return (await session.execute(query)).scalars().all()
+
+
+async def batch_owners(
+    session: AsyncSession, product_ids: set[int] | None = None
+) -> list[tuple[int, int, int]]:
+    """(batch id, product id, producer id) for every batch (of the given products)."""
+    query = select(Batch.id, Batch.product_id, Batch.producer_id)
+    if product_ids is not None:
+        query = query.where(Batch.product_id.in_(product_ids))
+    return [tuple(row) for row in (await session.execute(query)).all()]
+
+
+async def certificates_expiring(session: AsyncSession, today: date, until: date) -> Sequence[Certificate]:
+    query = select(Certificate).where(
+        Certificate.expiry_warned_at.is_(None),
+        Certificate.valid_until >= today,
+        Certificate.valid_until <= until,
+    )
+    return (await session.execute(query.order_by(Certificate.id).limit(500))).scalars().all()
+
+
+async def mark_expiry_warned(session: AsyncSession, certificate_id: int, now: datetime) -> bool:
+    result = await session.execute(
+        update(Certificate)
+        .where(Certificate.id == certificate_id, Certificate.expiry_warned_at.is_(None))
+        .values(expiry_warned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+# Codes
+
+
+async def existing_codes(session: AsyncSession, codes: Sequence[str]) -> set[str]:
+    rows = await session.execute(select(TraceCode.code).where(TraceCode.code.in_(codes)))
+    return set(rows.scalars())
+
+
+async def insert_codes(
+    session: AsyncSession, batch_id: int, codes: Sequence[str], run_id: int | None
+) -> None:
+    await session.execute(
+        insert(TraceCode), [{"code": c, "batch_id": batch_id, "run_id": run_id} for c in codes]
+    )
+
+
+async def get_code(session: AsyncSession, code: str) -> TraceCode | None:
+    return (await session.execute(select(TraceCode).where(TraceCode.code == code))).scalar_one_or_none()
+
+
+async def list_codes(
+    session: AsyncSession,
+    batch_id: int,
+    *,
+    run_id: int | None = None,
+    include_revoked: bool = True,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[Sequence[TraceCode], int]:
+    where = [TraceCode.batch_id == batch_id]
+    if run_id is not None:
+        where.append(TraceCode.run_id == run_id)
+    if not include_revoked:
+        where.append(TraceCode.revoked_at.is_(None))
+    total = (await session.execute(select(func.count()).select_from(TraceCode).where(*where))).scalar_one()
+    query = select(TraceCode).where(*where).order_by(TraceCode.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return (await session.execute(query)).scalars().all(), total
+
+
+async def count_scan(session: AsyncSession, code_id: int, now: datetime) -> None:
+    # One atomic increment: concurrent scans queue on the row lock and none is lost.
+    await session.execute(
+        update(TraceCode)
+        .where(TraceCode.id == code_id)
+        .values(
+            scan_count=TraceCode.scan_count + 1,
+            first_scanned_at=func.coalesce(TraceCode.first_scanned_at, now),
+            last_scanned_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_flagged(session: AsyncSession, code_id: int, now: datetime) -> bool:
+    result = await session.execute(
+        update(TraceCode)
+        .where(TraceCode.id == code_id, TraceCode.flagged_at.is_(None))
+        .values(flagged_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def revoke_codes(session: AsyncSession, codes: Sequence[str], reason: str, now: datetime) -> int:
+    result = await session.execute(
+        update(TraceCode)
+        .where(TraceCode.code.in_(codes), TraceCode.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+# Code runs
+
+
+async def get_code_run(session: AsyncSession, run_id: int) -> CodeRun | None:
+    return await session.get(CodeRun, run_id)
+
+
+async def claim_code_run(session: AsyncSession) -> CodeRun | None:
+    """Lock one unfinished run; other workers skip it (SKIP LOCKED) and take another."""
+    query = (
+        select(CodeRun)
+        .where(CodeRun.status.in_([CodeRunStatus.pending.value, CodeRunStatus.running.value]))
+        .order_by(CodeRun.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def product_gtin(session: AsyncSession, product_id: int) -> str | None:
+    from app.catalog.models import Sku
+
+    query = (
+        select(Sku.gtin)
+        .where(Sku.product_id == product_id, Sku.gtin.is_not(None))
+        .order_by(Sku.sort_order, Sku.id)
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()

@@ -1,0 +1,911 @@
+"""Traceability: producers, plots, batches and their events, certificates, trace codes and verification."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import events
+from app.config import get_settings
+from app.db import utcnow
+from app.traceability import codes as codebook
+from app.traceability import repository
+from app.traceability.errors import (
+    BatchNoTaken,
+    BatchNotFound,
+    CertificateNotFound,
+    CodeRunNotFound,
+    EventNotFound,
+    PlotNotFound,
+    PlotOfAnotherProducer,
+    ProducerNameTaken,
+    ProducerNotFound,
+    ProductNotFound,
+    SaleBlockedExpiredGI,
+    TooManyUnknownCodes,
+    UnknownCode,
+    UnsupportedFile,
+)
+from app.traceability.models import (
+    Batch,
+    BatchEvent,
+    Certificate,
+    CertificateKind,
+    CodeRun,
+    CodeRunStatus,
+    Plot,
+    Producer,
+    TraceCode,
+    TraceScan,
+)
+from app.traceability.schemas import (
+    BatchCreate,
+    BatchRead,
+    CertificateCreate,
+    CertificateRead,
+    CodeRunRead,
+    EventCreate,
+    EventRead,
+    FlaggedProduct,
+    PlotCreate,
+    PlotRead,
+    ProducerCreate,
+    TraceBatch,
+    TraceCertificate,
+    TraceEvent,
+    TracePlot,
+    TraceProducer,
+    TraceProduct,
+    TraceResult,
+)
+from app.users import throttle
+
+CHINA_TZ = timezone(timedelta(hours=8))
+EXPIRY_WARNING_DAYS = 30
+CODE_RUN_CHUNK = 2000
+
+
+def today() -> date:
+    """Certificates and best-before dates are Chinese calendar days."""
+    return datetime.now(CHINA_TZ).date()
+
+
+# Producers and plots
+
+
+async def create_producer(session: AsyncSession, data: ProducerCreate) -> Producer:
+    if await repository.get_producer_by_name(session, data.name) is not None:
+        raise ProducerNameTaken("A producer with this name exists.")
+    producer = Producer(**data.model_dump())
+    session.add(producer)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ProducerNameTaken("A producer with this name exists.") from exc
+    await events.emit(
+        session,
+        "producer.created",
+        {"producer_id": producer.id, "name": producer.name, "region": producer.region},
+        subject=f"producer/{producer.id}",
+    )
+    return producer
+
+
+async def get_producer_or_raise(session: AsyncSession, producer_id: int) -> Producer:
+    producer = await repository.get_producer(session, producer_id)
+    if producer is None:
+        raise ProducerNotFound("No such producer.")
+    return producer
+
+
+async def create_plot(session: AsyncSession, producer_id: int, data: PlotCreate) -> Plot:
+    await get_producer_or_raise(session, producer_id)
+    existing = await repository.get_plot_by_name(session, producer_id, data.name)
+    if existing is not None:
+        for field, value in data.model_dump(exclude_unset=True).items():
+            setattr(existing, field, value)
+        await session.flush()
+        return existing
+    plot = Plot(producer_id=producer_id, **data.model_dump())
+    session.add(plot)
+    await session.flush()
+    return plot
+
+
+async def list_plots(session: AsyncSession, producer_id: int) -> list[PlotRead]:
+    await get_producer_or_raise(session, producer_id)
+    return [PlotRead.model_validate(p) for p in await repository.list_plots(session, producer_id)]
+
+
+async def _resolve_plot(session: AsyncSession, producer_id: int, plot: int | str | None) -> Plot | None:
+    if plot is None:
+        return None
+    if isinstance(plot, int):
+        found = await repository.get_plot(session, plot)
+        if found is None:
+            raise PlotNotFound("No such plot.")
+        if found.producer_id != producer_id:
+            raise PlotOfAnotherProducer("That plot belongs to another producer.")
+        return found
+    found = await repository.get_plot_by_name(session, producer_id, plot)
+    if found is None:
+        found = Plot(producer_id=producer_id, name=plot)
+        session.add(found)
+        await session.flush()
+    return found
+
+
+# Batches
+
+
+def _grams(kg: Decimal) -> int:
+    return int((kg * 1000).to_integral_value())
+
+
+def batch_read(batch: Batch, plot: Plot | None) -> BatchRead:
+    return BatchRead(
+        id=batch.id,
+        batch_no=batch.batch_no,
+        product_id=batch.product_id,
+        producer_id=batch.producer_id,
+        plot_id=batch.plot_id,
+        plot=PlotRead.model_validate(plot) if plot else None,
+        variety=batch.variety,
+        planted_on=batch.planted_on,
+        harvested_on=batch.harvested_on,
+        milled_on=batch.milled_on,
+        packed_on=batch.packed_on,
+        best_before_on=batch.best_before_on,
+        quantity_kg=Decimal(batch.quantity_kg).quantize(Decimal("0.001")),
+        quantity_left_kg=(Decimal(batch.quantity_left_g) / 1000).quantize(Decimal("0.001")),
+        notes=batch.notes,
+        created_at=batch.created_at,
+    )
+
+
+async def create_batch(session: AsyncSession, data: BatchCreate) -> BatchRead:
+    product = await repository.get_product(session, data.product_id)
+    if product is None:
+        raise ProductNotFound("No such product.")
+    await get_producer_or_raise(session, data.producer_id)
+    if data.batch_no and await repository.get_batch_by_no(session, data.batch_no) is not None:
+        raise BatchNoTaken("A batch with this number exists.")
+    plot = await _resolve_plot(session, data.producer_id, data.plot)
+    best_before = data.best_before_on
+    packed_or_milled = data.packed_on or data.milled_on
+    if best_before is None and packed_or_milled and product.shelf_life_days:
+        best_before = packed_or_milled + timedelta(days=product.shelf_life_days)
+    batch = Batch(
+        batch_no=data.batch_no or _new_batch_no(),
+        product_id=data.product_id,
+        producer_id=data.producer_id,
+        plot_id=plot.id if plot else None,
+        variety=data.variety or product.variety,
+        planted_on=data.planted_on,
+        harvested_on=data.harvested_on,
+        milled_on=data.milled_on,
+        packed_on=data.packed_on,
+        best_before_on=best_before,
+        quantity_kg=data.quantity_kg,
+        quantity_left_g=_grams(data.quantity_kg),
+        notes=data.notes,
+    )
+    session.add(batch)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise BatchNoTaken("A batch with this number exists.") from exc
+    await events.emit(
+        session,
+        "batch.created",
+        {
+            "batch_id": batch.id,
+            "batch_no": batch.batch_no,
+            "product_id": batch.product_id,
+            "producer_id": batch.producer_id,
+            "quantity_kg": str(batch_read(batch, plot).quantity_kg),
+        },
+        subject=f"batch/{batch.id}",
+    )
+    return batch_read(batch, plot)
+
+
+def _new_batch_no() -> str:
+    return f"DX{today():%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+async def get_batch_or_raise(session: AsyncSession, batch_id: int) -> Batch:
+    batch = await repository.get_batch(session, batch_id)
+    if batch is None:
+        raise BatchNotFound("No such batch.")
+    return batch
+
+
+async def get_batch_read(session: AsyncSession, batch_id: int) -> BatchRead:
+    batch = await get_batch_or_raise(session, batch_id)
+    plot = await repository.get_plot(session, batch.plot_id) if batch.plot_id else None
+    return batch_read(batch, plot)
+
+
+async def list_batches(
+    session: AsyncSession, *, product_id: int | None, offset: int, limit: int
+) -> tuple[list[BatchRead], int]:
+    batches, total = await repository.list_batches(session, product_id=product_id, offset=offset, limit=limit)
+    plots = await repository.plots_by_ids(session, {b.plot_id for b in batches if b.plot_id})
+    return [batch_read(b, plots.get(b.plot_id) if b.plot_id else None) for b in batches], total
+
+
+# Events
+
+
+def _offset_text(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _offset_delta(text: str) -> timedelta:
+    sign = -1 if text.startswith("-") else 1
+    hours, minutes = text[1:].split(":")
+    return sign * timedelta(hours=int(hours), minutes=int(minutes))
+
+
+def local_time(event: BatchEvent) -> datetime:
+    return event.occurred_at.astimezone(timezone(_offset_delta(event.tz_offset)))
+
+
+def photo_url(event: BatchEvent) -> str | None:
+    return f"/api/trace/event-photos/{event.event_uuid}" if event.photo_path else None
+
+
+def event_read(event: BatchEvent) -> EventRead:
+    return EventRead(
+        id=event.id,
+        batch_id=event.batch_id,
+        type=event.type,
+        occurred_at=local_time(event),
+        time_zone_offset=event.tz_offset,
+        location=event.location,
+        details=event.details or {},
+        photo_url=photo_url(event),
+        created_at=event.created_at,
+    )
+
+
+async def record_event(
+    session: AsyncSession, batch_id: int, data: EventCreate, *, recorded_by: int | None
+) -> EventRead:
+    await get_batch_or_raise(session, batch_id)
+    event = BatchEvent(
+        event_uuid=str(uuid.uuid4()),
+        batch_id=batch_id,
+        type=data.type.value,
+        occurred_at=data.occurred_at,
+        tz_offset=_offset_text(data.occurred_at),
+        location=data.location,
+        details=data.details,
+        recorded_by=recorded_by,
+    )
+    session.add(event)
+    await session.flush()
+    await events.emit(
+        session,
+        "batch.event_recorded",
+        {
+            "batch_id": batch_id,
+            "event_id": event.id,
+            "type": event.type,
+            "occurred_at": local_time(event).isoformat(),
+        },
+        subject=f"batch/{batch_id}",
+    )
+    return event_read(event)
+
+
+async def list_events(session: AsyncSession, batch_id: int) -> list[EventRead]:
+    await get_batch_or_raise(session, batch_id)
+    return [event_read(e) for e in await repository.list_events(session, [batch_id])]
+
+
+IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+DOCUMENT_TYPES = {"application/pdf": "pdf", **IMAGE_TYPES}
+
+
+def sniff(data: bytes) -> str | None:
+    """The file's real type from its first bytes (never the name or the client's Content-Type)."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+async def _store(folder: str, data: bytes, allowed: dict[str, str]) -> tuple[str, str]:
+    content_type = sniff(data)
+    if content_type not in allowed:
+        kinds = ", ".join(sorted(allowed.values()))
+        raise UnsupportedFile(f"Upload a file of one of these types: {kinds}.")
+    relative = f"trace/{folder}/{uuid.uuid4().hex}.{allowed[content_type]}"
+    path = anyio.Path(get_settings().media_dir) / relative
+    await path.parent.mkdir(parents=True, exist_ok=True)
+    await path.write_bytes(data)
+    return relative, content_type
+
+
+async def read_media(relative: str) -> bytes:
+    return await (anyio.Path(get_settings().media_dir) / relative).read_bytes()
+
+
+async def attach_event_photo(session: AsyncSession, batch_id: int, event_id: int, data: bytes) -> EventRead:
+    event = await repository.get_event(session, batch_id, event_id)
+    if event is None:
+        raise EventNotFound("No such event of this batch.")
+    event.photo_path, _ = await _store("photos", data, IMAGE_TYPES)
+    await session.flush()
+    return event_read(event)
+
+
+async def event_photo(session: AsyncSession, event_uuid: str) -> tuple[bytes, str]:
+    event = await repository.get_event_by_uuid(session, event_uuid)
+    if event is None or not event.photo_path:
+        raise EventNotFound("No such photo.")
+    data = await read_media(event.photo_path)
+    return data, sniff(data) or "application/octet-stream"
+
+
+# Certificates
+
+
+def certificate_status(cert: Certificate, on: date | None = None) -> str:
+    on = on or today()
+    if cert.valid_until < on:
+        return "expired"
+    if cert.valid_from > on:
+        return "not_yet_valid"
+    return "valid"
+
+
+def certificate_read(cert: Certificate) -> CertificateRead:
+    status = certificate_status(cert)
+    return CertificateRead(
+        id=cert.id,
+        kind=cert.kind,
+        number=cert.number,
+        issuer=cert.issuer,
+        valid_from=cert.valid_from,
+        valid_until=cert.valid_until,
+        producer_id=cert.producer_id,
+        batch_id=cert.batch_id,
+        product_id=cert.product_id,
+        status=status,
+        expired=status == "expired",
+        has_file=cert.file_path is not None,
+        file_content_type=cert.file_content_type,
+        created_at=cert.created_at,
+    )
+
+
+def trace_certificate(cert: Certificate) -> TraceCertificate:
+    status = certificate_status(cert)
+    return TraceCertificate(
+        kind=cert.kind,
+        number=cert.number,
+        issuer=cert.issuer,
+        valid_from=cert.valid_from,
+        valid_until=cert.valid_until,
+        status=status,
+        expired=status == "expired",
+    )
+
+
+async def create_certificate(session: AsyncSession, data: CertificateCreate) -> CertificateRead:
+    if data.producer_id is not None:
+        await get_producer_or_raise(session, data.producer_id)
+    if data.batch_id is not None:
+        await get_batch_or_raise(session, data.batch_id)
+    if data.product_id is not None and await repository.get_product(session, data.product_id) is None:
+        raise ProductNotFound("No such product.")
+    cert = Certificate(**data.model_dump(mode="python"))
+    cert.kind = data.kind.value
+    session.add(cert)
+    await session.flush()
+    await events.emit(
+        session,
+        "certificate.created",
+        {
+            "certificate_id": cert.id,
+            "kind": cert.kind,
+            "number": cert.number,
+            "valid_from": cert.valid_from.isoformat(),
+            "valid_until": cert.valid_until.isoformat(),
+            "producer_id": cert.producer_id,
+            "batch_id": cert.batch_id,
+            "product_id": cert.product_id,
+        },
+        subject=f"certificate/{cert.id}",
+    )
+    return certificate_read(cert)
+
+
+async def get_certificate_or_raise(session: AsyncSession, certificate_id: int) -> Certificate:
+    cert = await repository.get_certificate(session, certificate_id)
+    if cert is None:
+        raise CertificateNotFound("No such certificate.")
+    return cert
+
+
+async def attach_certificate_file(session: AsyncSession, certificate_id: int, data: bytes) -> CertificateRead:
+    cert = await get_certificate_or_raise(session, certificate_id)
+    cert.file_path, cert.file_content_type = await _store("certificates", data, DOCUMENT_TYPES)
+    await session.flush()
+    return certificate_read(cert)
+
+
+async def certificate_file(session: AsyncSession, certificate_id: int) -> tuple[bytes, str]:
+    cert = await get_certificate_or_raise(session, certificate_id)
+    if not cert.file_path:
+        raise CertificateNotFound("This certificate has no file.")
+    return await read_media(cert.file_path), cert.file_content_type or "application/octet-stream"
+
+
+async def warn_expiring_certificates(session: AsyncSession) -> int:
+    """Worker job: one `certificate.expiring` event per certificate, 30 days before it expires."""
+    now, on = utcnow(), today()
+    warned = 0
+    for cert in await repository.certificates_expiring(session, on, on + timedelta(days=EXPIRY_WARNING_DAYS)):
+        # The conditional update is the claim: with several workers exactly one wins.
+        if not await repository.mark_expiry_warned(session, cert.id, now):
+            continue
+        await events.emit(
+            session,
+            "certificate.expiring",
+            {
+                "certificate_id": cert.id,
+                "kind": cert.kind,
+                "number": cert.number,
+                "valid_until": cert.valid_until.isoformat(),
+                "days_left": (cert.valid_until - on).days,
+                "producer_id": cert.producer_id,
+                "batch_id": cert.batch_id,
+                "product_id": cert.product_id,
+            },
+            subject=f"certificate/{cert.id}",
+        )
+        warned += 1
+    return warned
+
+
+async def _gi_certificates_by_product(
+    session: AsyncSession, product_ids: set[int] | None
+) -> dict[int, list[Certificate]]:
+    """Each product's geographical-indication certificates: its own, its batches' and their producers'."""
+    owners = await repository.batch_owners(session, product_ids)
+    products_of_batch = {batch_id: product_id for batch_id, product_id, _ in owners}
+    products_of_producer: dict[int, set[int]] = defaultdict(set)
+    for _, product_id, producer_id in owners:
+        products_of_producer[producer_id].add(product_id)
+    result: dict[int, list[Certificate]] = defaultdict(list)
+    for cert in await repository.gi_certificates(session):
+        targets: set[int] = set()
+        if cert.product_id is not None:
+            targets.add(cert.product_id)
+        elif cert.batch_id is not None and cert.batch_id in products_of_batch:
+            targets.add(products_of_batch[cert.batch_id])
+        elif cert.producer_id is not None:
+            targets |= products_of_producer.get(cert.producer_id, set())
+        for product_id in targets:
+            if product_ids is None or product_id in product_ids:
+                result[product_id].append(cert)
+    return result
+
+
+def _gi_expired(certs: list[Certificate]) -> bool:
+    """Flagged: it had geographical-indication certificates and every one of them has expired."""
+    return bool(certs) and all(certificate_status(c) == "expired" for c in certs)
+
+
+async def flagged_products(session: AsyncSession) -> list[FlaggedProduct]:
+    by_product = await _gi_certificates_by_product(session, None)
+    flagged = {pid: certs for pid, certs in by_product.items() if _gi_expired(certs)}
+    products = await repository.products_by_ids(session, set(flagged))
+    return [
+        FlaggedProduct(
+            product_id=pid,
+            name=products[pid].name if pid in products else "",
+            gi_certificates=[certificate_read(c) for c in flagged[pid]],
+        )
+        for pid in sorted(flagged)
+    ]
+
+
+async def assert_sellable(session: AsyncSession, product_ids: list[int] | set[int]) -> None:
+    """Checkout guard: with BLOCK_SALE_ON_EXPIRED_GI set, refuse products whose GI certificates all expired."""
+    if not get_settings().block_sale_on_expired_gi or not product_ids:
+        return
+    by_product = await _gi_certificates_by_product(session, set(product_ids))
+    blocked = sorted(pid for pid, certs in by_product.items() if _gi_expired(certs))
+    if blocked:
+        raise SaleBlockedExpiredGI(
+            "The geographical-indication certificate of a product in this order has expired; "
+            "it cannot be sold until a valid certificate is recorded.",
+            product_ids=blocked,
+        )
+
+
+# Trace codes
+
+
+async def issue_codes(
+    session: AsyncSession, batch_id: int, count: int, *, run_id: int | None = None
+) -> list[str]:
+    """`count` fresh random codes for the batch. A clash with an existing code (one in 2^65 per pair)
+    is detected and that code drawn again; the unique index is the final word."""
+    for _ in range(5):
+        fresh: set[str] = set()
+        while len(fresh) < count:
+            fresh.add(codebook.new_code())
+        clashes = await repository.existing_codes(session, list(fresh))
+        while clashes:
+            fresh -= clashes
+            while len(fresh) < count:
+                fresh.add(codebook.new_code())
+            clashes = await repository.existing_codes(session, list(fresh))
+        codes = list(fresh)
+        try:
+            async with session.begin_nested():
+                await repository.insert_codes(session, batch_id, codes, run_id)
+        except IntegrityError:  # a concurrent issue drew the same code between our check and insert
+            continue
+        return codes
+    raise RuntimeError("could not issue unique trace codes")
+
+
+async def create_codes(session: AsyncSession, batch_id: int, count: int) -> list[str]:
+    await get_batch_or_raise(session, batch_id)
+    codes = await issue_codes(session, batch_id, count)
+    await events.emit(
+        session,
+        "trace_codes.issued",
+        {"batch_id": batch_id, "count": len(codes), "run_id": None},
+        subject=f"batch/{batch_id}",
+    )
+    return codes
+
+
+def code_run_read(run: CodeRun) -> CodeRunRead:
+    return CodeRunRead(
+        id=run.id,
+        batch_id=run.batch_id,
+        requested=run.requested,
+        issued=run.issued,
+        status=run.status,
+        progress_percent=run.issued * 100 // run.requested if run.requested else 100,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+async def start_code_run(
+    session: AsyncSession, batch_id: int, count: int, *, requested_by: int | None
+) -> CodeRunRead:
+    await get_batch_or_raise(session, batch_id)
+    run = CodeRun(batch_id=batch_id, requested=count, requested_by=requested_by)
+    session.add(run)
+    await session.flush()
+    return code_run_read(run)
+
+
+async def get_code_run(session: AsyncSession, run_id: int) -> CodeRunRead:
+    run = await repository.get_code_run(session, run_id)
+    if run is None:
+        raise CodeRunNotFound("No such code run.")
+    return code_run_read(run)
+
+
+async def process_code_run_chunk(session: AsyncSession, chunk: int = CODE_RUN_CHUNK) -> int:
+    """Issue the next chunk of one unfinished run (locked; other workers take other runs)."""
+    run = await repository.claim_code_run(session)
+    if run is None:
+        return 0
+    n = min(chunk, run.requested - run.issued)
+    if n > 0:
+        await issue_codes(session, run.batch_id, n, run_id=run.id)
+    run.issued += n
+    run.updated_at = utcnow()
+    run.status = CodeRunStatus.running.value
+    if run.issued >= run.requested:
+        run.status = CodeRunStatus.done.value
+        run.finished_at = utcnow()
+        await events.emit(
+            session,
+            "trace_codes.issued",
+            {"batch_id": run.batch_id, "count": run.issued, "run_id": run.id},
+            subject=f"batch/{run.batch_id}",
+        )
+    await session.flush()
+    return max(n, 1)
+
+
+async def revoke_codes(session: AsyncSession, raw_codes: list[str], reason: str) -> tuple[int, list[str]]:
+    valid, unknown = [], []
+    for raw in raw_codes:
+        code = codebook.normalize(raw)
+        (valid if code else unknown).append(code or raw)
+    known = await repository.existing_codes(session, valid) if valid else set()
+    unknown += [c for c in valid if c not in known]
+    revoked = await repository.revoke_codes(session, sorted(known), reason, utcnow()) if known else 0
+    for code in sorted(known):
+        await events.emit(
+            session, "trace_code.revoked", {"code": code, "reason": reason}, subject=f"code/{code}"
+        )
+    return revoked, unknown
+
+
+# Public verification
+
+
+def client_network(ip: str) -> str:
+    """What a scan log keeps of the client address: its IPv4 /24 or IPv6 /48, never the address."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def _miss_key(ip: str) -> str:
+    # Per network for IPv6, where one client holds a whole /64; per address for IPv4.
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"trace:miss:{ip[:64]}"
+    if address.version == 6 and not address.ipv4_mapped:
+        return f"trace:miss:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"trace:miss:{address}"
+
+
+@dataclass
+class ScanOutcome:
+    result: TraceResult
+    first_scan: bool
+
+
+async def scan(session: AsyncSession, raw_code: str, *, client_ip: str, user_agent: str) -> ScanOutcome:
+    settings = get_settings()
+    key, window = _miss_key(client_ip), settings.trace_miss_window_seconds
+    misses, retry_after = await throttle.count(key, window)
+    if misses >= settings.trace_max_misses_per_ip:
+        raise TooManyUnknownCodes(
+            "Too many unknown codes from this address; try again later.", retry_after=retry_after
+        )
+    # The check symbol rejects a mistyped code here, without a database lookup.
+    code = codebook.normalize(raw_code)
+    row = await repository.get_code(session, code) if code else None
+    if row is None:
+        await throttle.hit(key, window)
+        raise UnknownCode("No such trace code.")
+    now = utcnow()
+    await repository.count_scan(session, row.id, now)
+    session.add(
+        TraceScan(
+            code_id=row.id,
+            scanned_at=now,
+            client_network=client_network(client_ip),
+            user_agent=user_agent[:255],
+        )
+    )
+    await session.flush()
+    await session.refresh(row)
+    result = await _trace_result(session, row)
+    if result.verdict == "suspicious" and await repository.mark_flagged(session, row.id, now):
+        await events.emit(
+            session,
+            "trace_code.flagged",
+            {
+                "code": row.code,
+                "batch_id": row.batch_id,
+                "product_id": result.product.id,
+                "reasons": list(result.reasons),
+                "scan_count": row.scan_count,
+                "flagged_at": now.isoformat(),
+            },
+            subject=f"code/{row.code}",
+        )
+    await events.emit(
+        session,
+        "trace_code.scanned",
+        {
+            "code": row.code,
+            "batch_id": row.batch_id,
+            "product_id": result.product.id,
+            "scan_count": row.scan_count,
+            "verdict": result.verdict,
+            "reasons": list(result.reasons),
+            "scanned_at": now.isoformat(),
+        },
+        subject=f"code/{row.code}",
+    )
+    return ScanOutcome(result=result, first_scan=row.scan_count == 1)
+
+
+async def _trace_result(session: AsyncSession, row: TraceCode) -> TraceResult:
+    batch = await repository.get_batch(session, row.batch_id)
+    assert batch is not None
+    product = await repository.get_product(session, batch.product_id)
+    producer = await repository.get_producer(session, batch.producer_id)
+    assert product is not None and producer is not None
+    plot = await repository.get_plot(session, batch.plot_id) if batch.plot_id else None
+    batch_events = await repository.list_events(session, [batch.id])
+    certs = await repository.certificates_for(
+        session, product_ids={product.id}, batch_ids={batch.id}, producer_ids={producer.id}
+    )
+    reasons: list[Any] = []
+    if row.scan_count > get_settings().trace_suspicious_scans:
+        reasons.append("scanned_too_often")
+    if row.revoked_at is not None:
+        reasons.append("revoked")
+    if batch.best_before_on is not None and today() > batch.best_before_on:
+        reasons.append("past_best_before")
+    return TraceResult(
+        code=row.code,
+        verdict="suspicious" if reasons else "genuine",
+        reasons=reasons,
+        scan_count=row.scan_count,
+        first_scanned_at=row.first_scanned_at,
+        product=TraceProduct.model_validate(product),
+        batch=TraceBatch(
+            id=batch.id,
+            batch_no=batch.batch_no,
+            variety=batch.variety,
+            producer=TraceProducer.model_validate(producer),
+            plot=TracePlot.model_validate(plot) if plot else None,
+            planted_on=batch.planted_on,
+            harvested_on=batch.harvested_on,
+            milled_on=batch.milled_on,
+            packed_on=batch.packed_on,
+            best_before_on=batch.best_before_on,
+            events=[
+                TraceEvent(
+                    type=e.type,
+                    occurred_at=local_time(e),
+                    time_zone_offset=e.tz_offset,
+                    location=e.location,
+                    details=e.details or {},
+                    photo_url=photo_url(e),
+                )
+                for e in batch_events
+            ],
+        ),
+        certificates=[trace_certificate(c) for c in certs],
+    )
+
+
+# For the catalogue's product detail
+
+
+async def product_story(session: AsyncSession, product_id: int, *, max_batches: int = 10) -> dict[str, Any]:
+    """A product's batches (producer, plot, dates, events in brief) and certificates, JSON-ready."""
+    batches = await repository.batches_of_product(session, product_id, max_batches)
+    producers = await repository.producers_by_ids(session, {b.producer_id for b in batches})
+    plots = await repository.plots_by_ids(session, {b.plot_id for b in batches if b.plot_id})
+    batch_events = await repository.list_events(session, [b.id for b in batches])
+    events_of: dict[int, list[BatchEvent]] = defaultdict(list)
+    for e in batch_events:
+        events_of[e.batch_id].append(e)
+    certs = await repository.certificates_for(
+        session,
+        product_ids={product_id},
+        batch_ids={b.id for b in batches},
+        producer_ids=set(producers),
+    )
+
+    def iso(d: date | None) -> str | None:
+        return d.isoformat() if d else None
+
+    story_batches = []
+    for b in batches:
+        producer, plot = producers[b.producer_id], plots.get(b.plot_id) if b.plot_id else None
+        story_batches.append(
+            {
+                "id": b.id,
+                "batch_no": b.batch_no,
+                "variety": b.variety,
+                "producer": {
+                    "id": producer.id,
+                    "name": producer.name,
+                    "region": producer.region,
+                    "license_no": producer.license_no,
+                },
+                "plot": (
+                    {
+                        "name": plot.name,
+                        "village": plot.village,
+                        "area_mu": str(plot.area_mu) if plot.area_mu is not None else None,
+                    }
+                    if plot
+                    else None
+                ),
+                "planted_on": iso(b.planted_on),
+                "harvested_on": iso(b.harvested_on),
+                "milled_on": iso(b.milled_on),
+                "packed_on": iso(b.packed_on),
+                "best_before_on": iso(b.best_before_on),
+                "events": [
+                    {"type": e.type, "occurred_at": local_time(e).isoformat(), "location": e.location}
+                    for e in events_of[b.id]
+                ],
+            }
+        )
+    story_certs = []
+    for c in certs:
+        status = certificate_status(c)
+        story_certs.append(
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "number": c.number,
+                "issuer": c.issuer,
+                "valid_from": c.valid_from.isoformat(),
+                "valid_until": c.valid_until.isoformat(),
+                "status": status,
+                "expired": status == "expired",
+            }
+        )
+    return {"batches": story_batches, "certificates": story_certs}
+
+
+__all__ = ["CertificateKind"]
+
+
+# Exports
+
+
+async def epcis_document(session: AsyncSession, batch_id: int) -> dict[str, Any]:
+    from app.traceability import epcis
+
+    batch = await get_batch_or_raise(session, batch_id)
+    producer = await get_producer_or_raise(session, batch.producer_id)
+    plot = await repository.get_plot(session, batch.plot_id) if batch.plot_id else None
+    batch_events = list(await repository.list_events(session, [batch.id]))
+    gtin = await repository.product_gtin(session, batch.product_id)
+    return epcis.build_document(batch, producer, plot, batch_events, gtin=gtin, local_time=local_time)
+
+
+async def codes_for_labels(
+    session: AsyncSession, batch_id: int, *, run_id: int | None, limit: int
+) -> tuple[Batch, list[str]]:
+    batch = await get_batch_or_raise(session, batch_id)
+    rows, _ = await repository.list_codes(
+        session, batch_id, run_id=run_id, include_revoked=False, limit=limit
+    )
+    return batch, [r.code for r in rows]
+
+
+async def list_codes(
+    session: AsyncSession, batch_id: int, *, run_id: int | None, offset: int, limit: int | None
+) -> tuple[list[TraceCode], int]:
+    await get_batch_or_raise(session, batch_id)
+    rows, total = await repository.list_codes(session, batch_id, run_id=run_id, offset=offset, limit=limit)
+    return list(rows), total
+
+
+def trace_url(code: str) -> str:
+    return f"{get_settings().public_base_url.rstrip('/')}/trace/{code}"

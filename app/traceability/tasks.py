@@ -1,0 +1,29 @@
+import time
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import session_scope
+from app.traceability import service
+from app.worker import job
+
+CODE_RUN_BUDGET_SECONDS = 20
+
+
+@job("traceability.warn_expiring_certificates", every_seconds=3600)
+async def warn_expiring_certificates(session: AsyncSession) -> int:
+    return await service.warn_expiring_certificates(session)
+
+
+@job("traceability.process_code_runs")
+async def process_code_runs(session: AsyncSession) -> int:
+    """Issue queued codes chunk by chunk, each chunk its own transaction so staff see progress.
+
+    The job's own session stays unused: on SQLite a writing second session would wait on it."""
+    handled, deadline = 0, time.monotonic() + CODE_RUN_BUDGET_SECONDS
+    while time.monotonic() < deadline:
+        async with session_scope() as chunk_session:
+            issued = await service.process_code_run_chunk(chunk_session)
+        if not issued:
+            break
+        handled += issued
+    return handled

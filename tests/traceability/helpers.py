@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.db import session_scope
+from app.events import OutboxEvent
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == code
+    assert "Traceback" not in response.text
+    return body
+
+
+async def events_of(event_type: str) -> list[dict]:
+    async with session_scope() as session:
+        rows = await session.execute(
+            select(OutboxEvent).where(OutboxEvent.type == event_type).order_by(OutboxEvent.id)
+        )
+        return [e.data for e in rows.scalars()]
+
+
+async def count_rows(model) -> int:
+    async with session_scope() as session:
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()

@@ -1,0 +1,97 @@
+"""Every traceability event's data validates against its JSON Schema in docs/event-schemas."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+from sqlalchemy import select
+
+from app.config import get_settings
+from app.db import session_scope
+from app.events import OutboxEvent
+from app.traceability import service
+from app.users.models import Role
+from app.worker import run_job
+from tests.traceability import factories as f
+from tests.users.factories import auth, create_user
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "event-schemas"
+TYPES = {
+    "producer.created",
+    "batch.created",
+    "batch.event_recorded",
+    "certificate.created",
+    "certificate.expiring",
+    "trace_codes.issued",
+    "trace_code.revoked",
+    "trace_code.scanned",
+    "trace_code.flagged",
+}
+
+
+def validator(event_type: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / f"{event_type}.v1.json").read_text())
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == f"https://daoxiang.example/event-schemas/{event_type}.v1.json"
+    assert schema["additionalProperties"] is False
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+class TestEventSchemas:
+    def test_examples_are_valid(self):
+        for event_type in TYPES:
+            v = validator(event_type)
+            schema = v.schema
+            for example in schema["examples"]:
+                v.validate(example)
+
+    async def test_every_emitted_event_matches_its_schema(self, client, monkeypatch):
+        monkeypatch.setattr(get_settings(), "trace_suspicious_scans", 1)
+        staff = auth(await create_user(role=Role.merchant))
+        product = await f.create_product()
+        producer = (
+            await client.post(
+                "/api/admin/producers", json={"name": "p", "region": "r", "license_no": "l"}, headers=staff
+            )
+        ).json()
+        batch = (
+            await client.post(
+                "/api/admin/batches",
+                json={"product_id": product.id, "producer_id": producer["id"], "quantity_kg": 10},
+                headers=staff,
+            )
+        ).json()
+        await client.post(
+            f"/api/admin/batches/{batch['id']}/events",
+            json={"type": "milled", "occurred_at": "2026-10-01T08:00:00-03:30"},
+            headers=staff,
+        )
+        await client.post(
+            "/api/admin/certificates",
+            json={
+                "kind": "geographical_indication",
+                "number": "n",
+                "issuer": "i",
+                "valid_from": "2026-01-01",
+                "valid_until": (service.today() + timedelta(days=5)).isoformat(),
+                "producer_id": producer["id"],
+            },
+            headers=staff,
+        )
+        codes = (
+            await client.post(f"/api/admin/batches/{batch['id']}/codes", json={"count": 2}, headers=staff)
+        ).json()
+        await client.get(f"/api/trace/{codes['codes'][0]}")
+        await client.get(f"/api/trace/{codes['codes'][0]}")
+        await client.post("/api/admin/trace-codes/revoke", json={"codes": [codes["codes"][1]]}, headers=staff)
+        await run_job("traceability.warn_expiring_certificates")
+
+        async with session_scope() as session:
+            rows = (await session.execute(select(OutboxEvent))).scalars().all()
+        assert {r.type for r in rows} == TYPES
+        for row in rows:
+            validator(row.type).validate(json.loads(json.dumps(row.data)))
