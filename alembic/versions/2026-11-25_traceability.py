@@ -1,7 +1,7 @@
 """traceability
 
 Revision ID: traceability
-Revises: payments
+Revises: events
 Create Date: 2026-11-25 13:16:51.923527
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "traceability"
-down_revision: str | Sequence[str] | None = "payments"
+down_revision: str | Sequence[str] | None = "events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
