@@ -22,8 +22,8 @@ def get_redis() -> Redis | None:
         _client = Redis.from_url(
             url,
             decode_responses=False,
-            socket_connect_timeout=0.5,
-            socket_timeout=1.0,
+            socket_connect_timeout=2.0,
+            socket_timeout=2.0,
             health_check_interval=30,
         )
     return _client

@@ -31,13 +31,13 @@ async def register(
     session: AsyncSession, data: UserCreate, *, client_ip: str, role: Role = Role.customer
 ) -> User:
     settings = get_settings()
-    ip_key = f"register:ip:{client_ip}"
-    attempts, retry_after = await throttle.count(ip_key, settings.register_window_seconds)
-    if attempts >= settings.register_max_per_ip:
+    attempt = await throttle.claim(
+        f"register:ip:{client_ip}", settings.register_window_seconds, settings.register_max_per_ip
+    )
+    if not attempt.allowed:
         raise TooManyAttempts(
-            "Too many registrations from this address; try again later.", retry_after=retry_after
+            "Too many registrations from this address; try again later.", retry_after=attempt.retry_after
         )
-    await throttle.hit(ip_key, settings.register_window_seconds)
     if await repository.get_by_phone(session, data.phone) is not None:
         raise PhoneTaken("This phone number is already registered.")
     user = User(
@@ -63,21 +63,25 @@ async def register(
 async def login(session: AsyncSession, phone: str, password: str, *, client_ip: str) -> TokenPair:
     settings = get_settings()
     window = settings.login_failure_window_seconds
-    phone_key, ip_key = f"login:phone:{phone}", f"login:ip:{client_ip}"
+    # Every attempt is counted as a failure before the password is checked, and given back if it
+    # succeeds: concurrent guesses (even spread over several server processes) cannot all slip in.
+    claims = []
     for key, limit in (
-        (phone_key, settings.login_max_failures_per_phone),
-        (ip_key, settings.login_max_failures_per_ip),
+        (f"login:phone:{phone}", settings.login_max_failures_per_phone),
+        (f"login:ip:{client_ip}", settings.login_max_failures_per_ip),
     ):
-        failures, retry_after = await throttle.count(key, window)
-        if failures >= limit:
-            raise TooManyAttempts("Too many failed logins; try again later.", retry_after=retry_after)
+        attempt = await throttle.claim(key, window, limit)
+        if not attempt.allowed:
+            for earlier in claims:
+                await throttle.release(earlier)
+            raise TooManyAttempts("Too many failed logins; try again later.", retry_after=attempt.retry_after)
+        claims.append(attempt)
     user = await repository.get_by_phone(session, phone)
     ok = await security.verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
-        await throttle.hit(phone_key, window)
-        await throttle.hit(ip_key, window)
         raise InvalidCredentials("Wrong phone number or password.")
-    await throttle.reset(phone_key)
+    await throttle.reset(f"login:phone:{phone}")
+    await throttle.release(claims[1])
     return await _issue_tokens(session, user, family_id=secrets.token_hex(16))
 
 

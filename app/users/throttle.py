@@ -1,5 +1,10 @@
 """Sliding-window attempt counters shared by every server process: Redis when it answers, the database
-otherwise (its own short transactions, so a failed request's rollback does not erase the count)."""
+otherwise (its own short transactions, so a failed request's rollback does not erase the count).
+
+`claim` records an attempt and decides in one step, so concurrent attempts cannot all slip in under the
+limit: each one is counted before it is judged. An attempt that turns out not to count (a login that
+succeeded) is given back with `release`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 import math
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select
@@ -18,6 +24,80 @@ from app.users.models import ThrottleHit
 
 log = logging.getLogger(__name__)
 _PREFIX = "daoxiang:throttle:"
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    allowed: bool
+    retry_after: int
+    # The Redis member or the database row id of this attempt, for `release`.
+    redis_member: str | None = None
+    row_id: int | None = None
+
+
+async def claim(key: str, window_seconds: int, limit: int) -> Claim:
+    """Count this attempt and say whether it is within `limit` attempts per window. A refused attempt is
+    not kept, so hammering a locked key does not extend the lock."""
+    client = get_redis()
+    if client is not None:
+        try:
+            now = time.time()
+            rkey = _PREFIX + key
+            member = f"{now}:{uuid.uuid4().hex[:12]}"
+            pipe = client.pipeline(transaction=True)
+            pipe.zremrangebyscore(rkey, 0, now - window_seconds)
+            pipe.zadd(rkey, {member: now})
+            pipe.zcard(rkey)
+            pipe.zrange(rkey, 0, 0, withscores=True)
+            pipe.expire(rkey, window_seconds + 1)
+            _, _, attempts, oldest, _ = await pipe.execute()
+            # MULTI runs atomically, so `attempts` counts this one and every attempt Redis took before it
+            # (client clocks may disagree about the order; Redis does not).
+            if attempts > limit:
+                await client.zrem(rkey, member)
+                retry = math.ceil(oldest[0][1] + window_seconds - now) if oldest else window_seconds
+                return Claim(key, False, max(1, retry))
+            return Claim(key, True, 0, redis_member=member)
+        except (RedisError, OSError):
+            log.warning("redis unavailable for throttling; using the database")
+    since = utcnow() - timedelta(seconds=window_seconds)
+    async with session_scope() as session:
+        hit_ = ThrottleHit(key=key)
+        session.add(hit_)
+        await session.flush()
+        row_id = hit_.id
+    async with session_scope() as session:
+        before, oldest_at = (
+            await session.execute(
+                select(func.count(), func.min(ThrottleHit.created_at)).where(
+                    ThrottleHit.key == key, ThrottleHit.created_at > since, ThrottleHit.id < row_id
+                )
+            )
+        ).one()
+        if before >= limit:
+            await session.execute(delete(ThrottleHit).where(ThrottleHit.id == row_id))
+            retry = (
+                math.ceil((oldest_at + timedelta(seconds=window_seconds) - utcnow()).total_seconds())
+                if oldest_at
+                else window_seconds
+            )
+            return Claim(key, False, max(1, retry))
+    return Claim(key, True, 0, row_id=row_id)
+
+
+async def release(claim_: Claim) -> None:
+    """Give back an attempt that turned out not to count."""
+    if claim_.redis_member is not None:
+        client = get_redis()
+        if client is not None:
+            try:
+                await client.zrem(_PREFIX + claim_.key, claim_.redis_member)
+            except (RedisError, OSError):
+                log.warning("redis unavailable; a throttle claim stays until its window ends")
+    if claim_.row_id is not None:
+        async with session_scope() as session:
+            await session.execute(delete(ThrottleHit).where(ThrottleHit.id == claim_.row_id))
 
 
 async def count(key: str, window_seconds: int) -> tuple[int, int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
 from tests.ops.servers import Server
 from tests.users.factories import DEFAULT_PASSWORD, create_user
@@ -39,11 +38,6 @@ class TestLoginThrottleAcrossProcesses:
             response = await login(second, DEFAULT_PASSWORD)
             assert response.status_code == 429
 
-    @pytest.mark.xfail(
-        reason="known gap: the throttle counts failures before verifying and records them after, so "
-        "concurrent guesses all pass the check (app/users/throttle.py needs hit-then-count)",
-        strict=False,
-    )
     async def test_concurrent_failures_over_two_processes_stop_at_the_limit(self, servers: list[Server]):
         user = await create_user()
         async with httpx.AsyncClient(timeout=30) as client:

@@ -124,6 +124,12 @@ class TestLogin:
         assert_problem(response, 429, "too_many_attempts")
         assert 1 <= int(response.headers["retry-after"]) <= 60
 
+    async def test_concurrent_guesses_cannot_slip_past_the_limit(self, client):
+        user = await create_user()
+        responses = await asyncio.gather(*(login(client, user.phone, "wrong-password") for _ in range(12)))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [401] * 5 + [429] * 7
+
     async def test_failures_from_one_ip_across_phones_are_limited(self, client, monkeypatch):
         monkeypatch.setattr(get_settings(), "login_max_failures_per_ip", 3)
         for _ in range(3):
