@@ -11,6 +11,7 @@ from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.payments.models import Payment, PaymentNotification, PaymentRefund
 from app.traceability.models import (
     Batch,
+    BatchAllocation,
     BatchEvent,
     Certificate,
     CodeRun,
@@ -46,6 +47,7 @@ __all__ = [
     "Producer",
     "Plot",
     "Batch",
+    "BatchAllocation",
     "BatchEvent",
     "Certificate",
     "CodeRun",

@@ -213,6 +213,10 @@ async def _place_order_once(
     )
     if unavailable:
         raise SkuUnavailable("Some items are not on sale.", sku_ids=unavailable)
+    from app.traceability import service as traceability_service
+
+    # With BLOCK_SALE_ON_EXPIRED_GI: refuses products whose geographical-indication certificates all expired.
+    await traceability_service.assert_sellable(session, {skus[sku_id].product_id for sku_id in lines})
 
     now = utcnow()
     subtotal = sum(skus[sku_id].price_fen * qty for sku_id, qty in lines.items())
@@ -472,10 +476,13 @@ async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequ
 
 
 async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipLine] | None) -> None:
-    """Which batch each shipped line came from. Traceability (#4) implements this in its own domain: a batch
-    given per line, otherwise the oldest batch of the product with quantity left, or none without batches.
-    Until then the input is only checked for shape (by the schema)."""
-    return None
+    """Which batch each shipped line came from: a batch given per line, otherwise the oldest batch of the
+    product with quantity left, or none without batches (traceability records it, for recalls)."""
+    from app.traceability import service as traceability_service
+
+    await traceability_service.record_shipment(
+        session, order.id, [(line.order_item_id, line.sku_id, line.batch_id) for line in lines or []]
+    )
 
 
 async def _refund_through_gateway(session: AsyncSession, order: Order) -> bool:

@@ -70,3 +70,13 @@ class UnsupportedFile(Unprocessable):
 class SaleBlockedExpiredGI(Conflict):
     code = "gi_certificate_expired"
     title = "Geographical-indication certificate expired"
+
+
+class BatchOfAnotherProduct(Unprocessable):
+    code = "batch_of_another_product"
+    title = "Batch of another product"
+
+
+class UnknownOrderLine(Unprocessable):
+    code = "unknown_order_line"
+    title = "No such line in this order"

@@ -221,3 +221,27 @@ class TraceScan(Base):
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     client_network: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     user_agent: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+
+
+class BatchAllocation(Base):
+    """Which batch a shipped order line came from (for recalls): one row per line and batch."""
+
+    __tablename__ = "batch_allocations"
+    __table_args__ = (
+        UniqueConstraint("order_item_id", "batch_id"),
+        Index("ix_batch_allocations_batch_order", "batch_id", "order_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_item_id: Mapped[int] = mapped_column(
+        ForeignKey("order_items.id", ondelete="CASCADE"), nullable=False
+    )
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="RESTRICT"), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    quantity_g: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    chosen_by: Mapped[str] = mapped_column(String(8), nullable=False)  # "staff" or "fefo"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -317,3 +318,91 @@ async def product_gtin(session: AsyncSession, product_id: int) -> str | None:
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+# Recall: which batch each shipped order line came from
+
+
+async def order_lines(session: AsyncSession, order_id: int) -> list[tuple[int, int, int, int, int]]:
+    """(order item id, sku id, product id, quantity, sku weight in grams) of each line of the order."""
+    from app.catalog.models import Sku
+    from app.orders.models import OrderItem
+
+    query = (
+        select(OrderItem.id, OrderItem.sku_id, OrderItem.product_id, OrderItem.quantity, Sku.weight_g)
+        .outerjoin(Sku, Sku.id == OrderItem.sku_id)
+        .where(OrderItem.order_id == order_id)
+        .order_by(OrderItem.id)
+    )
+    return [(a, b, c, d, e or 0) for a, b, c, d, e in (await session.execute(query)).all()]
+
+
+async def fefo_candidates(session: AsyncSession, product_id: int) -> Sequence[int]:
+    """Batches of the product with quantity left: first to expire first, then the oldest."""
+    query = (
+        select(Batch.id)
+        .where(Batch.product_id == product_id, Batch.quantity_left_g > 0)
+        .order_by(
+            Batch.best_before_on.is_(None),
+            Batch.best_before_on,
+            Batch.harvested_on.is_(None),
+            Batch.harvested_on,
+            Batch.id,
+        )
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def take_from_batch(session: AsyncSession, batch_id: int, grams: int, *, or_what_is_left: bool) -> bool:
+    """Atomically take `grams` from the batch's quantity left; with `or_what_is_left`, down to zero."""
+    from sqlalchemy import case
+
+    if or_what_is_left:
+        new_value = case((Batch.quantity_left_g >= grams, Batch.quantity_left_g - grams), else_=0)
+        where = [Batch.id == batch_id]
+    else:
+        new_value = Batch.quantity_left_g - grams
+        where = [Batch.id == batch_id, Batch.quantity_left_g >= grams]
+    result = await session.execute(
+        update(Batch)
+        .where(*where)
+        .values(quantity_left_g=new_value)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def orders_of_batch(
+    session: AsyncSession, batch_id: int, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    from app.orders.models import Order, OrderItem
+    from app.traceability.models import BatchAllocation
+
+    where = [BatchAllocation.batch_id == batch_id]
+    total = (
+        await session.execute(select(func.count(func.distinct(BatchAllocation.order_id))).where(*where))
+    ).scalar_one()
+    order_ids = (
+        (
+            await session.execute(
+                select(BatchAllocation.order_id)
+                .where(*where)
+                .group_by(BatchAllocation.order_id)
+                .order_by(BatchAllocation.order_id)
+                .offset(offset)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not order_ids:
+        return [], total
+    rows = await session.execute(
+        select(Order, OrderItem, BatchAllocation)
+        .join(BatchAllocation, BatchAllocation.order_id == Order.id)
+        .join(OrderItem, OrderItem.id == BatchAllocation.order_item_id)
+        .where(BatchAllocation.batch_id == batch_id, Order.id.in_(order_ids))
+        .order_by(Order.id, OrderItem.id)
+    )
+    return list(rows.all()), total

@@ -29,6 +29,7 @@ from app.traceability.errors import (
 )
 from app.traceability.schemas import (
     BatchCreate,
+    BatchOrderRead,
     BatchRead,
     CertificateCreate,
     CertificateRead,
@@ -502,3 +503,17 @@ async def event_photo(event_uuid: str, session: SessionDep) -> Response:
         media_type=content_type,
         headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
+
+
+@router.get(
+    "/api/admin/batches/{batch_id}/orders",
+    response_model=Page[BatchOrderRead],
+    tags=STAFF,
+    summary="Recall list: every order that received goods from this batch, with the lines and the recipient",
+    responses=_staff_errors(BatchNotFound),
+)
+async def orders_of_batch(
+    batch_id: IdPath, _staff: StaffUser, session: SessionDep, page: PageParamsDep
+) -> Page[BatchOrderRead]:
+    items, total = await service.orders_of_batch(session, batch_id, offset=page.offset, limit=page.size)
+    return Page(items=items, total=total, page=page.page, size=page.size)

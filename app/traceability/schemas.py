@@ -329,3 +329,25 @@ class FlaggedProduct(OutputModel):
     product_id: int
     name: str
     gi_certificates: list[CertificateRead]
+
+
+# Recall
+
+
+class RecallLine(OutputModel):
+    order_item_id: int
+    sku_id: int
+    name: str
+    quantity: int
+    chosen_by: Literal["staff", "fefo"]
+
+
+class BatchOrderRead(OutputModel):
+    order_id: int
+    order_no: str
+    status: str
+    user_id: int
+    recipient: str
+    recipient_phone: str
+    shipped_at: datetime | None
+    lines: list[RecallLine]

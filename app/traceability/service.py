@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
+from app.catalog.cache import invalidate_after_commit
 from app.config import get_settings
 from app.db import utcnow
 from app.traceability import codes as codebook
@@ -23,6 +24,7 @@ from app.traceability import repository
 from app.traceability.errors import (
     BatchNoTaken,
     BatchNotFound,
+    BatchOfAnotherProduct,
     CertificateNotFound,
     CodeRunNotFound,
     EventNotFound,
@@ -34,6 +36,7 @@ from app.traceability.errors import (
     SaleBlockedExpiredGI,
     TooManyUnknownCodes,
     UnknownCode,
+    UnknownOrderLine,
     UnsupportedFile,
 )
 from app.traceability.models import (
@@ -50,6 +53,7 @@ from app.traceability.models import (
 )
 from app.traceability.schemas import (
     BatchCreate,
+    BatchOrderRead,
     BatchRead,
     CertificateCreate,
     CertificateRead,
@@ -60,6 +64,7 @@ from app.traceability.schemas import (
     PlotCreate,
     PlotRead,
     ProducerCreate,
+    RecallLine,
     TraceBatch,
     TraceCertificate,
     TraceEvent,
@@ -217,6 +222,7 @@ async def create_batch(session: AsyncSession, data: BatchCreate) -> BatchRead:
         },
         subject=f"batch/{batch.id}",
     )
+    invalidate_after_commit(session)  # the product page lists its batches
     return batch_read(batch, plot)
 
 
@@ -310,6 +316,7 @@ async def record_event(
         },
         subject=f"batch/{batch_id}",
     )
+    invalidate_after_commit(session)
     return event_read(event)
 
 
@@ -439,6 +446,7 @@ async def create_certificate(session: AsyncSession, data: CertificateCreate) -> 
         },
         subject=f"certificate/{cert.id}",
     )
+    invalidate_after_commit(session)
     return certificate_read(cert)
 
 
@@ -909,3 +917,95 @@ async def list_codes(
 
 def trace_url(code: str) -> str:
     return f"{get_settings().public_base_url.rstrip('/')}/trace/{code}"
+
+
+# Recall
+
+
+async def record_shipment(
+    session: AsyncSession, order_id: int, lines: list[tuple[int | None, int | None, int]]
+) -> None:
+    """Hook for the orders domain when staff ship an order: record which batch each line came from.
+
+    `lines` are (order item id or None, sku id or None, batch id) as staff gave them; every other line gets
+    the first-expiry-first-out batch of its product that has quantity left (none when there is none). The
+    batch's quantity left goes down atomically by the line's weight."""
+    from app.traceability.models import BatchAllocation
+
+    order_lines = await repository.order_lines(session, order_id)
+    chosen: dict[int, int] = {}
+    for item_id, sku_id, batch_id in lines:
+        match = [
+            line
+            for line in order_lines
+            if (item_id is not None and line[0] == item_id) or (item_id is None and line[1] == sku_id)
+        ]
+        if not match:
+            raise UnknownOrderLine(
+                "A line named in `lines` is not part of this order.", order_item_id=item_id, sku_id=sku_id
+            )
+        for line in match:
+            chosen[line[0]] = batch_id
+    for item_id, _sku_id, product_id, quantity, weight_g in order_lines:
+        grams = quantity * weight_g
+        batch_id = chosen.get(item_id)
+        if batch_id is not None:
+            batch = await get_batch_or_raise(session, batch_id)
+            if batch.product_id != product_id:
+                raise BatchOfAnotherProduct("That batch is of another product.", batch_id=batch_id)
+            await repository.take_from_batch(session, batch_id, grams, or_what_is_left=True)
+            how = "staff"
+        else:
+            candidates = await repository.fefo_candidates(session, product_id)
+            if not candidates:
+                continue
+            for candidate in candidates:
+                if await repository.take_from_batch(session, candidate, grams, or_what_is_left=False):
+                    batch_id = candidate
+                    break
+            else:  # no batch holds the whole line: the first to expire gives what it has left
+                batch_id = candidates[0]
+                await repository.take_from_batch(session, batch_id, grams, or_what_is_left=True)
+            how = "fefo"
+        session.add(
+            BatchAllocation(
+                order_item_id=item_id,
+                order_id=order_id,
+                batch_id=batch_id,
+                quantity=quantity,
+                quantity_g=grams,
+                chosen_by=how,
+            )
+        )
+    await session.flush()
+
+
+async def orders_of_batch(
+    session: AsyncSession, batch_id: int, *, offset: int, limit: int
+) -> tuple[list[BatchOrderRead], int]:
+    await get_batch_or_raise(session, batch_id)
+    rows, total = await repository.orders_of_batch(session, batch_id, offset, limit)
+    result: dict[int, BatchOrderRead] = {}
+    for order, item, allocation in rows:
+        read = result.get(order.id)
+        if read is None:
+            read = result[order.id] = BatchOrderRead(
+                order_id=order.id,
+                order_no=order.order_no,
+                status=order.status,
+                user_id=order.user_id,
+                recipient=str((order.address or {}).get("recipient", "")),
+                recipient_phone=order.recipient_phone,
+                shipped_at=order.shipped_at,
+                lines=[],
+            )
+        read.lines.append(
+            RecallLine(
+                order_item_id=item.id,
+                sku_id=item.sku_id,
+                name=item.name,
+                quantity=allocation.quantity,
+                chosen_by=allocation.chosen_by,
+            )
+        )
+    return list(result.values()), total

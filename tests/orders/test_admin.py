@@ -23,6 +23,7 @@ from tests.orders.factories import (
     staff,
     stock_of,
 )
+from tests.traceability import factories as trace_factories
 from tests.users.factories import auth
 from tests.users.test_router import assert_problem
 
@@ -107,12 +108,13 @@ class TestShip:
         me, address = await customer()
         order = await paid_order(client, me, address, sku)
         clerk = await staff()
+        batch = await trace_factories.create_batch(product=await trace_factories.get_product(sku.product_id))
         response = await client.post(
             f"/api/admin/orders/{order['id']}/ship",
             json={
                 "carrier": "京东物流",
                 "tracking_no": "JD0012345678",
-                "lines": [{"sku_id": sku.id, "batch_id": 7}],
+                "lines": [{"sku_id": sku.id, "batch_id": batch.id}],
             },
             headers=auth(clerk),
         )

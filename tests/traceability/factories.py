@@ -136,3 +136,8 @@ async def get_code(code: str) -> TraceCode:
 
     async with session_scope() as session:
         return (await session.execute(select(TraceCode).where(TraceCode.code == code))).scalar_one()
+
+
+async def get_product(product_id: int) -> Product:
+    async with session_scope() as session:
+        return await session.get(Product, product_id)
