@@ -140,7 +140,10 @@ def terminate(pid: int, timeout: float) -> bool:
     """Ask politely (SIGTERM / CTRL_BREAK), then kill after `timeout` seconds. True when it was killed."""
     try:
         if IS_WINDOWS:  # pragma: no cover - Windows only
+            # A console event reaches the server only when it shares our console (a foreground start);
+            # a background one has its own hidden console, so do not wait long before taskkill.
             os.kill(pid, signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+            timeout = min(timeout, 5.0)
         else:
             os.kill(pid, signal.SIGTERM)
     except (ProcessLookupError, OSError):
