@@ -29,7 +29,7 @@ def cli_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
     """`daoxiang <args>` in a fresh process, as an operator would run it."""
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
@@ -68,26 +68,32 @@ def spawn_servers(count: int, log_dir: Path) -> list[Server]:
             process = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=PROJECT_ROOT,
-                env=cli_env(),
+                env=cli_env(LOG_LEVEL="INFO"),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
         servers.append(Server(process, f"http://127.0.0.1:{port}", log))
-    deadline = time.monotonic() + 30
+    # Generous: on a busy 2-core machine (CI, or several test runs at once) a cold start can be slow.
+    deadline = time.monotonic() + 120
     try:
         for server in servers:
+            last = "no answer yet"
             while True:
                 if server.process.poll() is not None:
                     raise RuntimeError(f"server exited early:\n{server.log.read_text()[-2000:]}")
                 try:
-                    if httpx.get(server.url + "/api/health", timeout=1).status_code == 200:
+                    response = httpx.get(server.url + "/api/health", timeout=5)
+                    if response.status_code == 200:
                         break
-                except httpx.HTTPError:
-                    pass
+                    last = f"{response.status_code} {response.text[:200]}"
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not answer:\n{server.log.read_text()[-2000:]}")
-                time.sleep(0.1)
+                    raise RuntimeError(
+                        f"{server.url} did not answer (last: {last}):\n{server.log.read_text()[-2000:]}"
+                    )
+                time.sleep(0.2)
     except BaseException:
         for server in servers:
             server.stop()

@@ -73,7 +73,7 @@ class TestStartStop:
     def test_start_serves_refuses_a_second_start_and_stop_cleans_up(self, tmp_path: Path):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        started = run_cli("start", "--port", str(port), VAR_DIR=str(tmp_path))
+        started = run_cli("start", "--port", str(port), "--wait", "180", VAR_DIR=str(tmp_path))
         try:
             assert started.returncode == 0, started.stdout + started.stderr
             for shown in (f"{url}/docs", f"{url}/redoc", f"{url}/api/health", "13800000000 / demo-pass-2026"):
