@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.catalog.models import Product, Sku
+from app.db import utcnow
 from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatus
 from app.users.models import User
 
@@ -37,11 +38,12 @@ async def sku_rows(session: AsyncSession, sku_ids: Iterable[int]) -> dict[int, A
 
 async def take_stock(session: AsyncSession, sku_id: int, quantity: int) -> bool:
     """Atomically take `quantity` of a SKU; False (and nothing taken) when there is not enough."""
-    result = await session.execute(
-        update(Sku)
-        .where(Sku.id == sku_id, Sku.stock >= quantity)
-        .values(stock=Sku.stock - quantity)
-        .execution_options(synchronize_session=False)
+    skus = Sku.__table__
+    conn = await session.connection()
+    result = await conn.execute(
+        update(skus)
+        .where(skus.c.id == sku_id, skus.c.stock >= quantity)
+        .values(stock=skus.c.stock - quantity, updated_at=utcnow())
     )
     return result.rowcount == 1
 
@@ -72,8 +74,18 @@ async def add_sales(session: AsyncSession, by_product: dict[int, int]) -> None:
         )
 
 
-async def insert_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await session.execute(insert(OrderItem), rows)
+async def insert_order(session: AsyncSession, values: dict[str, Any]) -> int:
+    conn = await session.connection()
+    result = await conn.execute(insert(Order.__table__).values(**values))
+    return int(result.inserted_primary_key[0])
+
+
+async def insert_items(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert order lines; their ids in the same order (one statement, RETURNING)."""
+    table = OrderItem.__table__
+    conn = await session.connection()
+    result = await conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(row_id) for row_id in result.scalars().all()]
 
 
 async def claim_stock_release(session: AsyncSession, order_id: int, at: datetime) -> bool:
@@ -233,6 +245,31 @@ async def find_idempotency_key(session: AsyncSession, user_id: int, key: str) ->
         .execution_options(populate_existing=True)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_claim(
+    session: AsyncSession,
+    user_id: int,
+    key: str,
+    request_hash: str,
+    now: datetime,
+    response_status: int | None = None,
+    response_body: str | None = None,
+) -> int:
+    """INSERT the key's unique row; IntegrityError when someone else has the key."""
+    conn = await session.connection()
+    result = await conn.execute(
+        insert(IdempotencyKey.__table__).values(
+            user_id=user_id,
+            key=key,
+            request_hash=request_hash,
+            response_status=response_status,
+            response_body=response_body,
+            claimed_at=now,
+            created_at=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])
 
 
 async def take_over_stale_claim(

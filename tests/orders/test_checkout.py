@@ -302,6 +302,18 @@ class TestIdempotency:
         assert first.json() == second.json()
         assert await count_orders() == 1 and await stock_of(sku.id) == 8
 
+    async def test_a_lost_fast_claim_still_returns_the_saved_order(self, client):
+        from app.redis import get_redis
+
+        user, address = await customer()
+        sku = await sku_on_sale(stock=10)
+        first = await place(client, user, address, [(sku.id, 2)], key="order-lost-1")
+        if (redis := get_redis()) is not None:
+            await redis.flushdb()  # the short-lived claim is gone; the stored row must still answer
+        second = await place(client, user, address, [(sku.id, 2)], key="order-lost-1")
+        assert second.status_code == 201 and second.json() == first.json()
+        assert await count_orders() == 1 and await stock_of(sku.id) == 8
+
     async def test_same_key_other_body_is_422(self, client):
         user, address = await customer()
         sku = await sku_on_sale(stock=10)
@@ -338,12 +350,35 @@ class TestIdempotency:
             "coupon_code": None,
             "note": "",
         }
-        claim = await idempotency.claim(user.id, "busy", idempotency.request_hash(payload))
+        async with session_scope() as session:
+            claim = await idempotency.claim(session, user.id, "busy", idempotency.request_hash(payload))
         assert isinstance(claim, idempotency.Claim)
         assert_problem(
             await place(client, user, address, [(sku.id, 1)], key="busy"), 409, "request_in_progress"
         )
         assert await count_orders() == 0
+
+    async def test_a_claim_whose_request_died_is_taken_over_later(self, client, monkeypatch):
+        import asyncio
+
+        from app.orders import idempotency
+
+        monkeypatch.setattr(get_settings(), "idempotency_stale_claim_seconds", 0.3)
+        user, address = await customer()
+        sku = await sku_on_sale(stock=10)
+        payload = {
+            "address_id": address.id,
+            "items": [{"sku_id": sku.id, "quantity": 1}],
+            "coupon_code": None,
+            "note": "",
+        }
+        async with session_scope() as session:
+            await idempotency.claim(session, user.id, "crashed", idempotency.request_hash(payload))
+        await asyncio.sleep(0.5)
+        response = await place(client, user, address, [(sku.id, 1)], key="crashed")
+        assert response.status_code == 201, response.text
+        again = await place(client, user, address, [(sku.id, 1)], key="crashed")
+        assert again.json() == response.json() and await count_orders() == 1
 
     @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "中文".encode()])
     async def test_bad_keys_are_422(self, client, key):
@@ -358,10 +393,17 @@ class TestIdempotency:
         assert response.status_code == 422
         assert await count_orders() == 0
 
-    async def test_history_is_recorded(self, client):
+    async def test_history_starts_with_the_placing_and_stores_each_transition(self, client):
         user, address = await customer()
         sku = await sku_on_sale()
         order = (await place(client, user, address, [(sku.id, 1)])).json()
+        await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
+        body = (await client.get(f"/api/orders/{order['id']}", headers=auth(user))).json()
+        assert [(h["from_status"], h["to_status"], h["actor_id"]) for h in body["history"]] == [
+            (None, "pending_payment", user.id),
+            ("pending_payment", "cancelled", user.id),
+        ]
+        assert body["history"][0]["at"] == body["created_at"]
         async with session_scope() as session:
             rows = (
                 (await session.execute(select(OrderHistory).where(OrderHistory.order_id == order["id"])))
@@ -369,5 +411,5 @@ class TestIdempotency:
                 .all()
             )
         assert [(r.from_status, r.to_status, r.actor_role) for r in rows] == [
-            (None, "pending_payment", "customer")
+            ("pending_payment", "cancelled", "customer")
         ]
