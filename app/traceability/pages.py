@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from app.config import get_settings
 from app.db import SessionDep
+from app.storefront.templating import render
 from app.traceability import codes as codebook
 from app.traceability import service
 from app.traceability.errors import TooManyUnknownCodes, UnknownCode
 from app.users.dependencies import ClientIP
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 EVENT_LABELS = {
     "planted": "插秧种植",
@@ -48,15 +45,6 @@ def _cookie_name(code: str) -> str:
     return "dx_scan_" + hashlib.sha256(code.encode()).hexdigest()[:16]
 
 
-def _beijing(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(service.CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-templates.env.filters["beijing"] = _beijing
-
-
 @router.get("/trace/{code}", response_class=HTMLResponse)
 async def trace_page(
     code: str,
@@ -68,9 +56,9 @@ async def trace_page(
     try:
         outcome = await service.scan(session, code, client_ip=ip, user_agent=user_agent)
     except UnknownCode:
-        return templates.TemplateResponse(request, "trace/unknown.html", {"code": code[:40]}, status_code=404)
+        return render(request, "trace/unknown.html", {"code": code[:40]}, status_code=404)
     except TooManyUnknownCodes as exc:
-        return templates.TemplateResponse(
+        return render(
             request,
             "trace/unknown.html",
             {"code": code[:40], "throttled": True},
@@ -81,7 +69,7 @@ async def trace_page(
     cookie = _cookie_name(result.code)
     # The first scan was somebody else's when the code had been scanned before and this browser never did.
     not_first_reader = not outcome.first_scan and cookie not in request.cookies
-    response = templates.TemplateResponse(
+    response = render(
         request,
         "trace/code.html",
         {

@@ -44,6 +44,7 @@ class TestTracePage:
         assert response.headers["content-type"].startswith("text/html")
         html = response.text
         assert 'lang="zh-CN"' in html and 'name="viewport"' in html
+        assert 'class="site-header"' in html  # the shop's own layout around it
         # The verdict comes first, before any product detail.
         assert html.index("正品验证通过") < html.index("五常大米 稻花香2号 5kg")
         for text in (
