@@ -106,9 +106,10 @@ def wechat_headers(
     body: bytes,
     *,
     key: rsa.RSAPrivateKey = WECHAT_PLATFORM,
-    serial: str = WECHAT_PLATFORM_SERIAL,
+    serial: str | None = None,
     timestamp: int | None = None,
 ) -> dict[str, str]:
+    serial = WECHAT_PLATFORM_SERIAL if serial is None else serial
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = secrets.token_hex(16)
     message = ts.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
