@@ -89,7 +89,11 @@ async def alipay_notify(request: Request) -> Response:
     tags=CALLBACK_TAGS,
     summary="WeChat Pay v3 notification; 204 when taken, 4xx with {code: FAIL, message} otherwise",
     status_code=204,
-    responses={400: {"description": '{"code": "FAIL", "message": "..."}'}},
+    responses={
+        400: {"description": 'Not accepted: {"code": "FAIL", "message": "..."}'},
+        404: {"description": 'Unknown payment: {"code": "FAIL", "message": "..."}'},
+        422: {"description": 'WeChat Pay is not configured: {"code": "FAIL", "message": "..."}'},
+    },
 )
 async def wechat_notify(request: Request) -> Response:
     try:
