@@ -12,6 +12,7 @@ from app.config import get_settings
 from app.db import dispose_engine
 from app.kit.logging import configure_logging
 from app.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.kit.openapi import tidy_openapi
 from app.kit.problems import install_exception_handlers
 from app.redis import close_redis
 from app.storefront.csrf import CsrfMiddleware
@@ -85,6 +86,17 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await dispose_engine()
 
 
+def _serve_tidy_openapi(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = tidy_openapi(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -96,6 +108,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_exception_handlers(app)
+    _serve_tidy_openapi(app)
     install_page_error_handlers(app)
     for router in _routers():
         app.include_router(router)

@@ -22,6 +22,23 @@ class ValidationProblem(Problem):
     errors: list[dict[str, Any]]
 
 
+VALIDATION_EXAMPLE = {
+    "type": "https://daoxiang.example/problems/validation-error",
+    "title": "Validation error",
+    "status": 422,
+    "detail": "The request is not valid; see errors.",
+    "code": "validation_error",
+    "errors": [
+        {
+            "field": "body.phone",
+            "loc": ["body", "phone"],
+            "message": "String should match pattern",
+            "type": "x",
+        }
+    ],
+}
+
+
 def problem_responses(*errors: type[AppError], validation: bool = True) -> dict[int | str, dict[str, Any]]:
     by_status: dict[int, list[type[AppError]]] = defaultdict(list)
     for error in errors:
@@ -44,6 +61,50 @@ def problem_responses(*errors: type[AppError], validation: bool = True) -> dict[
                 }
             },
         }
-    if validation:
-        responses[422] = {"model": ValidationProblem, "description": "Validation error (`validation_error`)"}
+    if validation and 422 in responses:
+        # Domain 422s (cart_empty, …) and validation errors share the status: document both codes.
+        responses[422]["description"] = (
+            "Validation error (`validation_error`) or " + responses[422]["description"]
+        )
+    elif validation:
+        responses[422] = {
+            "model": ValidationProblem,
+            "description": "Validation error (`validation_error`)",
+            "content": {"application/problem+json": {"example": VALIDATION_EXAMPLE}},
+        }
     return responses
+
+
+def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the documented errors match what is sent: problem+json only, validation errors in our shape.
+
+    FastAPI documents a response `model` under application/json and its own HTTPValidationError for 422;
+    we answer every error as application/problem+json (app.kit.problems)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ValidationProblem" not in components:
+        for model in (Problem, ValidationProblem):
+            components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    validation_ref = {"$ref": "#/components/schemas/ValidationProblem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] not in ("4", "5"):
+                    continue
+                content = response.get("content")
+                if not content:
+                    continue
+                json_body = content.pop("application/json", None)
+                problem = content.setdefault("application/problem+json", {})
+                if json_body and "schema" in json_body and "schema" not in problem:
+                    problem["schema"] = json_body["schema"]
+                if status == "422" and problem.get("schema", {}).get("$ref", "").endswith(
+                    "/HTTPValidationError"
+                ):
+                    problem["schema"] = validation_ref
+                    problem["example"] = VALIDATION_EXAMPLE
+                    response["description"] = "Validation error (`validation_error`)"
+    still_used = str(schema.get("paths"))
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"/{name}'" not in still_used:
+            components.pop(name, None)
+    return schema

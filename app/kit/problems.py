@@ -86,6 +86,22 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
 
 async def http_exception_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # A body that is not JSON (or not UTF-8) is bad input like any other: 422 validation_error.
+        return problem_response(
+            422,
+            "validation_error",
+            "Validation error",
+            "The request is not valid; see errors.",
+            errors=[
+                {
+                    "field": "body",
+                    "loc": ["body"],
+                    "message": "The body could not be parsed.",
+                    "type": "body_parse",
+                }
+            ],
+        )
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404 and detail == "Not Found":
