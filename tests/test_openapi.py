@@ -30,6 +30,16 @@ BODIES_WITHOUT_EXAMPLES = {
     ("post", "/api/admin/categories"),
     ("post", "/api/admin/products/{product_id}/images"),
     ("put", "/api/admin/products/{product_id}/images/order"),
+    ("post", "/api/admin/producers"),
+    ("post", "/api/admin/producers/{producer_id}/plots"),
+    ("post", "/api/admin/batches"),
+    ("post", "/api/admin/batches/{batch_id}/events"),
+    ("put", "/api/admin/batches/{batch_id}/events/{event_id}/photo"),
+    ("post", "/api/admin/certificates"),
+    ("put", "/api/admin/certificates/{certificate_id}/file"),
+    ("post", "/api/admin/batches/{batch_id}/codes"),
+    ("post", "/api/admin/batches/{batch_id}/code-runs"),
+    ("post", "/api/admin/trace-codes/revoke"),
 }
 
 

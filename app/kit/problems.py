@@ -86,8 +86,9 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
 
 async def http_exception_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-        # A body that is not JSON (or not UTF-8) is bad input like any other: 422 validation_error.
+    if exc.status_code == 400:
+        # Our code raises AppError, never HTTPException: a 400 here is the framework failing to parse the
+        # body (not JSON, not UTF-8, broken multipart). That is bad input like any other: 422 validation_error.
         return problem_response(
             422,
             "validation_error",
