@@ -10,6 +10,25 @@ from app.eventbus import catalog
 from app.events import OutboxEvent
 from tests.event_validation import EventCollector
 
+REQUIRED_TYPES = {
+    "user.registered",
+    "product.published",
+    "product.updated",
+    "stock.low",
+    "order.created",
+    "order.paid",
+    "order.cancelled",
+    "order.shipped",
+    "order.completed",
+    "order.refund_requested",
+    "order.refunded",
+    "payment.succeeded",
+    "payment.failed",
+    "trace_code.scanned",
+    "trace_code.flagged",
+    "certificate.expiring",
+}
+
 
 class TestCatalogue:
     def test_published_schemas_never_change(self):
@@ -27,6 +46,9 @@ class TestCatalogue:
         names = {p.name for p in catalog.SCHEMA_DIR.iterdir()}
         strays = names - {f.name for f in catalog.schema_files()} - {catalog.MANIFEST, catalog.README}
         assert strays == set(), "schema files are named <type>.v<N>.json"
+
+    def test_every_event_the_shop_promises_has_a_schema(self):
+        assert REQUIRED_TYPES - {f.type for f in catalog.schema_files()} == set()
 
 
 class TestManifest:
