@@ -71,7 +71,27 @@ def static(path: str) -> str:
     return f"/static/{path}?v={_static_version(path)}"
 
 
+ORDER_STATUS = {
+    "pending_payment": "待付款",
+    "paid": "待发货",
+    "shipped": "已发货",
+    "completed": "已完成",
+    "cancelled": "已取消",
+    "refunding": "退款中",
+    "refunded": "已退款",
+}
+
+
+def attr(obj: Any, name: str, default: Any = None) -> Any:
+    """`obj.name` or `obj[name]`: templates take service objects, schemas and plain dicts alike."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
 env.filters["yuan"] = yuan
+env.filters["attr_or"] = attr
+env.globals["ORDER_STATUS"] = ORDER_STATUS
 env.filters["local_time"] = local_time
 env.globals["static"] = static
 env.globals["SHOP_NAME"] = "稻香"
