@@ -53,10 +53,7 @@ def _routers() -> list:
     from app.orders.router import router as orders_router
     from app.payments.pages import router as payment_pages_router
     from app.payments.router import router as payments_router
-    from app.storefront.account_router import router as account_pages_router
-    from app.storefront.admin_router import router as admin_pages_router
-    from app.storefront.auth_router import router as page_auth_router
-    from app.storefront.router import router as storefront_router
+    from app.storefront import page_routers
     from app.traceability.pages import router as trace_pages_router
     from app.traceability.router import router as traceability_router
     from app.users.router import router as users_router
@@ -70,12 +67,9 @@ def _routers() -> list:
         payments_router,
         payment_pages_router,
         notifications_router,
-        page_auth_router,
-        storefront_router,
-        account_pages_router,
-        admin_pages_router,
         traceability_router,
         trace_pages_router,
+        *page_routers(),
     ]
 
 

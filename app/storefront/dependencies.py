@@ -68,3 +68,13 @@ async def require_staff_page_user(user: SignedInPageUser) -> User:
 
 
 StaffPageUser = Annotated[User, Depends(require_staff_page_user)]
+
+
+async def load_cart_count(request: Request, session: SessionDep, user: PageUser) -> None:
+    """For the cart badge in the header: the number of units in the signed-in customer's cart."""
+    from app.cart import service as cart_service
+
+    request.state.cart_count = None
+    if user is not None:
+        cart = await cart_service.get_cart(session, user)
+        request.state.cart_count = sum(i.quantity for i in cart.items) or None

@@ -7,7 +7,7 @@ session. Access tokens are never given to the browser; nothing lives in localSto
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request, Response
 
@@ -58,5 +58,11 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 def login_url(request: Request) -> str:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    """Where to log in, coming back afterwards: this page, or for a form post the page the form was on."""
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        same_site = referer.netloc == request.url.netloc
+        target = (referer.path + (f"?{referer.query}" if referer.query else "")) if same_site else "/"
     return "/login?next=" + quote(safe_next(target), safe="/")
