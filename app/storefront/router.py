@@ -1,25 +1,102 @@
-"""The customer's pages. Each one calls the same service functions as the API."""
+"""The customer's shop pages: home, product list and search, product detail. They read through
+app.catalog.service (the same cached functions as /api/products), so a page and the API always agree."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+import orjson
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.storefront.dependencies import PageUser
+from app.catalog import service as catalog_service
+from app.kit.pagination import PageParams
+from app.storefront.dependencies import PageUser, load_cart_count
 from app.storefront.templating import render
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(load_cart_count)])
+
+PRODUCTS_PER_PAGE = 20
+SORTS = [
+    ("", "综合"),
+    ("sales", "销量"),
+    ("newest", "新品"),
+    ("price_asc", "价格从低到高"),
+    ("price_desc", "价格从高到低"),
+]
+_SORT_VALUES = {value for value, _ in SORTS if value}
 
 
 def page(request: Request, template: str, context: dict | None = None, status_code: int = 200) -> Response:
     return render(request, template, context or {}, status_code=status_code, csp=True)
 
 
+def _positive_int(value: str | None, upper: int = 9_223_372_036_854_775_807) -> int | None:
+    if value and value.isdigit() and 1 <= int(value) <= upper:
+        return int(value)
+    return None
+
+
+async def _categories() -> list[dict]:
+    return orjson.loads(await catalog_service.categories_json())
+
+
 @router.get("/", summary="Home page")
 async def home(request: Request, user: PageUser) -> Response:
-    return page(request, "storefront/home.html", {"products": [], "categories": []})
+    featured = orjson.loads(await catalog_service.product_list_json(PageParams(page=1, size=8), sort="sales"))
+    categories = [c for c in await _categories() if c["parent_id"] is None]
+    return page(request, "storefront/home.html", {"products": featured["items"], "categories": categories})
+
+
+@router.get("/products", summary="Product list, filters and search")
+async def products(request: Request, user: PageUser) -> Response:
+    params = request.query_params
+    q = (params.get("q") or "").strip()[:50]
+    category_id = _positive_int(params.get("category_id"))
+    sort = params.get("sort") if params.get("sort") in _SORT_VALUES else ""
+    page_no = _positive_int(params.get("page"), 10_000) or 1
+    listing = orjson.loads(
+        await catalog_service.product_list_json(
+            PageParams(page=page_no, size=PRODUCTS_PER_PAGE),
+            q=q or None,
+            category_id=category_id,
+            sort=sort or None,
+        )
+    )
+    categories = await _categories()
+    category = next((c for c in categories if c["id"] == category_id), None)
+    base = {k: v for k, v in {"q": q, "category_id": category_id or "", "sort": sort}.items() if v}
+
+    def page_url(n: int) -> str:
+        return "/products?" + urlencode({**base, "page": n})
+
+    return page(
+        request,
+        "storefront/products.html",
+        {
+            "products": listing["items"],
+            "total": listing["total"],
+            "q": q,
+            "category": category,
+            "categories": categories,
+            "sort": sort,
+            "sorts": SORTS,
+            "page": page_no,
+            "pages": max(1, -(-listing["total"] // PRODUCTS_PER_PAGE)),
+            "page_url": page_url,
+        },
+    )
+
+
+@router.get("/products/{product_id}", summary="Product detail")
+async def product_detail(request: Request, product_id: str, user: PageUser) -> Response:
+    from app.catalog.errors import ProductNotFound
+
+    pid = _positive_int(product_id)
+    if pid is None:
+        raise ProductNotFound("No such product.")
+    product = await catalog_service.product_detail(pid)
+    return page(request, "storefront/product_detail.html", {"product": product})
 
 
 @router.get("/verify", summary="Trace-code lookup form target: go to the trace page of the code")
