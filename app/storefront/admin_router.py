@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from app.db import SessionDep
+from app.storefront import dashboard as dashboard_data
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.templating import render
 
@@ -21,5 +23,9 @@ def admin_page(
 
 
 @router.get("/", summary="Back office dashboard")
-async def dashboard(request: Request, user: StaffPageUser) -> Response:
-    return admin_page(request, "admin/dashboard.html", {"section": "dashboard", "panels": []})
+async def dashboard(request: Request, session: SessionDep, user: StaffPageUser) -> Response:
+    stats = await dashboard_data.today_figures(session)
+    panels = [await dashboard_data.low_stock(session)]
+    return admin_page(
+        request, "admin/dashboard.html", {"section": "dashboard", "stats": stats, "panels": panels}
+    )

@@ -92,6 +92,12 @@ def attr(obj: Any, name: str, default: Any = None) -> Any:
 env.filters["yuan"] = yuan
 env.filters["attr_or"] = attr
 env.globals["ORDER_STATUS"] = ORDER_STATUS
+# The back office's sections: (key, link, label). Sections append themselves as their pages exist.
+ADMIN_SECTIONS: list[tuple[str, str, str]] = [
+    ("dashboard", "/admin/", "概览"),
+    ("orders", "/admin/orders", "订单"),
+]
+env.globals["admin_sections"] = ADMIN_SECTIONS
 env.filters["local_time"] = local_time
 env.globals["static"] = static
 env.globals["SHOP_NAME"] = "稻香"

@@ -1,0 +1,177 @@
+"""Back office: orders (filter, ship with carrier, tracking number and batch, refunds), on
+app.orders.service — the same calls as /api/admin/orders."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from app.db import SessionDep
+from app.kit.params import IdPath
+from app.orders import service as orders_service
+from app.orders.errors import InvalidOrderState
+from app.orders.models import OrderStatus
+from app.orders.schemas import Carrier, RefundReject, ShipRequest
+from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.templating import render
+
+router = APIRouter(
+    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
+)
+
+ORDERS_PER_PAGE = 20
+CARRIERS = list(Carrier.__args__)  # type: ignore[attr-defined]
+NOTICES = {"shipped": "已发货", "refunded": "已同意退款", "rejected": "已拒绝退款申请"}
+ERRORS = {
+    "state": "订单状态已变化，不能进行这个操作。",
+    "ship": "请选择快递公司并填写正确的运单号（6–40 位字母、数字或“-”）。",
+    "reason": "请填写拒绝原因。",
+}
+
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/orders", summary="Back office: orders")
+async def orders(request: Request, session: SessionDep, staff: StaffPageUser) -> Response:
+    params = request.query_params
+    status = params.get("status", "")
+    wanted = OrderStatus(status) if status in OrderStatus.__members__ else None
+    date_from, date_to = _parse_date(params.get("date_from")), _parse_date(params.get("date_to"))
+    phone = (params.get("phone") or "").strip()[:20] or None
+    page_raw = params.get("page", "1")
+    page_no = min(int(page_raw), 10_000) if page_raw.isdigit() and int(page_raw) >= 1 else 1
+    rows, total = await orders_service.list_for_staff(
+        session,
+        status=wanted,
+        date_from=date_from,
+        date_to=date_to,
+        phone=phone,
+        offset=(page_no - 1) * ORDERS_PER_PAGE,
+        limit=ORDERS_PER_PAGE,
+    )
+    filters = {
+        k: v
+        for k, v in {
+            "status": wanted.value if wanted else "",
+            "date_from": date_from.isoformat() if date_from else "",
+            "date_to": date_to.isoformat() if date_to else "",
+            "phone": phone or "",
+        }.items()
+        if v
+    }
+    return render(
+        request,
+        "admin/orders.html",
+        {
+            "section": "orders",
+            "rows": [(orders_service.to_read(order), buyer) for order, buyer in rows],
+            "total": total,
+            "filters": filters,
+            "page": page_no,
+            "pages": max(1, -(-total // ORDERS_PER_PAGE)),
+            "page_url": lambda n: "/admin/orders?" + urlencode({**filters, "page": n}),
+            "export_url": "/api/admin/orders/export.csv",
+        },
+        csp=True,
+    )
+
+
+async def batch_choices(session: SessionDep, product_ids: set[int]) -> dict[int, list[Any]]:
+    """{product_id: [batches]} from the traceability domain when it is there (else no choices)."""
+    try:
+        from app.traceability import service as trace_service
+    except ModuleNotFoundError:
+        return {}
+    choices: dict[int, list[Any]] = {}
+    for product_id in sorted(product_ids):
+        batches, _total = await trace_service.list_batches(session, product_id=product_id, offset=0, limit=50)
+        choices[product_id] = list(batches)
+    return choices
+
+
+@router.get("/orders/{order_id}", summary="Back office: one order")
+async def order_detail(
+    request: Request, order_id: IdPath, session: SessionDep, staff: StaffPageUser
+) -> Response:
+    order_row = await orders_service.get_or_raise(session, order_id)
+    order = orders_service.to_read(order_row)
+    buyer = await orders_service.buyer_phone(session, order_row)
+    batches = await batch_choices(session, {item.product_id for item in order.items})
+    from app.storefront.orders_router import timeline_text
+
+    return render(
+        request,
+        "admin/order_detail.html",
+        {
+            "section": "orders",
+            "order": order,
+            "buyer_phone": buyer,
+            "carriers": CARRIERS,
+            "batches": batches,
+            "timeline_text": timeline_text,
+            "flash": NOTICES.get(request.query_params.get("done", "")),
+            "error": ERRORS.get(request.query_params.get("error", "")),
+        },
+        csp=True,
+    )
+
+
+@router.post("/orders/{order_id}/ship", summary="Back office: ship an order")
+async def ship(request: Request, order_id: IdPath, session: SessionDep, staff: StaffPageUser) -> Response:
+    form = await request.form()
+    order = orders_service.to_read(await orders_service.get_or_raise(session, order_id))
+    lines = []
+    for item in order.items:
+        raw = str(form.get(f"batch_{item.id}", "")).strip()
+        if raw:
+            if not raw.isdigit():
+                return RedirectResponse(f"/admin/orders/{order_id}?error=ship", status_code=303)
+            lines.append({"order_item_id": item.id, "batch_id": int(raw)})
+    try:
+        data = ShipRequest(
+            carrier=str(form.get("carrier", "")),
+            tracking_no=str(form.get("tracking_no", "")),
+            lines=lines or None,
+        )
+    except ValidationError:
+        return RedirectResponse(f"/admin/orders/{order_id}?error=ship", status_code=303)
+    try:
+        await orders_service.ship(session, staff, order_id, data)
+    except InvalidOrderState:
+        return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
+    return RedirectResponse(f"/admin/orders/{order_id}?done=shipped", status_code=303)
+
+
+@router.post("/orders/{order_id}/refund", summary="Back office: approve a refund")
+async def approve_refund(order_id: IdPath, session: SessionDep, staff: StaffPageUser) -> Response:
+    try:
+        await orders_service.approve_refund(session, staff, order_id)
+    except InvalidOrderState:
+        return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
+    return RedirectResponse(f"/admin/orders/{order_id}?done=refunded", status_code=303)
+
+
+@router.post("/orders/{order_id}/refund-reject", summary="Back office: reject a refund request")
+async def reject_refund(
+    order_id: IdPath, session: SessionDep, staff: StaffPageUser, reason: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        data = RefundReject(reason=reason)
+    except ValidationError:
+        await orders_service.get_or_raise(session, order_id)
+        return RedirectResponse(f"/admin/orders/{order_id}?error=reason", status_code=303)
+    try:
+        await orders_service.reject_refund(session, staff, order_id, data)
+    except InvalidOrderState:
+        return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
+    return RedirectResponse(f"/admin/orders/{order_id}?done=rejected", status_code=303)
