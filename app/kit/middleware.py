@@ -77,8 +77,11 @@ class BodySizeLimitMiddleware:
         self.max_upload_bytes = max_upload_bytes
 
     def _limit_for(self, scope: Scope) -> int:
-        # Staff uploads (images, certificate scans, import files) may be larger than API bodies.
-        return self.max_upload_bytes if scope["path"].startswith("/api/admin/") else self.max_bytes
+        # Staff uploads (images, certificate scans, import files) may be larger than API bodies; the back
+        # office pages (/admin/) upload the same files through forms.
+        return (
+            self.max_upload_bytes if scope["path"].startswith(("/api/admin/", "/admin/")) else self.max_bytes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -9,11 +9,22 @@ that render a page (the trace page, the sandbox payment page) use `render()` fro
 
 def page_routers() -> list:
     """Every page router of the shop and the back office, for app.main."""
+    from app.storefront.account_router import notifications_router
     from app.storefront.account_router import router as account_router
     from app.storefront.admin_orders import router as admin_orders_router
+    from app.storefront.admin_products import router as admin_products_router
     from app.storefront.admin_router import router as admin_router
     from app.storefront.auth_router import router as auth_router
     from app.storefront.orders_router import router as orders_router
     from app.storefront.router import router as shop_router
 
-    return [auth_router, shop_router, orders_router, account_router, admin_router, admin_orders_router]
+    return [
+        auth_router,
+        shop_router,
+        orders_router,
+        account_router,
+        notifications_router,
+        admin_router,
+        admin_orders_router,
+        admin_products_router,
+    ]

@@ -1,4 +1,5 @@
-"""My account: shipping addresses (app.users.service, the same rules as /api/users/me/addresses)."""
+"""My account: shipping addresses (app.users.service, the same rules as /api/users/me/addresses) and
+messages (app.notifications.service)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
+from app.kit.pagination import PageParams
 from app.kit.params import IdPath
+from app.notifications import service as notifications_service
 from app.storefront import forms
 from app.storefront import session as page_session
 from app.storefront.dependencies import SignedInPageUser
@@ -17,6 +20,7 @@ from app.users import service as users_service
 from app.users.schemas import AddressCreate, AddressUpdate
 
 router = APIRouter(prefix="/account", tags=["pages"], include_in_schema=False)
+notifications_router = APIRouter(tags=["pages"], include_in_schema=False)
 
 FormStr = Annotated[str, Form()]
 ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail")
@@ -149,3 +153,41 @@ async def make_default(address_id: IdPath, session: SessionDep, user: SignedInPa
 async def delete_address(address_id: IdPath, session: SessionDep, user: SignedInPageUser) -> Response:
     await users_service.delete_address(session, user, address_id)
     return RedirectResponse("/account/addresses", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------ messages
+
+NOTIFICATIONS_PER_PAGE = 20
+
+
+@notifications_router.get("/notifications", summary="My notifications")
+async def notifications(request: Request, session: SessionDep, user: SignedInPageUser) -> Response:
+    raw = request.query_params.get("page", "1")
+    page_no = min(int(raw), 10_000) if raw.isdigit() and int(raw) >= 1 else 1
+    unread_only = request.query_params.get("unread") == "1"
+    rows, total = await notifications_service.list_mine(
+        session, user, PageParams(page=page_no, size=NOTIFICATIONS_PER_PAGE), unread_only=unread_only
+    )
+    return render(
+        request,
+        "storefront/notifications.html",
+        {
+            "notifications": rows,
+            "unread_only": unread_only,
+            "page": page_no,
+            "pages": max(1, -(-total // NOTIFICATIONS_PER_PAGE)),
+        },
+        csp=True,
+    )
+
+
+@notifications_router.post("/notifications/{notification_id}/read", summary="Open a notification")
+async def open_notification(notification_id: IdPath, session: SessionDep, user: SignedInPageUser) -> Response:
+    notification = await notifications_service.mark_read(session, user, notification_id)
+    return RedirectResponse(page_session.safe_next(notification.link, "/notifications"), status_code=303)
+
+
+@notifications_router.post("/notifications/read-all", summary="Mark all my notifications read")
+async def read_all(session: SessionDep, user: SignedInPageUser) -> Response:
+    await notifications_service.mark_all_read(session, user)
+    return RedirectResponse("/notifications", status_code=303)

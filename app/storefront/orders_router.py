@@ -271,7 +271,7 @@ async def my_orders(
             "status": wanted.value if wanted else "",
             "page": page_no,
             "pages": max(1, -(-total // ORDERS_PER_PAGE)),
-            "has_notifications": False,
+            "has_notifications": True,
         },
     )
 

@@ -96,6 +96,7 @@ env.globals["ORDER_STATUS"] = ORDER_STATUS
 ADMIN_SECTIONS: list[tuple[str, str, str]] = [
     ("dashboard", "/admin/", "概览"),
     ("orders", "/admin/orders", "订单"),
+    ("products", "/admin/products", "商品"),
 ]
 env.globals["admin_sections"] = ADMIN_SECTIONS
 env.filters["local_time"] = local_time

@@ -1,0 +1,296 @@
+"""Back office: products, SKUs, stock and images, on app.catalog.service (the same calls as
+/api/admin/products). Prices are typed in yuan ("59.90") and become integer fen here, without floats."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import orjson
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from app.catalog import service as catalog_service
+from app.catalog.schemas import ProductCreate, ProductUpdate, SkuCreate
+from app.db import SessionDep
+from app.errors import AppError
+from app.kit.pagination import PageParams
+from app.kit.params import IdPath
+from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.forms import errors_by_field
+from app.storefront.templating import render
+
+router = APIRouter(
+    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
+)
+
+FormStr = Annotated[str, Form()]
+PRODUCTS_PER_PAGE = 20
+PRODUCT_STATUS = {"draft": "草稿", "published": "在售", "archived": "已下架"}
+_YUAN = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
+PRODUCT_FIELDS = ("name", "subtitle", "description", "origin", "variety", "grade", "storage_advice")
+
+ERROR_TEXT = {
+    "unknown_category": "分类不存在。",
+    "product_not_publishable": "商品至少要有一个启用的规格才能上架。",
+    "price_above_original": "售价不能高于划线价。",
+    "invalid_image": "只接受 JPEG、PNG 或 WebP 图片。",
+    "image_too_large": "图片太大了（最大 5 MB）。",
+    "sku_not_found": "规格不存在。",
+    "image_not_found": "图片不存在。",
+    "form": "填写有误，请检查后重试。",
+    "price": "价格请填写元，例如 59.90。",
+    "stock": "库存请填写 0 以上的整数。",
+}
+NOTICES = {
+    "saved": "已保存",
+    "created": "商品已创建",
+    "stock": "库存已更新",
+    "image": "图片已更新",
+    "sku": "规格已添加",
+}
+
+
+def yuan_to_fen(text: str) -> int | None:
+    text = text.strip().removeprefix("¥")
+    if not _YUAN.match(text):
+        return None
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+def _int(text: str, upper: int = 10_000_000) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() and int(text) <= upper else None
+
+
+def _back(product_id: int, *, done: str | None = None, error: str | None = None) -> RedirectResponse:
+    query = urlencode({k: v for k, v in {"done": done, "error": error}.items() if v})
+    return RedirectResponse(f"/admin/products/{product_id}" + (f"?{query}" if query else ""), status_code=303)
+
+
+async def _categories() -> list[dict]:
+    return orjson.loads(await catalog_service.categories_json())
+
+
+@router.get("/products", summary="Back office: products")
+async def products(request: Request, session: SessionDep, staff: StaffPageUser) -> Response:
+    params = request.query_params
+    q = (params.get("q") or "").strip()[:50] or None
+    status = params.get("status") if params.get("status") in PRODUCT_STATUS else None
+    raw_page = params.get("page", "1")
+    page_no = min(int(raw_page), 10_000) if raw_page.isdigit() and int(raw_page) >= 1 else 1
+    listing = await catalog_service.admin_product_list(
+        session,
+        PageParams(page=page_no, size=PRODUCTS_PER_PAGE),
+        q=q,
+        status=status,
+        category_id=None,
+        sort=None,
+    )
+    filters = {k: v for k, v in {"q": q, "status": status}.items() if v}
+    return render(
+        request,
+        "admin/products.html",
+        {
+            "section": "products",
+            "listing": listing,
+            "filters": filters,
+            "product_status": PRODUCT_STATUS,
+            "page": page_no,
+            "pages": max(1, -(-listing.total // PRODUCTS_PER_PAGE)),
+            "page_url": lambda n: "/admin/products?" + urlencode({**filters, "page": n}),
+            "flash": NOTICES.get(params.get("done", "")),
+        },
+        csp=True,
+    )
+
+
+@router.get("/products/new", summary="Back office: new product form")
+async def new_product_page(request: Request, staff: StaffPageUser) -> Response:
+    return render(
+        request,
+        "admin/product_new.html",
+        {"section": "products", "values": {}, "errors": {}, "categories": await _categories()},
+        csp=True,
+    )
+
+
+@router.post("/products", summary="Back office: create a product")
+async def create_product(request: Request, session: SessionDep, staff: StaffPageUser) -> Response:
+    form = await request.form()
+    values = {
+        k: str(form.get(k, ""))
+        for k in (
+            *PRODUCT_FIELDS,
+            "category_id",
+            "status",
+            "sku_name",
+            "sku_price",
+            "sku_stock",
+            "sku_weight_g",
+        )
+    }
+    errors: dict[str, str] = {}
+    price = yuan_to_fen(values["sku_price"])
+    stock, weight = _int(values["sku_stock"] or "0"), _int(values["sku_weight_g"] or "0")
+    if price is None:
+        errors["sku_price"] = ERROR_TEXT["price"]
+    if stock is None:
+        errors["sku_stock"] = ERROR_TEXT["stock"]
+    if weight is None:
+        errors["sku_weight_g"] = "重量请填写克数（整数）。"
+    payload: dict[str, Any] = {k: values[k] for k in PRODUCT_FIELDS}
+    payload["category_id"] = _int(values["category_id"]) or None
+    payload["status"] = values["status"] if values["status"] in ("draft", "published") else "draft"
+    if not errors:
+        payload["skus"] = [
+            {"name": values["sku_name"], "price_fen": price, "stock": stock, "weight_g": weight}
+        ]
+        try:
+            data = ProductCreate.model_validate(payload)
+        except ValidationError as exc:
+            errors.update({("sku_" + k if k == "skus" else k): v for k, v in errors_by_field(exc).items()})
+    if errors:
+        return render(
+            request,
+            "admin/product_new.html",
+            {"section": "products", "values": values, "errors": errors, "categories": await _categories()},
+            status_code=400,
+            csp=True,
+        )
+    try:
+        product = await catalog_service.create_product(session, staff, data)
+    except AppError as exc:
+        await session.rollback()
+        errors["__all__"] = ERROR_TEXT.get(exc.code, exc.detail)
+        return render(
+            request,
+            "admin/product_new.html",
+            {"section": "products", "values": values, "errors": errors, "categories": await _categories()},
+            status_code=exc.status_code,
+            csp=True,
+        )
+    return _back(product.id, done="created")
+
+
+@router.get("/products/{product_id}", summary="Back office: one product")
+async def product_page(
+    request: Request, product_id: IdPath, session: SessionDep, staff: StaffPageUser
+) -> Response:
+    product = await catalog_service.get_product_or_raise(session, product_id)
+    detail = await catalog_service.admin_product(session, product)
+    params = request.query_params
+    return render(
+        request,
+        "admin/product_edit.html",
+        {
+            "section": "products",
+            "product": detail,
+            "categories": await _categories(),
+            "product_status": PRODUCT_STATUS,
+            "flash": NOTICES.get(params.get("done", "")),
+            "error": ERROR_TEXT.get(params.get("error", "")),
+        },
+        csp=True,
+    )
+
+
+@router.post("/products/{product_id}", summary="Back office: save a product")
+async def update_product(
+    request: Request, product_id: IdPath, session: SessionDep, staff: StaffPageUser
+) -> Response:
+    form = await request.form()
+    payload: dict[str, Any] = {k: str(form.get(k, "")) for k in PRODUCT_FIELDS}
+    category = _int(str(form.get("category_id", "")))
+    if category:
+        payload["category_id"] = category
+    status = str(form.get("status", ""))
+    if status in PRODUCT_STATUS:
+        payload["status"] = status
+    try:
+        data = ProductUpdate.model_validate(payload)
+    except ValidationError:
+        await catalog_service.get_product_or_raise(session, product_id)
+        return _back(product_id, error="form")
+    try:
+        await catalog_service.update_product(session, staff, product_id, data)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await session.rollback()
+        return _back(product_id, error=exc.code)
+    return _back(product_id, done="saved")
+
+
+@router.post("/products/{product_id}/skus", summary="Back office: add a SKU")
+async def add_sku(
+    product_id: IdPath,
+    session: SessionDep,
+    staff: StaffPageUser,
+    name: FormStr = "",
+    price: FormStr = "",
+    stock: FormStr = "0",
+    weight_g: FormStr = "0",
+) -> Response:
+    price_fen, units, grams = yuan_to_fen(price), _int(stock or "0"), _int(weight_g or "0")
+    if price_fen is None or units is None or grams is None:
+        await catalog_service.get_product_or_raise(session, product_id)
+        return _back(product_id, error="price" if price_fen is None else "stock")
+    try:
+        data = SkuCreate(name=name, price_fen=price_fen, stock=units, weight_g=grams)
+    except ValidationError:
+        await catalog_service.get_product_or_raise(session, product_id)
+        return _back(product_id, error="form")
+    try:
+        await catalog_service.add_sku(session, staff, product_id, data)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await session.rollback()
+        return _back(product_id, error=exc.code)
+    return _back(product_id, done="sku")
+
+
+@router.post("/skus/{sku_id}/stock", summary="Back office: set a SKU's stock")
+async def set_stock(
+    sku_id: IdPath, session: SessionDep, staff: StaffPageUser, stock: FormStr = ""
+) -> Response:
+    sku = await catalog_service.get_sku_or_raise(session, sku_id)
+    units = _int(stock)
+    if units is None:
+        return _back(sku.product_id, error="stock")
+    await catalog_service.set_stock(session, staff, sku_id, units)
+    return _back(sku.product_id, done="stock")
+
+
+@router.post("/products/{product_id}/images", summary="Back office: upload an image")
+async def upload_image(
+    product_id: IdPath,
+    session: SessionDep,
+    staff: StaffPageUser,
+    file: UploadFile,
+    alt: FormStr = "",
+) -> Response:
+    data = await file.read()
+    try:
+        await catalog_service.upload_image(session, staff, product_id, data, alt.strip()[:100])
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await session.rollback()
+        return _back(product_id, error=exc.code)
+    return _back(product_id, done="image")
+
+
+@router.post("/products/{product_id}/images/{image_id}/delete", summary="Back office: delete an image")
+async def delete_image(
+    product_id: IdPath, image_id: IdPath, session: SessionDep, staff: StaffPageUser
+) -> Response:
+    await catalog_service.remove_image(session, staff, product_id, image_id)
+    return _back(product_id, done="image")
+
+
+__all__ = ["router", "yuan_to_fen", "quote"]
