@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -89,7 +90,26 @@ def attr(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+def _trace_labels(name: str) -> dict[str, str]:
+    """Chinese names of batch event types and certificate kinds, owned by the traceability pages."""
+    try:
+        module = importlib.import_module("app.traceability.pages")
+    except ImportError:
+        return {}
+    return getattr(module, name, {})
+
+
+def event_label(event_type: str) -> str:
+    return _trace_labels("EVENT_LABELS").get(event_type, event_type)
+
+
+def certificate_label(kind: str) -> str:
+    return _trace_labels("CERTIFICATE_LABELS").get(kind, kind)
+
+
 env.filters["yuan"] = yuan
+env.filters["event_label"] = event_label
+env.filters["certificate_label"] = certificate_label
 env.filters["attr_or"] = attr
 env.globals["ORDER_STATUS"] = ORDER_STATUS
 # The back office's sections: (key, link, label). Sections append themselves as their pages exist.
