@@ -14,6 +14,7 @@ def page_routers() -> list:
     from app.storefront.admin_orders import router as admin_orders_router
     from app.storefront.admin_products import router as admin_products_router
     from app.storefront.admin_router import router as admin_router
+    from app.storefront.admin_trace import router as admin_trace_router
     from app.storefront.auth_router import router as auth_router
     from app.storefront.orders_router import router as orders_router
     from app.storefront.router import router as shop_router
@@ -27,4 +28,5 @@ def page_routers() -> list:
         admin_router,
         admin_orders_router,
         admin_products_router,
+        admin_trace_router,
     ]

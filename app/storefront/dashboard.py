@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from app.catalog.service import LOW_STOCK_THRESHOLD
 from app.kit.money import format_yuan
 from app.orders import service as orders_service
 from app.orders.models import OrderStatus
-from app.storefront.templating import SHOP_TZ
+from app.storefront.templating import SHOP_TZ, certificate_label
 
 # Orders whose money the shop has (or had, until a refund completes).
 _SOLD = {"paid", "shipped", "completed", "refunding"}
@@ -64,4 +64,49 @@ async def low_stock(session: AsyncSession, limit: int = 10) -> Panel:
             for pid, name, sku_name, stock in rows.all()
         ],
         empty="所有在售规格库存充足",
+    )
+
+
+async def expiring_certificates(session: AsyncSession, within_days: int = 30) -> Panel:
+    from app.traceability import repository as trace_repository
+    from app.traceability import service as trace_service
+
+    rows, _ = await trace_repository.list_certificates(
+        session, producer_id=None, batch_id=None, product_id=None, offset=0, limit=500
+    )
+    horizon = datetime.now(SHOP_TZ).date() + timedelta(days=within_days)
+    soon = sorted(
+        (trace_service.certificate_read(c) for c in rows if c.valid_until <= horizon),
+        key=lambda c: c.valid_until,
+    )
+    return Panel(
+        title=f"证书到期提醒（{within_days} 天内）",
+        rows=[
+            {
+                "text": f"{certificate_label(c.kind)} {c.number}（{c.issuer}）",
+                "note": ("已过期 " if c.expired else "到期 ") + c.valid_until.isoformat(),
+            }
+            for c in soon[:10]
+        ],
+        empty="近期没有到期的证书",
+        link="/admin/certificates",
+    )
+
+
+async def suspicious_codes(session: AsyncSession, limit: int = 10) -> Panel:
+    from app.traceability.models import TraceCode
+
+    rows = await session.execute(
+        select(TraceCode.code, TraceCode.scan_count, TraceCode.flagged_at, TraceCode.batch_id)
+        .where(TraceCode.flagged_at.is_not(None))
+        .order_by(TraceCode.flagged_at.desc())
+        .limit(limit)
+    )
+    return Panel(
+        title="可疑溯源码（扫描次数异常）",
+        rows=[
+            {"text": code, "note": f"扫描 {scans} 次", "href": f"/admin/batches/{batch_id}"}
+            for code, scans, _flagged, batch_id in rows.all()
+        ],
+        empty="暂无可疑扫描",
     )

@@ -117,6 +117,7 @@ ADMIN_SECTIONS: list[tuple[str, str, str]] = [
     ("dashboard", "/admin/", "概览"),
     ("orders", "/admin/orders", "订单"),
     ("products", "/admin/products", "商品"),
+    ("trace", "/admin/batches", "溯源"),
 ]
 env.globals["admin_sections"] = ADMIN_SECTIONS
 env.filters["local_time"] = local_time
