@@ -1,9 +1,11 @@
 """The whole purchase in a real browser: a customer on a phone registers, searches 稻花香, adds 2 bags,
-checks out, pays in the sandbox and sees the order paid; staff ships it; the customer confirms receipt."""
+checks out, pays in the sandbox and sees the order paid; staff ships it recording the batch; the customer
+confirms receipt; a phone scans the bag's trace page."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -11,6 +13,14 @@ from app.users.models import Role
 from tests.catalog.factories import create_category, create_product
 from tests.orders.factories import get_order
 from tests.storefront.conftest import screenshot
+from tests.traceability.factories import (
+    create_batch,
+    create_certificate,
+    create_codes,
+    create_event,
+    create_plot,
+    create_producer,
+)
 from tests.users.factories import DEFAULT_PASSWORD, create_user
 
 pytestmark = pytest.mark.browser
@@ -43,12 +53,28 @@ async def shop_with_rice():
         description="东北黄小米，熬粥香浓。",
         skus=[dict(name="2kg", price_fen=3990, stock=30, weight_g=2000)],
     )
-    return product
+    producer = await create_producer(name="五常市民乐水稻种植合作社")
+    batch = await create_batch(
+        product=product,
+        producer=producer,
+        plot=await create_plot(producer, name="民乐3号地"),
+        batch_no="WC2026001",
+    )
+    await create_event(batch)
+    await create_event(
+        batch,
+        type="milled",
+        occurred_at=datetime.fromisoformat("2026-10-08T09:00:00+08:00"),
+        location="五常加工厂",
+    )
+    await create_certificate(product_id=product.id, number="GI-2026-0001")
+    [code] = await create_codes(batch, 1)
+    return product, batch, code
 
 
 class TestPurchaseScenario:
     async def test_register_search_buy_pay_ship_and_confirm(self, new_page):
-        product = await shop_with_rice()
+        product, batch, code = await shop_with_rice()
         staff = await create_user(role=Role.merchant, nickname="店长")
 
         # A customer on a phone.
@@ -70,6 +96,8 @@ class TestPurchaseScenario:
         await screenshot(page, "search-phone")
         await page.get_by_role("link", name="五常大米 稻花香2号").click()
         await page.wait_for_url(re.compile(rf"/products/{product.id}$"))
+        assert await page.get_by_role("heading", name="批次故事").is_visible()
+        assert await page.get_by_text("民乐3号地").is_visible()
         await screenshot(page, "product-phone", full_page=True)
 
         # Two bags of the 5 kg SKU.
@@ -124,6 +152,7 @@ class TestPurchaseScenario:
         await desk.locator(f'a[href="/admin/orders/{order_id}"]').click()
         await desk.get_by_label("快递公司").select_option("顺丰速运")
         await desk.get_by_label("运单号").fill("SF1234567890")
+        await desk.get_by_label(re.compile("的批次")).select_option(str(batch.id))
         await screenshot(desk, "admin-ship", full_page=True)
         await desk.get_by_role("button", name="确认发货").click()
         await desk.wait_for_url(re.compile(r"\?done=shipped"))
@@ -138,3 +167,9 @@ class TestPurchaseScenario:
         assert await page.locator("#order-status").inner_text() == "已完成"
         await screenshot(page, "order-phone", full_page=True)
         assert (await get_order(order_id)).status == "completed"
+
+        # A phone scans the bag's QR code.
+        scan = await new_page(phone=True)
+        await scan.goto(f"/trace/{code}")
+        assert await scan.get_by_role("heading", name="正品验证通过").is_visible()
+        await screenshot(scan, "trace-phone", full_page=True)
