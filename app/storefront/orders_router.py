@@ -218,13 +218,15 @@ async def place_order(
             request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=400
         )
     key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
+    user_id = user.id
     try:
         _status, body = await orders_service.place_order(session, user, data, idempotency_key=key)
     except AppError as exc:
-        # The failed attempt was rolled back; start clean before showing the page again.
+        # The failed attempt was rolled back; start clean (and with the user loaded afresh) before
+        # showing the page again.
         await session.rollback()
-        await session.refresh(user)
-        return await _checkout_failed(request, session, user, exc, data.address_id)
+        fresh = await users_service.get(session, user_id)
+        return await _checkout_failed(request, session, fresh, exc, data.address_id)
     return RedirectResponse(f"/orders/{body['id']}?done=placed", status_code=303)
 
 
