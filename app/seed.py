@@ -9,6 +9,7 @@ from app.db import session_scope
 # Order matters: later seeders use what earlier ones made.
 SEEDERS = [
     "app.users.seed",
+    "app.catalog.seed",
     "app.traceability.seed",
 ]
 
