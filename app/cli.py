@@ -138,11 +138,13 @@ async def _with_cleanup(coro):
 def _register_more() -> None:
     # Domains add their own commands here (ops: start/stop/status/smoke; catalog: import-products; …).
     from app import apidocs, ops
+    from app.catalog import importer
     from app.eventbus import cli as eventbus_cli
 
     ops.register(cli)
     eventbus_cli.register(cli)
     apidocs.register(cli)
+    importer.register(cli)
 
 
 _register_more()

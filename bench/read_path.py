@@ -1,0 +1,259 @@
+"""How close is the catalogue's read path to the framework's ceiling?
+
+Starts, one at a time, each with one uvicorn worker (same uvicorn settings):
+  ceiling  a bare FastAPI app whose one endpoint returns a 20-item JSON list (product-list-shaped dicts)
+  shop     the real app (`app.main:app`) on MariaDB + Redis, migrated and seeded with the demo shop
+and loads each with the same tool and settings (wrk: 2 threads, 50 connections, 10 s after a 2 s warm-up;
+a bounded httpx generator in its own process when wrk is missing). Loopback only.
+
+Measured: the ceiling, the shop's product list page (`/api/products?page=1&size=20`) and a product detail
+(`/api/products/{id}`, live stock overlaid on every read). Printed: req/s and p99 for each, and the ratios to
+the ceiling. Targets: list >= 0.5, detail >= 0.6, p99 < 25 ms.
+
+    python bench/read_path.py
+    python bench/read_path.py --duration 5 --rounds 1
+    BENCH_DATABASE_URL=mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_catalog \\
+    BENCH_REDIS_URL=redis://127.0.0.1:6379/2 python bench/read_path.py
+    python bench/read_path.py --profile detail     # pyinstrument the shop under load (text report)
+
+It creates (if missing) the database named in the URL and migrates it; the demo seed is idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from db_sync_vs_async import free_port, load_with_httpx, load_with_wrk  # noqa: E402
+
+DEFAULT_DB = "mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_catalog"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
+TARGETS = {"list": 0.5, "detail": 0.6}
+P99_TARGET_MS = 25.0
+
+
+def ceiling_app():
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    items = [
+        {
+            "id": i,
+            "name": f"五常大米 稻花香2号 {i}",
+            "subtitle": "2026 新米 · 民乐乡核心产区 · 当季现磨",
+            "cover_image": f"/media/products/{i}/cover.jpg",
+            "min_price_fen": 6980 + i,
+            "origin": "黑龙江五常",
+            "variety": "稻花香2号",
+            "sales": 100 * i,
+        }
+        for i in range(1, 21)
+    ]
+
+    @app.get("/items")
+    async def list_items() -> list[dict]:
+        return items
+
+    return app
+
+
+def serve(kind: str, port: int, profile: bool) -> None:
+    import uvicorn
+
+    target = ceiling_app() if kind == "ceiling" else "app.main:app"
+    config = dict(host="127.0.0.1", port=port, log_level="warning", access_log=False, workers=1)
+    if not profile:
+        uvicorn.run(target, **config)
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="enabled", interval=0.0005)
+    profiler.start()
+    try:
+        uvicorn.run(target, **config)
+    finally:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False), file=sys.stderr)
+
+
+def shop_env(args: argparse.Namespace, media: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=args.database_url,
+        REDIS_URL=args.redis_url,
+        APP_ENV="dev",
+        LOG_LEVEL="WARNING",
+        MEDIA_DIR=media,
+    )
+    return env
+
+
+def prepare(args: argparse.Namespace, env: dict[str, str]) -> None:
+    from sqlalchemy import create_engine, make_url, text
+
+    url = make_url(re.sub(r"^mysql(\+\w+)?://", "mysql+pymysql://", args.database_url))
+    server = create_engine(url.set(database=""))
+    with server.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{url.database}` CHARACTER SET utf8mb4"))
+    server.dispose()
+    for command in (["migrate"], ["seed-demo"]):
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", *command], cwd=ROOT, env=env, check=True, timeout=300
+        )
+
+
+def first_product_id(base: str) -> int:
+    import httpx
+
+    items = httpx.get(base + "/api/products?sort=sales", timeout=5).json()["items"]
+    if not items:
+        raise SystemExit("the seeded shop has no products")
+    return items[0]["id"]
+
+
+def start(kind: str, env: dict[str, str], probe: str, profile: bool = False) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "serve", kind, "--port", str(port)]
+        + (["--profile-server"] if profile else []),
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE if profile else None,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{kind} server exited with {process.returncode}")
+        try:
+            if httpx.get(base + probe, timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"{kind} server did not answer")
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.terminate()
+    try:
+        _, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return err or ""
+
+
+def run(args: argparse.Namespace) -> int:
+    tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx"
+    load = load_with_wrk if tool == "wrk" else load_with_httpx
+    media = tempfile.mkdtemp(prefix="daoxiang-bench-media-")
+    env = shop_env(args, media)
+    print(f"database: {args.database_url.split('@')[-1]}   redis: {args.redis_url.split('@')[-1]}")
+    print(f"load: {tool}, 2 threads, {args.connections} connections, {args.duration:.0f} s (+2 s warm-up)")
+    print(f"one uvicorn worker per app; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
+    prepare(args, env)
+
+    if args.profile:
+        process, base = start("shop", env, "/api/products", profile=True)
+        path = (
+            "/api/products?page=1&size=20"
+            if args.profile == "list"
+            else f"/api/products/{first_product_id(base)}"
+        )
+        load(base + path, args.connections, args.duration)
+        print(stop(process))
+        return 0
+
+    results: dict[str, list[dict]] = {"ceiling": [], "list": [], "detail": []}
+    for round_no in range(1, args.rounds + 1):
+        process, base = start("ceiling", env, "/items")
+        try:
+            load(base + "/items", args.connections, 2)
+            results["ceiling"].append(load(base + "/items", args.connections, args.duration))
+        finally:
+            stop(process)
+        process, base = start("shop", env, "/api/products")
+        try:
+            paths = {
+                "list": "/api/products?page=1&size=20",
+                "detail": f"/api/products/{first_product_id(base)}",
+            }
+            for name, path in paths.items():
+                load(base + path, args.connections, 2)
+                results[name].append(load(base + path, args.connections, args.duration))
+        finally:
+            stop(process)
+        for name in results:
+            r = results[name][-1]
+            print(
+                f"  round {round_no} {name:>8}: {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms"
+                f"  errors {r['errors']} {r['socket_errors']}"
+            )
+
+    rps = {k: statistics.median(r["rps"] for r in v) for k, v in results.items()}
+    p99 = {k: statistics.median(r["p99_ms"] for r in v) for k, v in results.items()}
+    print()
+    print(f"{'':10}{'req/s':>10}{'p99 ms':>10}{'ratio':>9}  target")
+    ok = True
+    for name in ("ceiling", "list", "detail"):
+        ratio = rps[name] / rps["ceiling"]
+        if name == "ceiling":
+            print(f"{name:10}{rps[name]:10.0f}{p99[name]:10.1f}{ratio:9.2f}  (baseline)")
+            continue
+        passed = ratio >= TARGETS[name] and p99[name] < P99_TARGET_MS
+        ok &= passed
+        print(
+            f"{name:10}{rps[name]:10.0f}{p99[name]:10.1f}{ratio:9.2f}  >= {TARGETS[name]:.1f} and p99 < "
+            f"{P99_TARGET_MS:.0f} ms: {'yes' if passed else 'NO'}"
+        )
+    shutil.rmtree(media, ignore_errors=True)
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command")
+    serve_p = sub.add_parser("serve", help="(internal) serve the ceiling or the shop")
+    serve_p.add_argument("kind", choices=["ceiling", "shop"])
+    serve_p.add_argument("--port", type=int, required=True)
+    serve_p.add_argument("--profile-server", action="store_true")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (max 60)")
+    parser.add_argument("--rounds", type=int, default=1, help="ceiling/shop rounds (max 5)")
+    parser.add_argument("--profile", choices=["list", "detail"], help="profile the shop under load instead")
+    parser.add_argument(
+        "--httpx", action="store_true", help="use the httpx load generator even if wrk exists"
+    )
+    args = parser.parse_args()
+    if args.command == "serve":
+        serve(args.kind, args.port, args.profile_server)
+        return 0
+    args.duration = max(1.0, min(args.duration, 60.0))
+    args.rounds = max(1, min(args.rounds, 5))
+    args.connections = max(1, min(args.connections, 500))
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
