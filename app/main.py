@@ -76,6 +76,10 @@ def _routers() -> list:
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
+    from app.catalog import cache, live_stock
+
+    live_stock.close()
+    await cache.close()
     await close_redis()
     await dispose_engine()
 

@@ -25,10 +25,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import get_settings
 from app.db import after_commit
-from app.redis import RedisError, get_redis
+from app.redis import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,44 @@ end
 return {v, redis.call('GET', ARGV[1] .. v .. ':' .. ARGV[2])}
 """
 
+MAX_CONNECTIONS = 50
+FAILURES_BEFORE_BACKOFF = 3
+
 _script = None
 _script_client = None
 _down_until = 0.0
+_failures = 0
+_redis: Redis | None = None
+_redis_loop: asyncio.AbstractEventLoop | None = None
+
+
+def get_redis() -> Redis | None:
+    """The cache's own client: a bounded, blocking pool, so that a burst of requests reuses a few warm
+    connections instead of opening one each (new connections are what time out on a busy machine)."""
+    global _redis, _redis_loop
+    url = get_settings().redis_url
+    if not url:
+        return None
+    loop = asyncio.get_running_loop()
+    if _redis is None or _redis_loop is not loop:
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=2.0,
+            socket_connect_timeout=2.0,
+            socket_timeout=1.0,
+            health_check_interval=30,
+        )
+        _redis, _redis_loop = Redis(connection_pool=pool), loop
+    return _redis
+
+
+async def close() -> None:
+    global _redis, _redis_loop
+    if _redis is not None:
+        await _redis.aclose()
+        await _redis.connection_pool.disconnect()
+    _redis = _redis_loop = None
 
 
 def _client():
@@ -64,9 +101,21 @@ def _client():
 
 
 def _mark_down(exc: BaseException) -> None:
-    global _down_until
-    _down_until = time.monotonic() + BACKOFF_SECONDS
-    log.warning("redis unavailable for the catalogue cache; reading the database", extra={"error": str(exc)})
+    """One failure sends this request to the database; a few in a row send every request there for a while
+    (so a dead Redis costs nothing per request, and a single slow connect does not)."""
+    global _down_until, _failures
+    _failures += 1
+    if _failures >= FAILURES_BEFORE_BACKOFF:
+        _down_until = time.monotonic() + BACKOFF_SECONDS
+        _failures = 0
+        log.warning(
+            "redis unavailable for the catalogue cache; reading the database", extra={"error": str(exc)}
+        )
+
+
+def _reset_failures() -> None:
+    global _failures
+    _failures = 0
 
 
 def _get_script(client):
@@ -90,6 +139,7 @@ async def cached(key: str, build: Callable[[], Awaitable[bytes]]) -> bytes:
         version, value = await _get_script(client)(
             keys=[VERSION_KEY], args=[PREFIX, key, str(int(time.time() * 1000))]
         )
+        _reset_failures()
         if value is not None:
             return value
         full_key = f"{PREFIX}{version.decode()}:{key}"

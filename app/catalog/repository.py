@@ -47,12 +47,6 @@ async def list_skus(session: AsyncSession, product_id: int, *, active_only: bool
     return (await session.execute(stmt.order_by(Sku.sort_order, Sku.id))).scalars().all()
 
 
-async def live_stock(session_or_conn: Any, product_id: int) -> dict[int, int]:
-    """{sku_id: stock} for a product's SKUs: one indexed query, run on every detail read."""
-    rows = await session_or_conn.execute(select(Sku.id, Sku.stock).where(Sku.product_id == product_id))
-    return {sku_id: stock for sku_id, stock in rows.all()}
-
-
 async def list_images(session: AsyncSession, product_id: int) -> Sequence[ProductImage]:
     stmt = (
         select(ProductImage)

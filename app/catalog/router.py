@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from pydantic import BaseModel, Field
 
 from app.catalog import service
 from app.catalog.errors import (
@@ -43,7 +44,7 @@ from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.money import MAX_PRICE_FEN
 from app.kit.openapi import problem_responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import MAX_PAGE_SIZE, Page, PageParams, PageParamsDep
 from app.kit.params import IdPath
 from app.users.dependencies import StaffUser
 
@@ -53,7 +54,26 @@ ADMIN = ["catalog admin"]
 STAFF_ERRORS = (NotAuthenticated, Forbidden)
 
 SortParam = Literal["newest", "price_asc", "price_desc", "sales", "relevance"]
-PriceParam = Annotated[int | None, Query(ge=0, le=MAX_PRICE_FEN)]
+
+
+class ProductListQuery(BaseModel):
+    page: int = Field(1, ge=1, le=100_000, description="1-based page number")
+    size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="items per page (at most 100)")
+    q: str | None = Field(
+        None,
+        max_length=2000,
+        description=(
+            "Chinese text, pinyin or initials (`稻花香`, `wuchang`, `wc`). Only the first "
+            f"{MAX_QUERY_CHARS} characters and 5 words are used; every word must match."
+        ),
+    )
+    category_id: int | None = Field(None, ge=1, description="this category and all below it")
+    min_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
+    max_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
+    origin: str | None = Field(None, max_length=200, description="part of the origin, e.g. 五常")
+    sort: SortParam | None = Field(
+        None, description="default: relevance when searching, otherwise the shop's own order"
+    )
 
 
 def _json(body: bytes, status_code: int = 200) -> Response:
@@ -77,36 +97,17 @@ async def list_categories() -> Response:
     response_model=Page[ProductListItem],
     responses=problem_responses(),
 )
-async def list_products(
-    page: PageParamsDep,
-    q: Annotated[
-        str | None,
-        Query(
-            max_length=2000,
-            description=(
-                "Chinese text, pinyin or initials (`稻花香`, `wuchang`, `wc`). Only the first "
-                f"{MAX_QUERY_CHARS} characters and 5 words are used; every word must match."
-            ),
-        ),
-    ] = None,
-    category_id: Annotated[int | None, Query(ge=1, description="this category and all below it")] = None,
-    min_price_fen: PriceParam = None,
-    max_price_fen: PriceParam = None,
-    origin: Annotated[str | None, Query(max_length=200, description="part of the origin, e.g. 五常")] = None,
-    sort: Annotated[
-        SortParam | None,
-        Query(description="default: relevance when searching, otherwise the shop's own order"),
-    ] = None,
-) -> Response:
+async def list_products(params: Annotated[ProductListQuery, Query()]) -> Response:
+    # One query model instead of eight separate parameters: the hottest route pays for one validation.
     return _json(
         await service.product_list_json(
-            page,
-            q=q,
-            category_id=category_id,
-            min_price_fen=min_price_fen,
-            max_price_fen=max_price_fen,
-            origin=origin,
-            sort=sort,
+            PageParams(page=params.page, size=params.size),
+            q=params.q,
+            category_id=params.category_id,
+            min_price_fen=params.min_price_fen,
+            max_price_fen=params.max_price_fen,
+            origin=params.origin,
+            sort=params.sort,
         )
     )
 

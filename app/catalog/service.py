@@ -13,6 +13,7 @@ For other domains:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit, events
-from app.catalog import cache, repository, search
+from app.catalog import cache, live_stock, repository, search
 from app.catalog.cache import invalidate_after_commit
 from app.catalog.errors import (
     CategoryCycle,
@@ -50,7 +51,7 @@ from app.catalog.schemas import (
     SkuCreate,
     SkuUpdate,
 )
-from app.db import get_engine, session_scope, utcnow
+from app.db import session_scope, utcnow
 from app.kit.pagination import Page, PageParams
 
 # A staff stock change that takes a SKU from at least this many units to fewer emits `stock.low`.
@@ -338,11 +339,13 @@ async def _detail_template(product_id: int) -> bytes:
 
 async def product_detail_json(product_id: int) -> bytes:
     """The public product detail as JSON bytes: cached, with each SKU's live stock filled in."""
-    template = await cache.cached(f"detail:{product_id}", lambda: _detail_template(product_id))
+    # The page (cache) and the stock (database) are fetched at the same time.
+    template, stock = await asyncio.gather(
+        cache.cached(f"detail:{product_id}", lambda: _detail_template(product_id)),
+        live_stock.fetch(product_id),
+    )
     if template == _NOT_FOUND:
         raise ProductNotFound("No such product.")
-    async with get_engine().connect() as conn:
-        stock = await repository.live_stock(conn, product_id)
     body = template
     for sku_id, units in stock.items():
         body = body.replace(f'"{_stock_marker(sku_id)}"'.encode(), str(units).encode())
