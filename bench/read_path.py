@@ -14,7 +14,7 @@ the ceiling. Targets: list >= 0.5, detail >= 0.6, p99 < 25 ms.
     python bench/read_path.py --duration 5 --rounds 1
     BENCH_DATABASE_URL=mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_catalog \\
     BENCH_REDIS_URL=redis://127.0.0.1:6379/2 python bench/read_path.py
-    python bench/read_path.py --profile detail     # pyinstrument the shop under load (text report)
+    python bench/read_path.py --profile-path /api/products/1   # cProfile the shop's read path in-process
 
 It creates (if missing) the database named in the URL and migrates it; the demo seed is idempotent.
 """
@@ -69,23 +69,72 @@ def ceiling_app():
     return app
 
 
-def serve(kind: str, port: int, profile: bool) -> None:
+def serve(kind: str, port: int) -> None:
     import uvicorn
 
     target = ceiling_app() if kind == "ceiling" else "app.main:app"
-    config = dict(host="127.0.0.1", port=port, log_level="warning", access_log=False, workers=1)
-    if not profile:
-        uvicorn.run(target, **config)
-        return
-    from pyinstrument import Profiler
+    uvicorn.run(target, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
-    profiler = Profiler(async_mode="enabled", interval=0.0005)
-    profiler.start()
-    try:
-        uvicorn.run(target, **config)
-    finally:
-        profiler.stop()
-        print(profiler.output_text(unicode=True, color=False, show_all=False), file=sys.stderr)
+
+def profile(args: argparse.Namespace, env: dict[str, str]) -> None:
+    """cProfile the shop's ASGI app in this process: 2,000 requests, 50 at a time, no HTTP server in between
+    (uvicorn's own cost is the same for the ceiling and the shop)."""
+    import asyncio
+    import cProfile
+    import pstats
+
+    os.environ.update(env)
+    from app.main import app
+
+    path, _, query = args.profile_path.partition("?")
+
+    async def call() -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(b"host", b"bench")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        status = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        return status[0]
+
+    async def run_all() -> None:
+        assert await call() == 200, f"{args.profile_path} does not answer 200"
+
+        async def worker() -> None:
+            for _ in range(40):
+                await call()
+
+        await asyncio.gather(*(worker() for _ in range(50)))  # warm-up: connections, caches
+        profiler = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profiler.enable()
+        await asyncio.gather(*(worker() for _ in range(50)))
+        profiler.disable()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(
+            f"{args.profile_path}: 2000 requests, {cpu / 2000 * 1e6:.0f} us CPU each (profiled), {elapsed:.1f} s"
+        )
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+    asyncio.run(run_all())
 
 
 def shop_env(args: argparse.Namespace, media: str) -> dict[str, str]:
@@ -123,16 +172,14 @@ def first_product_id(base: str) -> int:
     return items[0]["id"]
 
 
-def start(kind: str, env: dict[str, str], probe: str, profile: bool = False) -> tuple[subprocess.Popen, str]:
+def start(kind: str, env: dict[str, str], probe: str) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, __file__, "serve", kind, "--port", str(port)]
-        + (["--profile-server"] if profile else []),
+        [sys.executable, __file__, "serve", kind, "--port", str(port)],
         cwd=ROOT,
         env=env,
-        stderr=subprocess.PIPE if profile else None,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -170,15 +217,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"one uvicorn worker per app; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
     prepare(args, env)
 
-    if args.profile:
-        process, base = start("shop", env, "/api/products", profile=True)
-        path = (
-            "/api/products?page=1&size=20"
-            if args.profile == "list"
-            else f"/api/products/{first_product_id(base)}"
-        )
-        load(base + path, args.connections, args.duration)
-        print(stop(process))
+    if args.profile_path:
+        profile(args, env)
         return 0
 
     results: dict[str, list[dict]] = {"ceiling": [], "list": [], "detail": []}
@@ -235,19 +275,20 @@ def main() -> int:
     serve_p = sub.add_parser("serve", help="(internal) serve the ceiling or the shop")
     serve_p.add_argument("kind", choices=["ceiling", "shop"])
     serve_p.add_argument("--port", type=int, required=True)
-    serve_p.add_argument("--profile-server", action="store_true")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (max 60)")
     parser.add_argument("--rounds", type=int, default=1, help="ceiling/shop rounds (max 5)")
-    parser.add_argument("--profile", choices=["list", "detail"], help="profile the shop under load instead")
+    parser.add_argument(
+        "--profile-path", help="cProfile the shop in-process for this path instead, e.g. /api/products/1"
+    )
     parser.add_argument(
         "--httpx", action="store_true", help="use the httpx load generator even if wrk exists"
     )
     args = parser.parse_args()
     if args.command == "serve":
-        serve(args.kind, args.port, args.profile_server)
+        serve(args.kind, args.port)
         return 0
     args.duration = max(1.0, min(args.duration, 60.0))
     args.rounds = max(1, min(args.rounds, 5))
