@@ -45,7 +45,7 @@ from app.errors import Forbidden, NotAuthenticated
 from app.kit.money import MAX_PRICE_FEN
 from app.kit.openapi import problem_responses
 from app.kit.pagination import MAX_PAGE_SIZE, Page, PageParams, PageParamsDep
-from app.kit.params import IdPath
+from app.kit.params import MAX_ID, IdPath, IdQuery
 from app.users.dependencies import StaffUser
 
 router = APIRouter()
@@ -67,7 +67,7 @@ class ProductListQuery(BaseModel):
             f"{MAX_QUERY_CHARS} characters and 5 words are used; every word must match."
         ),
     )
-    category_id: int | None = Field(None, ge=1, description="this category and all below it")
+    category_id: int | None = Field(None, ge=1, le=MAX_ID, description="this category and all below it")
     min_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
     max_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
     origin: str | None = Field(None, max_length=200, description="part of the origin, e.g. 五常")
@@ -139,7 +139,7 @@ async def admin_list_products(
     page: PageParamsDep,
     q: Annotated[str | None, Query(max_length=2000)] = None,
     status_: Annotated[Literal["draft", "published", "archived"] | None, Query(alias="status")] = None,
-    category_id: Annotated[int | None, Query(ge=1)] = None,
+    category_id: IdQuery = None,
     sort: SortParam | None = None,
 ) -> Page[ProductAdminListItem]:
     return await service.admin_product_list(

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from app.kit.money import MAX_PRICE_FEN
+from app.kit.params import MAX_ID
 from app.kit.schemas import InputModel, OutputModel
 
 # Strict ints: 12.5, "1280" and true are 422s, not prices.
@@ -41,13 +42,13 @@ class CategoryRead(OutputModel):
 
 class CategoryCreate(InputModel):
     name: _text(32, 1)
-    parent_id: Annotated[int, Field(ge=1, strict=True)] | None = None
+    parent_id: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)] | None = None
     sort_order: SortOrder = 0
 
 
 class CategoryUpdate(InputModel):
     name: _text(32, 1) | None = None
-    parent_id: Annotated[int, Field(ge=1, strict=True)] | None = Field(
+    parent_id: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)] | None = Field(
         default=None, description="null moves the category to the top level"
     )
     sort_order: SortOrder | None = None
@@ -125,7 +126,7 @@ class ImageRead(OutputModel):
 
 
 class ImageOrder(InputModel):
-    image_ids: Annotated[list[Annotated[int, Field(ge=1, strict=True)]], Field(max_length=100)]
+    image_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]], Field(max_length=100)]
 
 
 # Products
@@ -134,7 +135,7 @@ class ImageOrder(InputModel):
 class ProductFields(InputModel):
     subtitle: _text(200) = ""
     description: _text(20_000) = ""
-    category_id: Annotated[int, Field(ge=1, strict=True)] | None = None
+    category_id: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)] | None = None
     origin: _text(64) = ""
     variety: _text(64) = ""
     grade: _text(32) = ""
@@ -154,7 +155,7 @@ class ProductUpdate(InputModel):
     name: _text(100, 1) | None = None
     subtitle: _text(200) | None = None
     description: _text(20_000) | None = None
-    category_id: Annotated[int, Field(ge=1, strict=True)] | None = None
+    category_id: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)] | None = None
     origin: _text(64) | None = None
     variety: _text(64) | None = None
     grade: _text(32) | None = None

@@ -9,7 +9,7 @@ from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.pagination import Page, PageParamsDep
-from app.kit.params import IdPath
+from app.kit.params import IdPath, IdQuery
 from app.traceability import codes as codebook
 from app.traceability import labels, service
 from app.traceability.errors import (
@@ -157,7 +157,7 @@ async def list_batches(
     _staff: StaffUser,
     session: SessionDep,
     page: PageParamsDep,
-    product_id: Annotated[int | None, Query(ge=1)] = None,
+    product_id: IdQuery = None,
 ) -> Page[BatchRead]:
     items, total = await service.list_batches(
         session, product_id=product_id, offset=page.offset, limit=page.size
@@ -260,9 +260,9 @@ async def list_certificates(
     _staff: StaffUser,
     session: SessionDep,
     page: PageParamsDep,
-    producer_id: Annotated[int | None, Query(ge=1)] = None,
-    batch_id: Annotated[int | None, Query(ge=1)] = None,
-    product_id: Annotated[int | None, Query(ge=1)] = None,
+    producer_id: IdQuery = None,
+    batch_id: IdQuery = None,
+    product_id: IdQuery = None,
 ) -> Page[CertificateRead]:
     from app.traceability import repository
 
@@ -360,7 +360,7 @@ async def list_codes(
     _staff: StaffUser,
     session: SessionDep,
     page: PageParamsDep,
-    run_id: Annotated[int | None, Query(ge=1)] = None,
+    run_id: IdQuery = None,
 ) -> Page[TraceCodeRead]:
     items, total = await service.list_codes(
         session, batch_id, run_id=run_id, offset=page.offset, limit=page.size
@@ -383,7 +383,7 @@ async def code_labels(
     batch_id: IdPath,
     _staff: StaffUser,
     session: SessionDep,
-    run_id: Annotated[int | None, Query(ge=1)] = None,
+    run_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LABELS)] = MAX_LABELS,
 ) -> Response:
     import anyio
@@ -412,7 +412,7 @@ async def codes_csv(
     batch_id: IdPath,
     _staff: StaffUser,
     session: SessionDep,
-    run_id: Annotated[int | None, Query(ge=1)] = None,
+    run_id: IdQuery = None,
 ) -> Response:
     batch = await service.get_batch_or_raise(session, batch_id)
     rows, _ = await service.list_codes(session, batch_id, run_id=run_id, offset=0, limit=None)
