@@ -13,7 +13,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,17 @@ from app.users.models import ThrottleHit
 
 log = logging.getLogger(__name__)
 _PREFIX = "daoxiang:throttle:"
+
+
+def _retry_after(oldest_ts: float | None, window_seconds: int, now: float) -> int:
+    """Whole seconds until the oldest attempt leaves the window (at least 1)."""
+    if oldest_ts is None:
+        return window_seconds
+    return max(1, math.ceil(oldest_ts + window_seconds - now))
+
+
+def _retry_after_db(oldest_at: datetime | None, window_seconds: int) -> int:
+    return _retry_after(oldest_at.timestamp() if oldest_at else None, window_seconds, utcnow().timestamp())
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,8 @@ async def claim(key: str, window_seconds: int, limit: int) -> Claim:
             # (client clocks may disagree about the order; Redis does not).
             if attempts > limit:
                 await client.zrem(rkey, member)
-                retry = math.ceil(oldest[0][1] + window_seconds - now) if oldest else window_seconds
-                return Claim(key, False, max(1, retry))
+                oldest_ts = oldest[0][1] if oldest else None
+                return Claim(key, False, _retry_after(oldest_ts, window_seconds, now))
             return Claim(key, True, 0, redis_member=member)
         except (RedisError, OSError):
             log.warning("redis unavailable for throttling; using the database")
@@ -77,12 +88,7 @@ async def claim(key: str, window_seconds: int, limit: int) -> Claim:
         ).one()
         if before >= limit:
             await session.execute(delete(ThrottleHit).where(ThrottleHit.id == row_id))
-            retry = (
-                math.ceil((oldest_at + timedelta(seconds=window_seconds) - utcnow()).total_seconds())
-                if oldest_at
-                else window_seconds
-            )
-            return Claim(key, False, max(1, retry))
+            return Claim(key, False, _retry_after_db(oldest_at, window_seconds))
     return Claim(key, True, 0, row_id=row_id)
 
 
@@ -112,8 +118,8 @@ async def count(key: str, window_seconds: int) -> tuple[int, int]:
             pipe.zcard(rkey)
             pipe.zrange(rkey, 0, 0, withscores=True)
             _, n, oldest = await pipe.execute()
-            retry = math.ceil(oldest[0][1] + window_seconds - now) if oldest else window_seconds
-            return int(n), max(1, retry)
+            oldest_ts = oldest[0][1] if oldest else None
+            return int(n), _retry_after(oldest_ts, window_seconds, now)
         except (RedisError, OSError):
             log.warning("redis unavailable for throttling; using the database")
     since = utcnow() - timedelta(seconds=window_seconds)
@@ -125,13 +131,7 @@ async def count(key: str, window_seconds: int) -> tuple[int, int]:
                 )
             )
         ).one()
-    n, oldest_at = int(row[0]), row[1]
-    retry = (
-        math.ceil((oldest_at + timedelta(seconds=window_seconds) - utcnow()).total_seconds())
-        if oldest_at
-        else window_seconds
-    )
-    return n, max(1, retry)
+    return int(row[0]), _retry_after_db(row[1], window_seconds)
 
 
 async def hit(key: str, window_seconds: int) -> None:
