@@ -3,7 +3,7 @@ Also the checkout guard for expired GI certificates and the product detail's bat
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,12 +11,13 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import session_scope
 from app.traceability.models import Batch, BatchAllocation
+from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from tests.orders import factories as of
 from tests.traceability import factories as f
 from tests.traceability.helpers import assert_problem, count_rows
 from tests.users.factories import auth
 
-TODAY = date.today()
+TODAY = china_today()
 
 
 async def quantity_left_g(batch_id: int) -> int:

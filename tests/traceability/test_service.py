@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -12,13 +12,14 @@ from app.db import session_scope
 from app.traceability import service
 from app.traceability.errors import SaleBlockedExpiredGI
 from app.traceability.models import CodeRun, TraceCode
+from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from app.users.models import Role
 from app.worker import run_job
 from tests.traceability import factories as f
 from tests.traceability.helpers import count_rows, events_of
 from tests.users.factories import auth, create_user
 
-TODAY = date.today()
+TODAY = china_today()
 
 
 class TestCertificateExpiryWarning:
