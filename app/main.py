@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -75,10 +76,15 @@ def _routers() -> list:
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # What is loaded by now (routes, models, templates, the pinyin dictionary) lives as long as the process.
+    # Frozen, the garbage collector stops rescanning it: a full collection over it took ~150 ms, which was
+    # the slowest 1% of the catalogue's requests.
+    gc.collect()
+    gc.freeze()
     yield
-    from app.catalog import cache, live_stock
+    from app.catalog import cache, live
 
-    live_stock.close()
+    live.close()
     await cache.close()
     await close_redis()
     await dispose_engine()
@@ -95,7 +101,7 @@ def _serve_tidy_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app() -> FastAPI:
+def create_app(*, fast_catalog_reads: bool = True) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
     app = FastAPI(
@@ -119,6 +125,11 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    if fast_catalog_reads:
+        # Inside the request id (every response keeps its X-Request-ID and access log line), outside the rest.
+        from app.catalog.fast_reads import CatalogFastPath
+
+        app.add_middleware(CatalogFastPath)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -111,6 +111,9 @@ async def _isolate(database: None, event_collector: EventCollector) -> AsyncIter
         pass
     problems = event_collector.check()
     await truncate_all()
+    from app.catalog import cache
+
+    cache.clear_local()  # this process's page cache: the next test starts cold, like Redis below
     client = get_redis()
     if client is not None:
         await client.flushdb()

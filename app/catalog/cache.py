@@ -1,19 +1,24 @@
-"""Read-through Redis cache for the public catalogue (list pages, product details, categories).
+"""Two-level read-through cache for the public catalogue (list pages, product details, categories).
 
-* Versioned keys: every key carries the catalogue version `daoxiang:catalog:ver`. A write that changes what a
-  customer sees registers `invalidate_after_commit(session)`: after its transaction commits and before the
-  response is sent, the version is bumped (INCR), so every older page is unreachable at once — no key scans,
-  and the writer's next read is never stale. (Bumping before the commit would let a reader cache the old rows
-  under the new version.)
-* One round trip per hit: a Lua script reads the version and the versioned key together.
-* TTL `TTL_SECONDS` plus up to `TTL_JITTER_SECONDS` of random jitter, so pages do not expire together.
-* Single flight: on a miss one request takes a short lock (`SET NX PX`) and rebuilds; the others poll the key
-  for up to `WAIT_SECONDS` and then read the database themselves (without writing the cache).
+* Version: one row in the database (`catalog_version`). A write that changes what a customer sees calls
+  `invalidate(session)`, and the version is bumped in that same transaction, just before it commits (a session
+  event below). The new rows and the new version become visible together: a reader that sees the new version
+  sees the new rows, and a page cached under the old version is never served again. No key scans, no window
+  between the commit and the bump, and nothing to lose if Redis is down at the moment of the write.
+* Every read learns the version from the database (app.catalog.live): on a product page in the same query as
+  the live stock, elsewhere in a one-row primary-key read.
+* Level 1: this process's memory, pages of the current version only (at most `L1_MAX_ENTRIES`, each kept for
+  `L1_TTL_SECONDS` so figures that change without a staff write, such as sales counts, still refresh). A hit
+  costs nothing beyond the version read.
+* Level 2: Redis, `daoxiang:catalog:{version}:{key}`, shared by every process; TTL `TTL_SECONDS` plus up to
+  `TTL_JITTER_SECONDS` of jitter so pages do not expire together.
+* Single flight: within a process one build per key and version (the others await it); across processes one
+  request takes a short Redis lock (`SET NX PX`) and rebuilds while the others poll the key for up to
+  `WAIT_SECONDS` and then read the database themselves (without writing the cache).
 * Stock is never trusted from the cache: detail pages are cached with placeholders where each SKU's stock
-  goes, and the live stock is filled in from one indexed query on every read (see service.product_detail).
-  Orders move stock with atomic SQL updates from another domain, so they need not know about this cache.
-* No REDIS_URL: everything reads the database. Redis down: the error is logged, reads go to the database for
-  `BACKOFF_SECONDS`, and nothing answers 500.
+  goes, and the live stock is filled in on every read (see service.product_detail_json).
+* No REDIS_URL: level 1 only. Redis down: the error is logged, level 2 is skipped for `BACKOFF_SECONDS`, and
+  nothing answers 500.
 """
 
 from __future__ import annotations
@@ -24,45 +29,101 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy import event, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from app.catalog.models import CatalogVersion
 from app.config import get_settings
-from app.db import after_commit
+from app.db import session_scope
 from app.redis import RedisError
 
 log = logging.getLogger(__name__)
 
 PREFIX = "daoxiang:catalog:"
-VERSION_KEY = PREFIX + "ver"
 TTL_SECONDS = 300
 TTL_JITTER_SECONDS = 60
 LOCK_MS = 3000
 WAIT_SECONDS = 0.25
 _POLL_SECONDS = 0.01
 BACKOFF_SECONDS = 2.0
-
-# Returns {version, value-or-nil}. A missing version starts at the current time in ms so that a version is
-# never reused after Redis lost the counter.
-_GET_SCRIPT = """
-local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], ARGV[3], 'NX')
-  v = redis.call('GET', KEYS[1])
-end
-return {v, redis.call('GET', ARGV[1] .. v .. ':' .. ARGV[2])}
-"""
+L1_MAX_ENTRIES = 2000
+L1_TTL_SECONDS = 30.0
 
 MAX_CONNECTIONS = 50
 FAILURES_BEFORE_BACKOFF = 3
 
-_script = None
-_script_client = None
+_CHANGED = "catalog_changed"
+_TABLE = CatalogVersion.__table__
+
 _down_until = 0.0
 _failures = 0
 _redis: Redis | None = None
 _redis_loop: asyncio.AbstractEventLoop | None = None
+
+# Level 1: the pages of one version (with the time each was stored); a read that brings another version
+# starts afresh.
+_l1_version: int | None = None
+_l1: dict[str, tuple[float, bytes]] = {}
+_building: dict[tuple[int, str], asyncio.Task[bytes]] = {}
+
+
+# ---------------------------------------------------------------- the version
+
+
+def invalidate(session: AsyncSession | Session) -> None:
+    """Call from any write that changes what a customer sees in the catalogue (other domains too, e.g.
+    traceability adding a certificate shown on a product page): the version moves when this transaction
+    commits, and not at all if it rolls back."""
+    session.info[_CHANGED] = True
+
+
+def new_version() -> int:
+    return int(time.time() * 1_000_000)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_before_commit(session: Session) -> None:
+    if not session.info.pop(_CHANGED, False):
+        return
+    # The row lock is taken last, just before the commit: staff writes queue here only for an instant.
+    bumped = session.execute(update(_TABLE).where(_TABLE.c.id == 1).values(version=_TABLE.c.version + 1))
+    if bumped.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(_insert_missing_row())
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint inside it
+        session.info.pop(_CHANGED, None)
+
+
+def _insert_missing_row():
+    """INSERT the version row unless it exists (it only goes missing when someone deletes it)."""
+    return (
+        insert(_TABLE)
+        .values(id=1, version=new_version())
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+        .prefix_with("OR IGNORE", dialect="sqlite")
+    )
+
+
+async def ensure_version_row() -> None:
+    async with session_scope() as session:
+        await session.execute(_insert_missing_row())
+
+
+async def bump() -> None:
+    """Make every cached catalogue page unreachable (new version), in a transaction of its own."""
+    async with session_scope() as session:
+        invalidate(session)
+
+
+# ---------------------------------------------------------------- level 2: Redis
 
 
 def get_redis() -> Redis | None:
@@ -92,6 +153,7 @@ async def close() -> None:
         await _redis.aclose()
         await _redis.connection_pool.disconnect()
     _redis = _redis_loop = None
+    clear_local()
 
 
 def _client():
@@ -101,8 +163,8 @@ def _client():
 
 
 def _mark_down(exc: BaseException) -> None:
-    """One failure sends this request to the database; a few in a row send every request there for a while
-    (so a dead Redis costs nothing per request, and a single slow connect does not)."""
+    """One failure sends this request to the database; a few in a row skip Redis for a while (so a dead
+    Redis costs nothing per request, and a single slow connect does not)."""
     global _down_until, _failures
     _failures += 1
     if _failures >= FAILURES_BEFORE_BACKOFF:
@@ -113,39 +175,24 @@ def _mark_down(exc: BaseException) -> None:
         )
 
 
-def _reset_failures() -> None:
-    global _failures
-    _failures = 0
-
-
-def _get_script(client):
-    global _script, _script_client
-    if _script is None or _script_client is not client:
-        _script = client.register_script(_GET_SCRIPT)
-        _script_client = client
-    return _script
-
-
 def _ttl() -> int:
     return TTL_SECONDS + random.randint(0, TTL_JITTER_SECONDS)  # noqa: S311 - jitter, not security
 
 
-async def cached(key: str, build: Callable[[], Awaitable[bytes]]) -> bytes:
-    """The bytes cached under `key` for the current catalogue version, built (once) on a miss."""
+async def _shared(version: int, key: str, build: Callable[[], Awaitable[bytes]]) -> bytes:
+    """Level 2 (Redis) for one version, with one rebuild at a time across processes."""
+    global _failures
     client = _client()
     if client is None:
         return await build()
+    full_key = f"{PREFIX}{version}:{key}"
     try:
-        version, value = await _get_script(client)(
-            keys=[VERSION_KEY], args=[PREFIX, key, str(int(time.time() * 1000))]
-        )
-        _reset_failures()
+        value = await client.get(full_key)
+        _failures = 0
         if value is not None:
             return value
-        full_key = f"{PREFIX}{version.decode()}:{key}"
         lock_key = full_key + ":lock"
-        token = secrets.token_hex(8)
-        if await client.set(lock_key, token, nx=True, px=LOCK_MS):
+        if await client.set(lock_key, secrets.token_hex(8), nx=True, px=LOCK_MS):
             try:
                 value = await build()
                 await client.set(full_key, value, ex=_ttl())
@@ -163,22 +210,33 @@ async def cached(key: str, build: Callable[[], Awaitable[bytes]]) -> bytes:
     return await build()
 
 
-async def bump() -> None:
-    """Make every cached catalogue page unreachable (new version)."""
-    client = get_redis()
-    if client is None:
-        return
-    try:
-        await client.incr(VERSION_KEY)
-    except (RedisError, OSError) as exc:
-        # The pages cached before stay reachable until their TTL: log loudly, the write itself stands.
-        # This process stops trusting the cache until every page cached before has expired.
-        global _down_until
-        log.error("could not bump the catalogue cache version", extra={"error": str(exc)})
-        _down_until = time.monotonic() + TTL_SECONDS + TTL_JITTER_SECONDS
+# ---------------------------------------------------------------- level 1 and the entry point
 
 
-def invalidate_after_commit(session: AsyncSession) -> None:
-    """Call from any write that changes what a customer sees in the catalogue (other domains too, e.g.
-    traceability adding a certificate shown on a product page)."""
-    after_commit(session, "catalog.cache.bump", bump)
+def clear_local() -> None:
+    global _l1_version
+    _l1.clear()
+    _l1_version = None
+
+
+async def cached(version: int, key: str, build: Callable[[], Awaitable[bytes]]) -> bytes:
+    """The bytes of `key` for catalogue `version`: from this process, else from Redis, else built (once)."""
+    global _l1_version
+    if version != _l1_version:
+        _l1.clear()
+        _l1_version = version
+    entry = _l1.get(key)
+    if entry is not None and time.monotonic() - entry[0] < L1_TTL_SECONDS:
+        return entry[1]
+    loop = asyncio.get_running_loop()
+    task = _building.get((version, key))
+    if task is None or task.get_loop() is not loop:
+        task = loop.create_task(_shared(version, key, build))
+        _building[(version, key)] = task
+        task.add_done_callback(lambda _t, k=(version, key): _building.pop(k, None))
+    value = await asyncio.shield(task)
+    if version == _l1_version:
+        if len(_l1) >= L1_MAX_ENTRIES and key not in _l1:
+            del _l1[next(iter(_l1))]
+        _l1[key] = (time.monotonic(), value)
+    return value

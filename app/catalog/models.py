@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -100,3 +100,16 @@ class Sku(TimestampMixin, Base):
     gtin: Mapped[str | None] = mapped_column(String(14), nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class CatalogVersion(Base):
+    """One row (id 1): the catalogue's version. Every write that changes what a customer sees bumps it in its
+    own transaction (app.catalog.cache.invalidate); cached pages are keyed by it, so a page cached before the
+    write is never served after it commits. It starts at a time in microseconds, so a version is not reused
+    after the row is lost."""
+
+    __tablename__ = "catalog_version"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)

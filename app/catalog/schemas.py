@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from app.catalog.search import MAX_QUERY_CHARS
 from app.kit.money import MAX_PRICE_FEN
+from app.kit.pagination import MAX_PAGE_SIZE
 from app.kit.params import MAX_ID
 from app.kit.schemas import InputModel, OutputModel
 
@@ -223,3 +225,26 @@ class ProductAdminListItem(ProductListItem):
 
 
 SortOption = Literal["newest", "price_asc", "price_desc", "sales", "relevance"]
+
+
+class ProductListQuery(BaseModel):
+    """The public list's query parameters (validated as one model: the hottest route pays for one
+    validation)."""
+
+    page: int = Field(1, ge=1, le=100_000, description="1-based page number")
+    size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="items per page (at most 100)")
+    q: str | None = Field(
+        None,
+        max_length=2000,
+        description=(
+            "Chinese text, pinyin or initials (`稻花香`, `wuchang`, `wc`). Only the first "
+            f"{MAX_QUERY_CHARS} characters and 5 words are used; every word must match."
+        ),
+    )
+    category_id: int | None = Field(None, ge=1, le=MAX_ID, description="this category and all below it")
+    min_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
+    max_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
+    origin: str | None = Field(None, max_length=200, description="part of the origin, e.g. 五常")
+    sort: SortOption | None = Field(
+        None, description="default: relevance when searching, otherwise the shop's own order"
+    )

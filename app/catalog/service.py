@@ -2,18 +2,17 @@
 
 Extension point for traceability: when `app.traceability.service.product_story(session, product_id)` exists,
 the product detail calls it and shows its `{"certificates": [...], "batches": [...]}` (JSON-ready dicts).
-Writes there that change a product page must call `app.catalog.cache.invalidate_after_commit(session)`.
+Writes there that change a product page must call `app.catalog.cache.invalidate(session)`.
 
 For other domains:
 * `note_stock_change(session, sku_id, product_id, before, after)` emits `stock.low` when stock falls below
   `LOW_STOCK_THRESHOLD` (orders may call it after a checkout's atomic stock update).
-* `invalidate_after_commit(session)` (re-exported from app.catalog.cache) after a change customers should see
+* `invalidate(session)` (re-exported from app.catalog.cache) after a change customers should see
   at once in lists (e.g. sales counts; otherwise they refresh within the cache TTL).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib
 from collections.abc import Iterable, Sequence
@@ -24,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import audit, events
-from app.catalog import cache, live_stock, repository, search
-from app.catalog.cache import invalidate_after_commit
+from app.catalog import cache, live, repository, search
+from app.catalog.cache import invalidate
 from app.catalog.errors import (
     CategoryCycle,
     CategoryInUse,
@@ -46,6 +45,7 @@ from app.catalog.schemas import (
     ProductAdminListItem,
     ProductAdminRead,
     ProductCreate,
+    ProductListQuery,
     ProductUpdate,
     SkuAdminRead,
     SkuCreate,
@@ -57,7 +57,7 @@ from app.kit.pagination import Page, PageParams
 # A staff stock change that takes a SKU from at least this many units to fewer emits `stock.low`.
 LOW_STOCK_THRESHOLD = 10
 
-__all__ = ["invalidate_after_commit", "LOW_STOCK_THRESHOLD"]
+__all__ = ["invalidate", "LOW_STOCK_THRESHOLD"]
 
 _PRODUCT_FIELDS = (
     "name",
@@ -110,7 +110,7 @@ async def categories_json() -> bytes:
             rows = await repository.list_categories(session)
             return orjson.dumps([{"id": c.id, "name": c.name, "parent_id": c.parent_id} for c in rows])
 
-    return await cache.cached("categories", build)
+    return await cache.cached(await live.version(), "categories", build)
 
 
 async def list_categories(session: AsyncSession) -> Sequence[Category]:
@@ -152,7 +152,7 @@ async def create_category(session: AsyncSession, actor: Any, data: CategoryCreat
         category.id,
         audit.diff({}, _category_snapshot(category)),
     )
-    invalidate_after_commit(session)
+    invalidate(session)
     return category
 
 
@@ -170,7 +170,7 @@ async def update_category(
     changed = audit.diff(before, _category_snapshot(category))
     if changed:
         await audit.record(session, actor, "category.update", "category", category.id, changed)
-        invalidate_after_commit(session)
+        invalidate(session)
     return category
 
 
@@ -184,7 +184,7 @@ async def delete_category(session: AsyncSession, actor: Any, category_id: int) -
     await session.delete(category)
     await session.flush()
     await audit.record(session, actor, "category.delete", "category", category_id, audit.diff(before, {}))
-    invalidate_after_commit(session)
+    invalidate(session)
 
 
 # ---------------------------------------------------------------- public reads
@@ -269,7 +269,20 @@ async def product_list_json(
                 {"items": [_list_item(p) for p in rows], "total": total, "page": page.page, "size": page.size}
             )
 
-    return await cache.cached(key, build)
+    return await cache.cached(await live.version(), key, build)
+
+
+async def public_product_list_json(query: ProductListQuery) -> bytes:
+    """The public list page for validated query parameters (the route and app.catalog.fast_reads)."""
+    return await product_list_json(
+        PageParams(page=query.page, size=query.size),
+        q=query.q,
+        category_id=query.category_id,
+        min_price_fen=query.min_price_fen,
+        max_price_fen=query.max_price_fen,
+        origin=query.origin,
+        sort=query.sort,
+    )
 
 
 async def _traceability_story(session: AsyncSession, product_id: int) -> dict[str, list[Any]]:
@@ -339,11 +352,9 @@ async def _detail_template(product_id: int) -> bytes:
 
 async def product_detail_json(product_id: int) -> bytes:
     """The public product detail as JSON bytes: cached, with each SKU's live stock filled in."""
-    # The page (cache) and the stock (database) are fetched at the same time.
-    template, stock = await asyncio.gather(
-        cache.cached(f"detail:{product_id}", lambda: _detail_template(product_id)),
-        live_stock.fetch(product_id),
-    )
+    # One query gives the version (which cached page is current) and the live stock.
+    version, stock = await live.version_and_stock(product_id)
+    template = await cache.cached(version, f"detail:{product_id}", lambda: _detail_template(product_id))
     if template == _NOT_FOUND:
         raise ProductNotFound("No such product.")
     body = template
@@ -463,7 +474,7 @@ async def _changed(session: AsyncSession, product: Product, changed: Iterable[st
         },
         subject=f"product/{product.id}",
     )
-    invalidate_after_commit(session)
+    invalidate(session)
 
 
 async def _set_status(session: AsyncSession, product: Product, status: str) -> None:
@@ -522,7 +533,7 @@ async def create_product(session: AsyncSession, actor: Any, data: ProductCreate)
             "skus": {"before": None, "after": [s.model_dump() for s in data.skus]},
         },
     )
-    invalidate_after_commit(session)
+    invalidate(session)
     return product
 
 

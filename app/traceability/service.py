@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
-from app.catalog.cache import invalidate_after_commit
+from app.catalog.cache import invalidate
 from app.config import get_settings
 from app.db import utcnow
 from app.traceability import codes as codebook
@@ -222,7 +222,7 @@ async def create_batch(session: AsyncSession, data: BatchCreate) -> BatchRead:
         },
         subject=f"batch/{batch.id}",
     )
-    invalidate_after_commit(session)  # the product page lists its batches
+    invalidate(session)  # the product page lists its batches
     return batch_read(batch, plot)
 
 
@@ -316,7 +316,7 @@ async def record_event(
         },
         subject=f"batch/{batch_id}",
     )
-    invalidate_after_commit(session)
+    invalidate(session)
     return event_read(event)
 
 
@@ -446,7 +446,7 @@ async def create_certificate(session: AsyncSession, data: CertificateCreate) -> 
         },
         subject=f"certificate/{cert.id}",
     )
-    invalidate_after_commit(session)
+    invalidate(session)
     return certificate_read(cert)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from app.catalog import repository, service
+from app.catalog import cache, repository, service
 from app.catalog.models import Category, Product, ProductStatus, Sku
 from app.db import session_scope, utcnow
 
@@ -21,6 +21,7 @@ async def create_category(
         )
         session.add(category)
         await session.flush()
+        cache.invalidate(session)
     return category
 
 
@@ -57,6 +58,7 @@ async def create_product(
             session.add(Sku(product_id=product.id, sort_order=position, **sku))
         await session.flush()
         await repository.refresh_min_price(session, product.id)
+        cache.invalidate(session)  # as every staff write does
         await session.refresh(product)
     return product
 

@@ -1,5 +1,6 @@
-"""The read-through cache: pages come from Redis, every staff write is seen at once, stock is always live,
-one rebuild at a time, and the shop keeps answering from the database when Redis is gone."""
+"""The read-through cache: pages come from this process's memory or Redis, every write (from any process) is
+seen at once, stock is always live, one rebuild at a time, and the shop keeps answering from the database when
+Redis is gone."""
 
 from __future__ import annotations
 
@@ -32,9 +33,14 @@ async def warm(client, product_id: int) -> None:
         assert (await client.get(url)).status_code in (200, 404)
 
 
-@needs_redis
+async def version() -> int:
+    await cache.ensure_version_row()  # the clean-up after each test deletes every row
+    async with session_scope() as session:
+        return (await session.execute(text("SELECT version FROM catalog_version WHERE id = 1"))).scalar_one()
+
+
 class TestPagesComeFromTheCache:
-    async def test_list_and_detail_are_served_from_redis_until_a_write(self, client):
+    async def test_list_and_detail_are_served_from_the_cache_until_a_write(self, client):
         product = await create_product(name="五常大米")
         await warm(client, product.id)
         await sneak("UPDATE products SET name = '偷改' WHERE id = :id", id=product.id)
@@ -42,7 +48,29 @@ class TestPagesComeFromTheCache:
         assert (await client.get("/api/products")).json()["items"][0]["name"] == "五常大米"
         await cache.bump()
         assert (await client.get(f"/api/products/{product.id}")).json()["name"] == "偷改"
+        assert (await client.get("/api/products")).json()["items"][0]["name"] == "偷改"
 
+    @needs_redis
+    async def test_redis_serves_a_process_that_has_not_seen_the_page(self, client):
+        product = await create_product(name="五常大米")
+        await warm(client, product.id)
+        await sneak("UPDATE products SET name = '偷改' WHERE id = :id", id=product.id)
+        cache.clear_local()  # as a freshly started process
+        assert (await client.get(f"/api/products/{product.id}")).json()["name"] == "五常大米"
+
+    async def test_pages_in_memory_expire_so_sales_counts_refresh(self, client, monkeypatch):
+        product = await create_product()
+        await warm(client, product.id)
+        await sneak("UPDATE products SET sales_count = 42 WHERE id = :id", id=product.id)
+        assert (await client.get("/api/products")).json()["items"][0]["sales"] == 0
+        monkeypatch.setattr(cache, "L1_TTL_SECONDS", 0.0)
+        shared = cache.get_redis()
+        if shared is not None:  # the shared copy expires after its own TTL: skip the wait
+            await shared.flushdb()
+        await warm(client, product.id)
+        assert (await client.get("/api/products")).json()["items"][0]["sales"] == 42
+
+    @needs_redis
     async def test_ttl_has_jitter_within_bounds(self, client):
         product = await create_product()
         await warm(client, product.id)
@@ -78,6 +106,54 @@ class TestPagesComeFromTheCache:
             await client.post(f"/api/admin/products/{product.id}/publish", headers=staff)
         ).status_code == 200
         assert (await client.get(f"/api/products/{product.id}")).status_code == 200
+
+
+class TestTheVersion:
+    async def test_a_write_committed_by_another_process_shows_at_once(self, client):
+        """Another process's write bumps the version in its own transaction; this one reads it every time."""
+        product = await create_product(name="五常大米")
+        await warm(client, product.id)
+        async with session_scope() as session:
+            await session.execute(
+                text("UPDATE products SET name = '新名' WHERE id = :id"), {"id": product.id}
+            )
+            await session.execute(text("UPDATE catalog_version SET version = version + 1 WHERE id = 1"))
+        assert (await client.get(f"/api/products/{product.id}")).json()["name"] == "新名"
+        assert (await client.get("/api/products")).json()["items"][0]["name"] == "新名"
+
+    async def test_the_version_moves_with_the_commit_and_only_then(self):
+        before = await version()
+        with pytest.raises(RuntimeError):
+            async with session_scope() as session:
+                cache.invalidate(session)
+                raise RuntimeError("the write fails")
+        assert await version() == before
+        async with session_scope() as session:
+            cache.invalidate(session)
+            cache.invalidate(session)
+        assert await version() == before + 1
+
+    async def test_a_rolled_back_savepoint_keeps_the_outer_invalidation(self):
+        before = await version()
+        async with session_scope() as session:
+            cache.invalidate(session)
+            savepoint = await session.begin_nested()
+            await savepoint.rollback()
+        assert await version() == before + 1
+
+    async def test_reads_work_and_caching_resumes_when_the_row_is_gone(self, client):
+        product = await create_product(name="五常大米")
+        old = await version()
+        await sneak("DELETE FROM catalog_version")
+        assert (await client.get(f"/api/products/{product.id}")).json()["name"] == "五常大米"
+        assert await version() > old
+        await sneak("UPDATE products SET name = '偷改' WHERE id = :id", id=product.id)
+        assert (await client.get(f"/api/products/{product.id}")).json()["name"] == "五常大米"  # cached again
+        await sneak("DELETE FROM catalog_version")
+        h = auth(await create_user(role=Role.merchant))
+        response = await client.patch(f"/api/admin/products/{product.id}", json={"name": "改名"}, headers=h)
+        assert response.status_code == 200
+        assert (await client.get(f"/api/products/{product.id}")).json()["name"] == "改名"
 
 
 class TestStockIsAlwaysLive:
