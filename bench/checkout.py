@@ -10,6 +10,7 @@ rounds). Checks afterwards that no request failed and that the stock fell by exa
 
     python bench/checkout.py                                   # 2 rounds, 10 s, 32 connections
     python bench/checkout.py --connections 50 --duration 15 --rounds 3
+    python bench/checkout.py --profile        # CPU per checkout, cProfiled in-process (no HTTP server)
     BENCH_DATABASE_URL=mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_orders \
     BENCH_REDIS_URL=redis://127.0.0.1:6379/3 python bench/checkout.py
 
@@ -277,6 +278,106 @@ def write_script(directory: Path, sku_id: int, customers: list[tuple[str, int]],
     return str(path)
 
 
+def profile(args: argparse.Namespace) -> int:
+    """The shop's ASGI app in this process, no HTTP server in between (uvicorn costs the ceiling the same):
+    CPU per checkout measured plainly, then the same load again under cProfile."""
+    import asyncio
+    import cProfile
+    import json
+    import pstats
+    import random
+
+    sys.path.insert(0, str(ROOT))  # this checkout's `app`, whatever the editable install points at
+    sku_id, customers = prepare(args.database_url, args.redis_url, args.customers)
+    os.environ["LOG_LEVEL"] = args.log_level
+    from app.main import app
+
+    run_id = secrets.token_hex(6)
+    counter = 0
+
+    async def call() -> int:
+        nonlocal counter
+        counter += 1
+        token, address_id = random.choice(customers)
+        body = json.dumps({"address_id": address_id, "items": [{"sku_id": sku_id, "quantity": 1}]}).encode()
+        headers = [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {token}".encode()),
+        ]
+        if not args.no_key:
+            headers.append((b"idempotency-key", f"{run_id}-{counter}".encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/orders",
+            "raw_path": b"/api/orders",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        status: list[int] = []
+        sent = False
+
+        async def receive() -> dict:
+            nonlocal sent
+            if sent:
+                await asyncio.Event().wait()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        return status[0]
+
+    async def load(per_worker: int) -> tuple[float, float, int]:
+        async def worker() -> int:
+            failed = 0
+            for _ in range(per_worker):
+                failed += await call() != 201
+            return failed
+
+        started, cpu = time.perf_counter(), time.process_time()
+        failed = sum(await asyncio.gather(*(worker() for _ in range(args.connections))))
+        return time.perf_counter() - started, time.process_time() - cpu, failed
+
+    async def run_all() -> None:
+        assert await call() == 201, "checkout does not answer 201"
+        await load(10)  # warm-up: connections, statement caches
+        per_worker = max(1, args.profile_requests // args.connections)
+        n = per_worker * args.connections
+        elapsed, cpu, failed = await load(per_worker)
+        print(
+            f"plain:     {n} checkouts, {args.connections} at a time: {cpu / n * 1e6:.0f} us CPU each, "
+            f"{n / elapsed:.0f}/s, {failed} failed"
+        )
+        profiler = cProfile.Profile()
+        profiler.enable()
+        elapsed, cpu, failed = await load(per_worker)
+        profiler.disable()
+        print(f"profiled:  {cpu / n * 1e6:.0f} us CPU each, {failed} failed")
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(60)
+
+    asyncio.run(run_all())
+    stock, orders, sold = stock_and_sold(args.database_url)
+    exact = START_STOCK - stock == sold == orders
+    print(
+        f"stock {START_STOCK} -> {stock}; orders {orders}, bags sold {sold} -> {'EXACT' if exact else 'MISMATCH'}"
+    )
+    return 0 if exact else 1
+
+
 def run(args: argparse.Namespace) -> int:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (apt-get install -y wrk)")
@@ -351,6 +452,10 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--no-key", action="store_true", help="send no Idempotency-Key")
     parser.add_argument("--log-level", default="INFO", help="the shop's LOG_LEVEL (INFO logs every request)")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile checkout in-process instead of loading a server"
+    )
+    parser.add_argument("--profile-requests", type=int, default=1280, help="checkouts per profiled phase")
     args = parser.parse_args()
     if args.command == "serve-ceiling":
         serve_ceiling(args.port)
@@ -361,7 +466,7 @@ def main() -> int:
     args.rounds = max(1, min(args.rounds, 5))
     args.connections = max(1, min(args.connections, 500))
     args.customers = max(1, min(args.customers, 100_000))
-    return run(args)
+    return profile(args) if args.profile else run(args)
 
 
 if __name__ == "__main__":
