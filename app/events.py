@@ -67,13 +67,21 @@ async def emit(
     version: int = 1,
 ) -> OutboxEvent:
     """Record a domain event in the caller's transaction. `data` must be JSON-ready (ints, strings, ISO times)."""
-    event = OutboxEvent(
-        event_id=str(uuid.uuid4()),
-        type=event_type,
-        version=version,
-        subject=subject,
-        occurred_at=utcnow(),
-        data=data,
-    )
+    event = OutboxEvent(**outbox_row(event_type, data, subject=subject, version=version))
     session.add(event)
     return event
+
+
+def outbox_row(
+    event_type: str, data: dict[str, Any], *, subject: str | None = None, version: int = 1
+) -> dict[str, Any]:
+    """The column values of a new outbox row (for `emit`, and for writers that bypass the ORM)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "version": version,
+        "subject": subject,
+        "occurred_at": utcnow(),
+        "data": data,
+        "attempts": 0,
+    }

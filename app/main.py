@@ -83,8 +83,10 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     from app.catalog import cache, live
+    from app.kit import leandb
 
     live.close()
+    leandb.close()
     await cache.close()
     await close_redis()
     await dispose_engine()

@@ -34,6 +34,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.orders import repository
 from app.orders.errors import IdempotencyKeyReused, RequestInProgress
+from app.orders.repository import CheckoutStore
 from app.redis import RedisError, get_redis
 
 log = logging.getLogger("daoxiang.orders.idempotency")
@@ -149,20 +150,17 @@ async def answer_from_row(
     return SavedResponse(existing.response_status, json.loads(existing.response_body or "{}"))
 
 
-async def save_response(session: AsyncSession, claim_: Claim, status: int, body: dict[str, Any]) -> None:
-    """In the caller's (the order's) transaction. Raises KeyAlreadyStored when the row exists already."""
+async def save_response(store: CheckoutStore, claim_: Claim, status: int, body: dict[str, Any]) -> None:
+    """In the order's transaction (through its checkout store). Raises KeyAlreadyStored when the row exists
+    already; the caller's transaction must then be rolled back."""
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     if claim_.row_id is not None:
-        await repository.save_idempotent_response(session, claim_.row_id, status, text)
+        await store.save_idempotent_response(claim_.row_id, status, text)
         return
-    now = utcnow()
-    try:
-        # No savepoint: on a duplicate the whole order transaction is rolled back anyway.
-        await repository.insert_claim(
-            session, claim_.user_id, claim_.key, claim_.body_hash, now, status, text
-        )
-    except IntegrityError as exc:
-        raise KeyAlreadyStored from exc
+    if not await store.insert_idempotency_row(
+        claim_.user_id, claim_.key, claim_.body_hash, utcnow(), status, text
+    ):
+        raise KeyAlreadyStored
 
 
 async def release(session: AsyncSession, claim_: Claim) -> None:

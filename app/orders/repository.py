@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, case, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -306,3 +308,188 @@ async def release_claim(session: AsyncSession, claim_id: int) -> None:
 async def purge_idempotency_keys(session: AsyncSession, before: datetime) -> int:
     result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
     return result.rowcount or 0
+
+
+# ------------------------------------------------------------------------------------------ checkout writes
+# Checkout runs the same steps on two stores: the request's session (SQLite, and the whole-cart checkout),
+# and on MariaDB a bare asyncmy cursor inside its own short transaction (app.kit.leandb), which costs a
+# fraction of the CPU. Both answer the same questions and write the same rows.
+
+
+class CheckoutAddress(NamedTuple):
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+
+
+class CheckoutSku(NamedTuple):
+    id: int
+    name: str
+    price_fen: int
+    is_active: bool
+    product_id: int
+    product_name: str
+    product_status: str
+
+
+class SessionCheckoutStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def address(self, user_id: int, address_id: int) -> CheckoutAddress | None:
+        from app.users import repository as users_repository
+
+        address = await users_repository.get_address(self.session, user_id, address_id)
+        if address is None:
+            return None
+        return CheckoutAddress(
+            address.recipient, address.phone, address.province, address.city, address.district, address.detail
+        )
+
+    async def skus(self, sku_ids: Iterable[int]) -> dict[int, CheckoutSku]:
+        return {sku_id: CheckoutSku(*row) for sku_id, row in (await sku_rows(self.session, sku_ids)).items()}
+
+    async def insert_order(self, values: dict[str, Any]) -> int:
+        return await insert_order(self.session, values)
+
+    async def insert_items(self, rows: list[dict[str, Any]]) -> list[int]:
+        return await insert_items(self.session, rows)
+
+    async def emit(self, row: dict[str, Any]) -> None:
+        from app.events import OutboxEvent
+
+        self.session.add(OutboxEvent(**row))
+        await self.session.flush()
+
+    async def insert_idempotency_row(
+        self, user_id: int, key: str, request_hash: str, now: datetime, status: int, body: str
+    ) -> bool:
+        """False when the (user, key) row exists already (the transaction must then be rolled back)."""
+        try:
+            # No savepoint: on a duplicate the whole order transaction is rolled back anyway.
+            await insert_claim(self.session, user_id, key, request_hash, now, status, body)
+        except IntegrityError:
+            return False
+        return True
+
+    async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
+        await save_idempotent_response(self.session, claim_id, status, body)
+
+    async def take_stock(self, sku_id: int, quantity: int) -> bool:
+        return await take_stock(self.session, sku_id, quantity)
+
+
+def _naive_utc(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_ORDER_COLUMNS = (
+    "order_no user_id status subtotal_fen shipping_fen discount_fen total_fen coupon_code note address"
+    " recipient_phone pay_deadline created_at updated_at"
+).split()
+_ITEM_COLUMNS = "order_id sku_id product_id name sku_name quantity unit_price_fen subtotal_fen".split()
+_OUTBOX_COLUMNS = "event_id type version subject occurred_at data attempts".split()
+
+
+class LeanCheckoutStore:
+    """The same writes as SessionCheckoutStore as plain MariaDB statements on an asyncmy cursor that is
+    inside a transaction (the caller commits). Datetimes go in as naive UTC and JSON as text, as the
+    column types of the models store them."""
+
+    ADDRESS_SQL = (
+        "SELECT recipient, phone, province, city, district, detail FROM addresses"
+        " WHERE id = %s AND user_id = %s"
+    )
+    SKUS_SQL = (
+        "SELECT s.id, s.name, s.price_fen, s.is_active, s.product_id, p.name, p.status"
+        " FROM skus s JOIN products p ON p.id = s.product_id WHERE s.id IN ({})"
+    )
+    # Columns in the order of _ORDER_COLUMNS, _ITEM_COLUMNS and _OUTBOX_COLUMNS.
+    ORDER_SQL = (
+        "INSERT INTO orders (order_no, user_id, status, subtotal_fen, shipping_fen, discount_fen, total_fen,"
+        " coupon_code, note, address, recipient_phone, pay_deadline, created_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    ITEM_SQL = (
+        "INSERT INTO order_items (order_id, sku_id, product_id, name, sku_name, quantity, unit_price_fen,"
+        " subtotal_fen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    OUTBOX_SQL = (
+        "INSERT INTO outbox_events (event_id, type, version, subject, occurred_at, data, attempts)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    )
+    IDEMPOTENCY_SQL = (
+        "INSERT INTO idempotency_keys (user_id, `key`, request_hash, response_status, response_body,"
+        " claimed_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    )
+    RESPONSE_SQL = "UPDATE idempotency_keys SET response_status = %s, response_body = %s WHERE id = %s"
+    STOCK_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s AND stock >= %s"
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    async def address(self, user_id: int, address_id: int) -> CheckoutAddress | None:
+        await self.cursor.execute(self.ADDRESS_SQL, (address_id, user_id))
+        row = await self.cursor.fetchone()
+        return None if row is None else CheckoutAddress(*row)
+
+    async def skus(self, sku_ids: Iterable[int]) -> dict[int, CheckoutSku]:
+        ids = [int(sku_id) for sku_id in sku_ids]
+        placeholders = ", ".join(["%s"] * len(ids))
+        await self.cursor.execute(self.SKUS_SQL.format(placeholders), ids)  # noqa: S608 - placeholders only
+        rows = await self.cursor.fetchall()
+        return {int(row[0]): CheckoutSku(int(row[0]), row[1], row[2], bool(row[3]), *row[4:]) for row in rows}
+
+    async def _insert(self, sql: str, columns: list[str], values: dict[str, Any]) -> int:
+        params = []
+        for column in columns:
+            value = values.get(column)
+            if isinstance(value, datetime):
+                value = _naive_utc(value)
+            elif isinstance(value, dict | list):
+                value = _json(value)
+            params.append(value)
+        await self.cursor.execute(sql, params)
+        return int(self.cursor.lastrowid)
+
+    async def insert_order(self, values: dict[str, Any]) -> int:
+        return await self._insert(self.ORDER_SQL, _ORDER_COLUMNS, values)
+
+    async def insert_items(self, rows: list[dict[str, Any]]) -> list[int]:
+        return [await self._insert(self.ITEM_SQL, _ITEM_COLUMNS, row) for row in rows]
+
+    async def emit(self, row: dict[str, Any]) -> None:
+        await self._insert(self.OUTBOX_SQL, _OUTBOX_COLUMNS, row)
+
+    async def insert_idempotency_row(
+        self, user_id: int, key: str, request_hash: str, now: datetime, status: int, body: str
+    ) -> bool:
+        from asyncmy.errors import IntegrityError as DriverIntegrityError
+
+        at = _naive_utc(now)
+        try:
+            await self.cursor.execute(
+                self.IDEMPOTENCY_SQL, (user_id, key, request_hash, status, body, at, at)
+            )
+        except DriverIntegrityError as exc:
+            if exc.args and exc.args[0] == 1062:  # duplicate key
+                return False
+            raise
+        return True
+
+    async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
+        await self.cursor.execute(self.RESPONSE_SQL, (status, body, claim_id))
+
+    async def take_stock(self, sku_id: int, quantity: int) -> bool:
+        await self.cursor.execute(self.STOCK_SQL, (quantity, _naive_utc(utcnow()), sku_id, quantity))
+        return self.cursor.rowcount == 1
+
+
+CheckoutStore = SessionCheckoutStore | LeanCheckoutStore

@@ -32,7 +32,7 @@ from app.orders.schemas import (
     RefundRequest,
     ShipRequest,
 )
-from app.users.dependencies import CurrentUser, StaffUser
+from app.users.dependencies import CurrentPrincipal, CurrentUser, StaffUser
 from app.users.errors import AddressNotFound
 
 router = APIRouter()
@@ -73,7 +73,7 @@ StatusQuery = Annotated[OrderStatus | None, Query(alias="status", description="o
 )
 async def place_order(
     data: OrderCreate,
-    user: CurrentUser,
+    user: CurrentPrincipal,
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:

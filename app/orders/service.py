@@ -28,6 +28,7 @@ from app.cart import service as cart_service
 from app.catalog.models import ProductStatus
 from app.config import get_settings
 from app.db import utcnow
+from app.kit import leandb
 from app.orders import idempotency, repository
 from app.orders.errors import (
     AmountMismatch,
@@ -43,8 +44,8 @@ from app.orders.errors import (
 from app.orders.models import Order, OrderHistory, OrderItem, OrderStatus
 from app.orders.schemas import OrderCreate, OrderRead, RefundReject, ShipLine, ShipRequest
 from app.orders.state import SYSTEM, Actor, transition
-from app.users import service as users_service
-from app.users.models import User
+from app.users.errors import AddressNotFound
+from app.users.models import Principal, User
 
 log = logging.getLogger("daoxiang.orders")
 
@@ -159,23 +160,24 @@ def new_order_no(now: datetime) -> str:
 
 
 async def place_order(
-    session: AsyncSession, user: User, data: OrderCreate, *, idempotency_key: str | None
+    session: AsyncSession, user: User | Principal, data: OrderCreate, *, idempotency_key: str | None
 ) -> tuple[int, dict[str, Any]]:
     """Checkout. Returns (HTTP status, body); with an Idempotency-Key a repeat returns the saved answer."""
     actor = Actor(user.id, user.role)
-    # Detached, the loaded user survives the rollbacks below (claims, retries) without a reload.
-    session.expunge(user)
+    if isinstance(user, User):
+        # Detached, the loaded user survives the rollbacks below (claims, retries) without a reload.
+        session.expunge(user)
     claim: idempotency.Claim | None = None
     if idempotency_key is not None:
         outcome = await idempotency.claim(
-            session, user.id, idempotency_key, idempotency.request_hash(data.model_dump(mode="json"))
+            session, actor.user_id, idempotency_key, idempotency.request_hash(data.model_dump(mode="json"))
         )
         if isinstance(outcome, idempotency.SavedResponse):
             return outcome.status, outcome.body
         claim = outcome
     try:
         async with _checkout_slot():
-            body = await _place_order_with_retries(session, user, actor, data, claim)
+            body = await _place_order_with_retries(session, actor, data, claim)
     except idempotency.KeyAlreadyStored:
         assert claim is not None
         await session.rollback()
@@ -210,29 +212,48 @@ def _checkout_slot() -> asyncio.Semaphore:
     return slot
 
 
+def _db_error_code(exc: BaseException) -> int | None:
+    if isinstance(exc, DBAPIError):
+        return exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return leandb.error_code(exc)
+
+
 async def _place_order_with_retries(
-    session: AsyncSession, user: User, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
+    session: AsyncSession, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
 ) -> dict[str, Any]:
+    # On MariaDB, named items go through the lean store in its own transaction (see app.kit.leandb). The
+    # whole-cart checkout changes the cart in the request's session, and the expired-GI guard reads
+    # certificates through it, so those stay on the session.
+    pool = None
+    if data.items is not None and not get_settings().block_sale_on_expired_gi:
+        pool = leandb.get_pool()
     for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
         try:
-            return await _place_order_once(session, user, actor, data, claim)
-        except DBAPIError as exc:
-            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if pool is None:
+                return await _place_order_once(repository.SessionCheckoutStore(session), actor, data, claim)
+            async with pool.transaction() as cursor:
+                return await _place_order_once(repository.LeanCheckoutStore(cursor), actor, data, claim)
+        except Exception as exc:
+            code = _db_error_code(exc)
             if code not in RETRYABLE_DB_ERRORS or attempt == CHECKOUT_ATTEMPTS:
                 raise
             log.warning("checkout retried", extra={"db_error": code, "attempt": attempt})
-            await session.rollback()
+            if pool is None:
+                await session.rollback()
             await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
     raise AssertionError("unreachable")
 
 
 async def _place_order_once(
-    session: AsyncSession, user: User, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
+    store: repository.CheckoutStore, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
 ) -> dict[str, Any]:
     settings = get_settings()
+    user_id = actor.user_id
+    assert user_id is not None
     from_cart = data.items is None
     if from_cart:
-        lines = await cart_service.lines_for_checkout(session, user.id)
+        assert isinstance(store, repository.SessionCheckoutStore)
+        lines = await cart_service.lines_for_checkout(store.session, user_id)
         if not lines:
             raise CartEmpty("The cart is empty; add something first or name the items.")
     else:
@@ -248,8 +269,10 @@ async def _place_order_once(
         # Promotions (coupons) are not built yet: no code is known.
         raise CouponNotFound("No such coupon.", coupon_code=data.coupon_code)
 
-    address = await users_service.get_address_or_raise(session, user, data.address_id)
-    skus = await repository.sku_rows(session, lines)
+    address = await store.address(user_id, data.address_id)
+    if address is None:
+        raise AddressNotFound("No such address.")
+    skus = await store.skus(lines)
     unavailable = sorted(
         sku_id
         for sku_id in lines
@@ -259,19 +282,23 @@ async def _place_order_once(
     )
     if unavailable:
         raise SkuUnavailable("Some items are not on sale.", sku_ids=unavailable)
-    from app.traceability import service as traceability_service
+    if settings.block_sale_on_expired_gi:
+        from app.traceability import service as traceability_service
 
-    # With BLOCK_SALE_ON_EXPIRED_GI: refuses products whose geographical-indication certificates all expired.
-    await traceability_service.assert_sellable(session, {skus[sku_id].product_id for sku_id in lines})
+        assert isinstance(store, repository.SessionCheckoutStore)
+        # Refuses products whose geographical-indication certificates all expired.
+        await traceability_service.assert_sellable(
+            store.session, {skus[sku_id].product_id for sku_id in lines}
+        )
 
-    # The hot path writes with Core statements: the ORM's unit of work cost more CPU than all the rest.
+    # The hot path writes with plain statements: the ORM's unit of work cost more CPU than all the rest.
     now = utcnow()
     subtotal = sum(skus[sku_id].price_fen * qty for sku_id, qty in lines.items())
     shipping = shipping_fee(subtotal, address.province)
     discount = 0
     order: dict[str, Any] = {
         "order_no": new_order_no(now),
-        "user_id": user.id,
+        "user_id": user_id,
         "status": S.pending_payment.value,
         "subtotal_fen": subtotal,
         "shipping_fen": shipping,
@@ -279,20 +306,13 @@ async def _place_order_once(
         "total_fen": subtotal + shipping - discount,
         "coupon_code": None,
         "note": data.note,
-        "address": {
-            "recipient": address.recipient,
-            "phone": address.phone,
-            "province": address.province,
-            "city": address.city,
-            "district": address.district,
-            "detail": address.detail,
-        },
+        "address": address._asdict(),
         "recipient_phone": address.phone,
         "pay_deadline": now + timedelta(minutes=settings.order_pay_timeout_minutes),
         "created_at": now,
         "updated_at": now,
     }
-    order["id"] = await repository.insert_order(session, order)
+    order["id"] = await store.insert_order(order)
     items = [
         {
             "order_id": order["id"],
@@ -306,39 +326,36 @@ async def _place_order_once(
         }
         for sku_id, qty in sorted(lines.items())
     ]
-    for item, item_id in zip(items, await repository.insert_items(session, items), strict=True):
+    for item, item_id in zip(items, await store.insert_items(items), strict=True):
         item["id"] = item_id
-    await events.emit(
-        session,
-        "order.created",
-        {
-            "order_id": order["id"],
-            "order_no": order["order_no"],
-            "user_id": order["user_id"],
-            "items": [
-                {k: i[k] for k in ("sku_id", "product_id", "quantity", "unit_price_fen")} for i in items
-            ],
-            "subtotal_fen": subtotal,
-            "shipping_fen": shipping,
-            "discount_fen": discount,
-            "total_fen": order["total_fen"],
-            "pay_deadline": order["pay_deadline"].isoformat(),
-            "created_at": now.isoformat(),
-        },
-        subject=f"order/{order['id']}",
+    await store.emit(
+        events.outbox_row(
+            "order.created",
+            {
+                "order_id": order["id"],
+                "order_no": order["order_no"],
+                "user_id": order["user_id"],
+                "items": [
+                    {k: i[k] for k in ("sku_id", "product_id", "quantity", "unit_price_fen")} for i in items
+                ],
+                "subtotal_fen": subtotal,
+                "shipping_fen": shipping,
+                "discount_fen": discount,
+                "total_fen": order["total_fen"],
+                "pay_deadline": order["pay_deadline"].isoformat(),
+                "created_at": now.isoformat(),
+            },
+            subject=f"order/{order['id']}",
+        )
     )
-    await session.flush()
     body = _checkout_body(order, items)
     if claim is not None:
-        await idempotency.save_response(session, claim, 201, body)
+        await idempotency.save_response(store, claim, 201, body)
     if from_cart:
-        await cart_service.remove_lines(session, user.id, list(lines))
+        assert isinstance(store, repository.SessionCheckoutStore)
+        await cart_service.remove_lines(store.session, user_id, list(lines))
     # Stock last: the hot rows stay locked only from here to the commit.
-    short = [
-        sku_id
-        for sku_id, qty in sorted(lines.items())
-        if not await repository.take_stock(session, sku_id, qty)
-    ]
+    short = [sku_id for sku_id, qty in sorted(lines.items()) if not await store.take_stock(sku_id, qty)]
     if short:
         raise OutOfStock("Not enough stock for some items; nothing was reserved.", sku_ids=short)
     return body

@@ -11,7 +11,7 @@ from app.config import get_settings
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.users import repository
-from app.users.models import STAFF_ROLES, Role, User
+from app.users.models import STAFF_ROLES, Principal, Role, User
 from app.users.security import decode_access_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -47,6 +47,18 @@ async def current_user(session: SessionDep, token: Annotated[str | None, Depends
     return user
 
 
+async def current_principal(
+    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    """Like `current_user` for endpoints that need only who is calling: checkout, the hottest write, where
+    loading the User through the ORM cost more CPU than placing the order's rows."""
+    claims = decode_access_token(token) if token else None
+    role = await repository.active_role(session, int(claims["sub"])) if claims is not None else None
+    if claims is None or role is None:
+        raise NotAuthenticated("A valid access token is required.")
+    return Principal(int(claims["sub"]), role)
+
+
 async def optional_user(
     session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User | None:
@@ -66,6 +78,7 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 StaffUser = Annotated[User, Depends(staff_user)]
 AdminUser = Annotated[User, Depends(admin_user)]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, String
@@ -16,6 +17,14 @@ class Role(enum.StrEnum):
 
 
 STAFF_ROLES = frozenset({Role.merchant, Role.admin})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated, active user known by id and role only (no User row loaded)."""
+
+    id: int
+    role: str
 
 
 class User(TimestampMixin, Base):

@@ -14,6 +14,22 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
+async def active_role(session: AsyncSession, user_id: int) -> str | None:
+    """The role of an active user, None when there is no such active user. On MariaDB through the lean
+    pool (one indexed read in autocommit, no session checkout); checkout authenticates with this."""
+    from app.kit import leandb
+
+    pool = leandb.get_pool()
+    if pool is not None:
+        async with pool.cursor() as cur:
+            await cur.execute("SELECT role FROM users WHERE id = %s AND is_active = 1", (user_id,))
+            row = await cur.fetchone()
+        return None if row is None else str(row[0])
+    return (
+        await session.execute(select(User.role).where(User.id == user_id, User.is_active.is_(True)))
+    ).scalar_one_or_none()
+
+
 async def get_by_phone(session: AsyncSession, phone: str) -> User | None:
     return (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
 
