@@ -157,6 +157,13 @@ async def _run_after_commit(session: AsyncSession) -> None:
             logging.getLogger("daoxiang.db").exception("after-commit hook %s failed", key)
 
 
+async def _commit(session: AsyncSession) -> None:
+    # A session that never began a transaction (the request used no database, or only its own lean
+    # connection, like checkout on MariaDB) has nothing to commit: skip the call and its greenlet hop.
+    if session.in_transaction():
+        await session.commit()
+
+
 @asynccontextmanager
 async def session_scope() -> AsyncIterator[AsyncSession]:
     """A unit of work outside a request (worker jobs, CLI): commit on success, roll back on error."""
@@ -165,11 +172,11 @@ async def session_scope() -> AsyncIterator[AsyncSession]:
     async with get_sessionmaker()() as session:
         try:
             yield session
-            await session.commit()
+            await _commit(session)
             await _run_after_commit(session)
         except AppError as exc:
             if exc.commit_session:
-                await session.commit()
+                await _commit(session)
                 await _run_after_commit(session)
             else:
                 session.info.pop("after_commit", None)
