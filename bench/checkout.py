@@ -290,6 +290,9 @@ def profile(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT))  # this checkout's `app`, whatever the editable install points at
     sku_id, customers = prepare(args.database_url, args.redis_url, args.customers)
     os.environ["LOG_LEVEL"] = args.log_level
+    from app.config import get_settings
+
+    get_settings.cache_clear()
     from app.main import app
 
     run_id = secrets.token_hex(6)

@@ -1,0 +1,80 @@
+"""Checkout on MariaDB runs on plain asyncmy statements (app.kit.leandb) in its own transaction: it must
+write what the session path writes, and leave nothing behind when it fails half-way."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, update
+
+from app.db import session_scope
+from app.events import OutboxEvent
+from app.orders import repository
+from app.orders.models import IdempotencyKey
+from app.users.models import User
+from tests.orders.factories import count_orders, customer, place, sku_on_sale, stock_of
+from tests.users.factories import auth
+
+pytestmark = pytest.mark.mysql_only
+
+
+async def _count(model: type) -> int:
+    async with session_scope() as session:
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+class TestLeanCheckout:
+    async def test_order_reads_back_as_it_was_answered(self, client, monkeypatch):
+        used: list[int] = []
+        take_stock = repository.LeanCheckoutStore.take_stock
+
+        async def spy(self, sku_id: int, quantity: int) -> bool:
+            used.append(sku_id)
+            return await take_stock(self, sku_id, quantity)
+
+        monkeypatch.setattr(repository.LeanCheckoutStore, "take_stock", spy)
+        a = await sku_on_sale(stock=5)
+        b = await sku_on_sale(stock=5)
+        user, address = await customer()
+
+        placed = await place(client, user, address, [(b.id, 2), (a.id, 1)], key="lean-1", note="请放门口")
+
+        assert placed.status_code == 201, placed.text
+        assert used == sorted([a.id, b.id])
+        read = await client.get(f"/api/orders/{placed.json()['id']}", headers=auth(user))
+        assert read.status_code == 200
+        assert read.json() == placed.json()
+        assert (await stock_of(a.id), await stock_of(b.id)) == (4, 3)
+        again = await place(client, user, address, [(b.id, 2), (a.id, 1)], key="lean-1", note="请放门口")
+        assert (again.status_code, again.json()) == (201, placed.json())
+        assert await count_orders() == 1
+
+    async def test_failure_after_the_inserts_leaves_nothing_and_frees_the_key(self, client, monkeypatch):
+        sku = await sku_on_sale(stock=5)
+        user, address = await customer()
+
+        async def broken(self, sku_id: int, quantity: int) -> bool:
+            raise RuntimeError("crash between the order rows and the stock")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(repository.LeanCheckoutStore, "take_stock", broken)
+            with pytest.raises(RuntimeError):
+                await place(client, user, address, [(sku.id, 1)], key="lean-2")
+
+        assert await count_orders() == 0
+        assert await _count(OutboxEvent) == 0
+        assert await _count(IdempotencyKey) == 0
+        assert await stock_of(sku.id) == 5
+        retried = await place(client, user, address, [(sku.id, 1)], key="lean-2")
+        assert retried.status_code == 201, retried.text
+        assert await stock_of(sku.id) == 4
+
+    async def test_a_deactivated_customer_cannot_check_out(self, client):
+        sku = await sku_on_sale(stock=5)
+        user, address = await customer()
+        async with session_scope() as session:
+            await session.execute(update(User).where(User.id == user.id).values(is_active=False))
+
+        response = await place(client, user, address, [(sku.id, 1)])
+
+        assert response.status_code == 401
+        assert await stock_of(sku.id) == 5
