@@ -16,7 +16,7 @@ from fastapi import Depends
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.config import get_settings
@@ -157,10 +157,15 @@ async def _run_after_commit(session: AsyncSession) -> None:
             logging.getLogger("daoxiang.db").exception("after-commit hook %s failed", key)
 
 
+def commit_even_if_idle(session: AsyncSession | Session) -> None:
+    """Make this unit of work commit even if it ran no statement (a before_commit hook has work to do)."""
+    session.info["commit_even_if_idle"] = True
+
+
 async def _commit(session: AsyncSession) -> None:
     # A session that never began a transaction (the request used no database, or only its own lean
     # connection, like checkout on MariaDB) has nothing to commit: skip the call and its greenlet hop.
-    if session.in_transaction():
+    if session.in_transaction() or session.info.pop("commit_even_if_idle", False):
         await session.commit()
 
 

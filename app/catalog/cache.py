@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.models import CatalogVersion
 from app.config import get_settings
-from app.db import session_scope
+from app.db import commit_even_if_idle, session_scope
 from app.redis import RedisError
 
 log = logging.getLogger(__name__)
@@ -79,20 +79,24 @@ def invalidate(session: AsyncSession | Session) -> None:
     traceability adding a certificate shown on a product page): the version moves when this transaction
     commits, and not at all if it rolls back."""
     session.info[_CHANGED] = True
+    commit_even_if_idle(session)
 
 
 def new_version() -> int:
     return int(time.time() * 1_000_000)
 
 
-@event.listens_for(Session, "before_commit")
-def _bump_before_commit(session: Session) -> None:
-    if not session.info.pop(_CHANGED, False):
-        return
-    # The row lock is taken last, just before the commit: staff writes queue here only for an instant.
+def _bump(session: Session) -> None:
     bumped = session.execute(update(_TABLE).where(_TABLE.c.id == 1).values(version=_TABLE.c.version + 1))
     if bumped.rowcount == 0:  # type: ignore[attr-defined]
         session.execute(_insert_missing_row())
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_before_commit(session: Session) -> None:
+    # The row lock is taken last, just before the commit: staff writes queue here only for an instant.
+    if session.info.pop(_CHANGED, False):
+        _bump(session)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -120,7 +124,7 @@ async def ensure_version_row() -> None:
 async def bump() -> None:
     """Make every cached catalogue page unreachable (new version), in a transaction of its own."""
     async with session_scope() as session:
-        invalidate(session)
+        await session.run_sync(_bump)
 
 
 # ---------------------------------------------------------------- level 2: Redis
