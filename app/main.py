@@ -82,10 +82,9 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
-    from app.catalog import cache, live
+    from app.catalog import cache
     from app.kit import leandb
 
-    live.close()
     leandb.close()
     await cache.close()
     await close_redis()

@@ -51,7 +51,7 @@ def _connection_suspect(exc: BaseException) -> bool:
 
 
 class LeanPool:
-    def __init__(self, url: str, size: int, overflow: int) -> None:
+    def __init__(self, url: str, size: int, overflow: int, *, autocommit: bool = True) -> None:
         parsed = make_url(url)
         self._kwargs: dict[str, Any] = {
             "host": parsed.host or "127.0.0.1",
@@ -60,12 +60,14 @@ class LeanPool:
             "password": parsed.password or "",
             "db": parsed.database,
             "charset": "utf8mb4",
-            "autocommit": True,
+            "autocommit": autocommit,
             "connect_timeout": 5,
             "init_command": "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         }
+        self.autocommit = autocommit
         self._idle: list[tuple[Any, float]] = []
-        self._max_idle = size
+        # Every connection is kept: closing and reopening them under a burst made the catalogue's slow tail.
+        self._max_idle = size + overflow
         self._slots = asyncio.Semaphore(size + overflow)
 
     async def _acquire(self) -> Any:
@@ -91,6 +93,7 @@ class LeanPool:
     @asynccontextmanager
     async def cursor(self) -> AsyncIterator[Any]:
         """A cursor in autocommit mode: each statement commits (or just reads) on its own."""
+        assert self.autocommit, "cursor() needs an autocommit pool: get_pool()"
         async with self._slots:
             conn = await self._acquire()
             try:
@@ -106,11 +109,15 @@ class LeanPool:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
-        """A cursor inside BEGIN ... COMMIT; rolled back when the block raises."""
+        """A cursor inside a transaction, committed at the end; rolled back when the block raises.
+
+        On a pool without autocommit (get_pool(transactions=True)) the first statement opens the transaction
+        itself: no BEGIN round trip."""
         async with self._slots:
             conn = await self._acquire()
             try:
-                await conn.begin()
+                if self.autocommit:
+                    await conn.begin()
                 async with conn.cursor() as cur:
                     yield cur
                 await conn.commit()
@@ -133,22 +140,32 @@ class LeanPool:
             self._idle.pop()[0].close()
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LeanPool] = weakref.WeakKeyDictionary()
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, LeanPool]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def get_pool() -> LeanPool | None:
-    """This event loop's pool on MariaDB/MySQL; None on SQLite."""
+def get_pool(*, transactions: bool = False) -> LeanPool | None:
+    """This event loop's pool on MariaDB/MySQL; None on SQLite. `transactions=True`: connections without
+    autocommit, for `transaction()` only (a read left on one would hold its transaction open)."""
     settings = get_settings()
     if not settings.database_url.startswith("mysql"):
         return None
     loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
+    pools = _pools.setdefault(loop, {})
+    pool = pools.get(transactions)
     if pool is None:
-        pool = _pools[loop] = LeanPool(settings.database_url, settings.db_pool_size, settings.db_max_overflow)
+        pool = pools[transactions] = LeanPool(
+            settings.database_url,
+            settings.db_pool_size,
+            settings.db_max_overflow,
+            autocommit=not transactions,
+        )
     return pool
 
 
 def close() -> None:
-    for pool in list(_pools.values()):
-        pool.close()
+    for pools in list(_pools.values()):
+        for pool in pools.values():
+            pool.close()
     _pools.clear()

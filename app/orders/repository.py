@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import Select, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -352,6 +352,12 @@ class SessionCheckoutStore:
     async def skus(self, sku_ids: Iterable[int]) -> dict[int, CheckoutSku]:
         return {sku_id: CheckoutSku(*row) for sku_id, row in (await sku_rows(self.session, sku_ids)).items()}
 
+    async def address_and_skus(
+        self, user_id: int, address_id: int, sku_ids: Iterable[int]
+    ) -> tuple[CheckoutAddress | None, dict[int, CheckoutSku]]:
+        address = await self.address(user_id, address_id)
+        return address, ({} if address is None else await self.skus(sku_ids))
+
     async def insert_order(self, values: dict[str, Any]) -> int:
         return await insert_order(self.session, values)
 
@@ -387,7 +393,7 @@ def _naive_utc(at: datetime) -> datetime:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value).decode()
 
 
 _ORDER_COLUMNS = (
@@ -403,13 +409,11 @@ class LeanCheckoutStore:
     inside a transaction (the caller commits). Datetimes go in as naive UTC and JSON as text, as the
     column types of the models store them."""
 
-    ADDRESS_SQL = (
-        "SELECT recipient, phone, province, city, district, detail FROM addresses"
-        " WHERE id = %s AND user_id = %s"
-    )
-    SKUS_SQL = (
-        "SELECT s.id, s.name, s.price_fen, s.is_active, s.product_id, p.name, p.status"
-        " FROM skus s JOIN products p ON p.id = s.product_id WHERE s.id IN ({})"
+    ADDRESS_AND_SKUS_SQL = (
+        "SELECT s.id, s.name, s.price_fen, s.is_active, s.product_id, p.name, p.status,"
+        " a.recipient, a.phone, a.province, a.city, a.district, a.detail"
+        " FROM addresses a LEFT JOIN (skus s JOIN products p ON p.id = s.product_id) ON s.id IN ({})"
+        " WHERE a.id = %s AND a.user_id = %s"
     )
     # Columns in the order of _ORDER_COLUMNS, _ITEM_COLUMNS and _OUTBOX_COLUMNS.
     ORDER_SQL = (
@@ -435,17 +439,24 @@ class LeanCheckoutStore:
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
 
-    async def address(self, user_id: int, address_id: int) -> CheckoutAddress | None:
-        await self.cursor.execute(self.ADDRESS_SQL, (address_id, user_id))
-        row = await self.cursor.fetchone()
-        return None if row is None else CheckoutAddress(*row)
-
-    async def skus(self, sku_ids: Iterable[int]) -> dict[int, CheckoutSku]:
+    async def address_and_skus(
+        self, user_id: int, address_id: int, sku_ids: Iterable[int]
+    ) -> tuple[CheckoutAddress | None, dict[int, CheckoutSku]]:
+        """Both reads in one round trip: no rows when the address is not the customer's, one row with no SKU
+        when none of the SKUs exists."""
         ids = [int(sku_id) for sku_id in sku_ids]
         placeholders = ", ".join(["%s"] * len(ids))
-        await self.cursor.execute(self.SKUS_SQL.format(placeholders), ids)  # noqa: S608 - placeholders only
+        sql = self.ADDRESS_AND_SKUS_SQL.format(placeholders)  # noqa: S608 - placeholders only
+        await self.cursor.execute(sql, [*ids, address_id, user_id])
         rows = await self.cursor.fetchall()
-        return {int(row[0]): CheckoutSku(int(row[0]), row[1], row[2], bool(row[3]), *row[4:]) for row in rows}
+        if not rows:
+            return None, {}
+        skus = {
+            int(row[0]): CheckoutSku(int(row[0]), row[1], row[2], bool(row[3]), *row[4:7])
+            for row in rows
+            if row[0] is not None
+        }
+        return CheckoutAddress(*rows[0][7:]), skus
 
     async def _insert(self, sql: str, columns: list[str], values: dict[str, Any]) -> int:
         params = []

@@ -226,7 +226,7 @@ async def _place_order_with_retries(
     # certificates through it, so those stay on the session.
     pool = None
     if data.items is not None and not get_settings().block_sale_on_expired_gi:
-        pool = leandb.get_pool()
+        pool = leandb.get_pool(transactions=True)
     for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
         try:
             if pool is None:
@@ -269,10 +269,9 @@ async def _place_order_once(
         # Promotions (coupons) are not built yet: no code is known.
         raise CouponNotFound("No such coupon.", coupon_code=data.coupon_code)
 
-    address = await store.address(user_id, data.address_id)
+    address, skus = await store.address_and_skus(user_id, data.address_id, lines)
     if address is None:
         raise AddressNotFound("No such address.")
-    skus = await store.skus(lines)
     unavailable = sorted(
         sku_id
         for sku_id in lines

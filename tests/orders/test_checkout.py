@@ -158,6 +158,12 @@ class TestCreateOrder:
         assert body["sku_ids"] == sorted([archived.id, draft.id, switched_off.id, 999999])
         assert await stock_of(ok.id) == 5 and await count_orders() == 0
 
+    async def test_only_unknown_items_are_409_not_an_address_problem(self, client):
+        user, address = await customer()
+        response = await place(client, user, address, [(999998, 1), (999999, 2)])
+        assert assert_problem(response, 409, "sku_unavailable")["sku_ids"] == [999998, 999999]
+        assert await count_orders() == 0
+
     @pytest.mark.parametrize(
         "extra",
         [
