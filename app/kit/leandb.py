@@ -64,6 +64,11 @@ class LeanPool:
             "connect_timeout": 5,
             "init_command": "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         }
+        if not autocommit:
+            from asyncmy.constants import CLIENT
+
+            # Transactions send their last writes together with the stock UPDATE (app.orders.repository).
+            self._kwargs["client_flag"] = CLIENT.MULTI_STATEMENTS
         self.autocommit = autocommit
         self._idle: list[tuple[Any, float]] = []
         # Every connection is kept: closing and reopening them under a burst made the catalogue's slow tail.

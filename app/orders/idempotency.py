@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,7 +154,7 @@ async def answer_from_row(
 async def save_response(store: CheckoutStore, claim_: Claim, status: int, body: dict[str, Any]) -> None:
     """In the order's transaction (through its checkout store). Raises KeyAlreadyStored when the row exists
     already; the caller's transaction must then be rolled back."""
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    text = orjson.dumps(body).decode()  # the same JSON as json.dumps(..., ensure_ascii=False), faster
     if claim_.row_id is not None:
         await store.save_idempotent_response(claim_.row_id, status, text)
         return

@@ -438,6 +438,7 @@ class LeanCheckoutStore:
 
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
+        self.queued: list[str] = []
 
     async def address_and_skus(
         self, user_id: int, address_id: int, sku_ids: Iterable[int]
@@ -458,7 +459,8 @@ class LeanCheckoutStore:
         }
         return CheckoutAddress(*rows[0][7:]), skus
 
-    async def _insert(self, sql: str, columns: list[str], values: dict[str, Any]) -> int:
+    @staticmethod
+    def _params(columns: list[str], values: dict[str, Any]) -> list[Any]:
         params = []
         for column in columns:
             value = values.get(column)
@@ -467,8 +469,17 @@ class LeanCheckoutStore:
             elif isinstance(value, dict | list):
                 value = _json(value)
             params.append(value)
-        await self.cursor.execute(sql, params)
+        return params
+
+    async def _insert(self, sql: str, columns: list[str], values: dict[str, Any]) -> int:
+        await self.cursor.execute(sql, self._params(columns, values))
         return int(self.cursor.lastrowid)
+
+    def _queue(self, sql: str, params: Any) -> None:
+        """Writes whose answer checkout does not need wait here and go with the stock UPDATE, in one round trip
+        (the transaction pool's connections accept several statements at once; the values are escaped by
+        the driver exactly as for a single statement)."""
+        self.queued.append(self.cursor.mogrify(sql, params))
 
     async def insert_order(self, values: dict[str, Any]) -> int:
         return await self._insert(self.ORDER_SQL, _ORDER_COLUMNS, values)
@@ -477,29 +488,37 @@ class LeanCheckoutStore:
         return [await self._insert(self.ITEM_SQL, _ITEM_COLUMNS, row) for row in rows]
 
     async def emit(self, row: dict[str, Any]) -> None:
-        await self._insert(self.OUTBOX_SQL, _OUTBOX_COLUMNS, row)
+        self._queue(self.OUTBOX_SQL, self._params(_OUTBOX_COLUMNS, row))
 
     async def insert_idempotency_row(
         self, user_id: int, key: str, request_hash: str, now: datetime, status: int, body: str
     ) -> bool:
-        from asyncmy.errors import IntegrityError as DriverIntegrityError
-
+        """Queued: a row that exists already shows when the queue is sent (take_stock raises KeyAlreadyStored)."""
         at = _naive_utc(now)
-        try:
-            await self.cursor.execute(
-                self.IDEMPOTENCY_SQL, (user_id, key, request_hash, status, body, at, at)
-            )
-        except DriverIntegrityError as exc:
-            if exc.args and exc.args[0] == 1062:  # duplicate key
-                return False
-            raise
+        self._queue(self.IDEMPOTENCY_SQL, (user_id, key, request_hash, status, body, at, at))
         return True
 
     async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
-        await self.cursor.execute(self.RESPONSE_SQL, (status, body, claim_id))
+        self._queue(self.RESPONSE_SQL, (status, body, claim_id))
 
     async def take_stock(self, sku_id: int, quantity: int) -> bool:
-        await self.cursor.execute(self.STOCK_SQL, (quantity, _naive_utc(utcnow()), sku_id, quantity))
+        from asyncmy.errors import IntegrityError as DriverIntegrityError
+
+        from app.orders.idempotency import KeyAlreadyStored
+
+        statements = [
+            *self.queued,
+            self.cursor.mogrify(self.STOCK_SQL, (quantity, _naive_utc(utcnow()), sku_id, quantity)),
+        ]
+        self.queued.clear()
+        try:
+            await self.cursor.execute("; ".join(statements))
+            for _ in range(len(statements) - 1):
+                await self.cursor.nextset()
+        except DriverIntegrityError as exc:
+            if exc.args and exc.args[0] == 1062 and "idempotency" in str(exc.args[-1]).lower():
+                raise KeyAlreadyStored from None
+            raise
         return self.cursor.rowcount == 1
 
 

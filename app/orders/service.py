@@ -232,7 +232,10 @@ async def _place_order_with_retries(
             if pool is None:
                 return await _place_order_once(repository.SessionCheckoutStore(session), actor, data, claim)
             async with pool.transaction() as cursor:
-                return await _place_order_once(repository.LeanCheckoutStore(cursor), actor, data, claim)
+                store = repository.LeanCheckoutStore(cursor)
+                body = await _place_order_once(store, actor, data, claim)
+                assert not store.queued, "every queued write is sent with the stock UPDATE"
+                return body
         except Exception as exc:
             code = _db_error_code(exc)
             if code not in RETRYABLE_DB_ERRORS or attempt == CHECKOUT_ATTEMPTS:

@@ -10,6 +10,7 @@ from app.db import session_scope
 from app.events import OutboxEvent
 from app.orders import repository
 from app.orders.models import IdempotencyKey
+from app.redis import get_redis
 from app.users.models import User
 from tests.orders.factories import count_orders, customer, place, sku_on_sale, stock_of
 from tests.users.factories import auth
@@ -78,3 +79,21 @@ class TestLeanCheckout:
 
         assert response.status_code == 401
         assert await stock_of(sku.id) == 5
+
+    async def test_a_key_already_stored_is_found_when_the_batch_is_sent(self, client):
+        """The key row goes to the server with the stock UPDATE; if the fast claim forgot the key (Redis lost
+        it), that batch fails on the unique key, the whole order rolls back, and the saved answer is given."""
+        sku = await sku_on_sale(stock=5)
+        user, address = await customer()
+        first = await place(client, user, address, [(sku.id, 1)], key="lean-3")
+        assert first.status_code == 201, first.text
+        redis = get_redis()
+        if redis is not None:
+            await redis.flushdb()  # the fast claim is gone; only the database remembers the key
+
+        again = await place(client, user, address, [(sku.id, 1)], key="lean-3")
+
+        assert (again.status_code, again.json()) == (201, first.json())
+        assert await count_orders() == 1
+        assert await _count(OutboxEvent) == 1
+        assert await stock_of(sku.id) == 4
