@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     event_relay_backoff_seconds: float = Field(default=2, gt=0, description="first retry delay; doubles")
     event_relay_backoff_max_seconds: float = Field(default=300, gt=0)
     event_outbox_retention_days: float = Field(default=7, gt=0, description="published rows kept this long")
+    event_processed_retention_days: float = Field(
+        default=30,
+        ge=1,
+        description="consumers' processed-event records kept this long (deduplication window)",
+    )
     event_consumer_group: str = Field(default="notifications", min_length=1, max_length=64)
     event_consumer_block_ms: int = Field(default=5000, ge=1)
     event_consumer_claim_idle_ms: int = Field(

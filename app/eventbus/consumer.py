@@ -15,17 +15,18 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
-from app.db import session_scope
+from app.db import session_scope, utcnow
 from app.eventbus.models import ProcessedEvent
 from app.events import STREAM_NAME
 from app.redis import RedisError
@@ -65,6 +66,15 @@ async def handle(session: AsyncSession, group: str, envelope: dict[str, Any], ha
     await session.flush()  # a concurrent duplicate fails here, on the unique (consumer, event_id)
     await handler(session, envelope)
     return True
+
+
+async def purge_processed(session: AsyncSession, now: datetime | None = None) -> int:
+    """Forget processed-event records older than EVENT_PROCESSED_RETENTION_DAYS. An event redelivered after
+    that (a consumer group reset over a stream that still holds it) would be handled again, so the window
+    should outlast how long events stay in the stream."""
+    cutoff = (now or utcnow()) - timedelta(days=get_settings().event_processed_retention_days)
+    result = await session.execute(delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff))
+    return result.rowcount or 0
 
 
 def parse_entry(fields: dict[bytes, bytes]) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
-from app.eventbus import relay
+from app.eventbus import consumer, relay
 from app.worker import job
 
 MAX_BATCHES_PER_TICK = 10
@@ -24,3 +24,8 @@ async def relay_events(session: AsyncSession) -> int:
 @job("events.purge_published", every_seconds=3600)
 async def purge_published_events(session: AsyncSession) -> int:
     return await relay.purge_published(session)
+
+
+@job("events.purge_processed", every_seconds=3600)
+async def purge_processed_events(session: AsyncSession) -> int:
+    return await consumer.purge_processed(session)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
-from app.db import session_scope
+from app.config import get_settings
+from app.db import session_scope, utcnow
+from app.eventbus.consumer import already_processed
 from app.eventbus.models import ProcessedEvent
+from app.eventbus.tasks import purge_processed_events
 from app.events import STREAM_NAME
 from app.notifications.models import Notification
 from tests.eventbus.factories import add_entry, consumer, envelope, real_redis
@@ -154,3 +159,27 @@ class TestCrashedConsumers:
         await (await consumer(redis, "healthy", claim_idle_ms=0)).run_until_idle()
         assert len(await notifications()) == 1
         assert await pending(redis) == 0
+
+
+class TestProcessedEventsArePurged:
+    async def test_records_older_than_the_retention_go_and_recent_ones_stay(self):
+        now = utcnow()
+        days = get_settings().event_processed_retention_days
+        async with session_scope() as session:
+            session.add_all(
+                [
+                    ProcessedEvent(
+                        consumer="g", event_id="old", type="t", processed_at=now - timedelta(days=days + 1)
+                    ),
+                    ProcessedEvent(
+                        consumer="g", event_id="new", type="t", processed_at=now - timedelta(days=days - 1)
+                    ),
+                ]
+            )
+        async with session_scope() as session:
+            assert await purge_processed_events(session) == 1
+        async with session_scope() as session:
+            left = (await session.execute(select(ProcessedEvent.event_id))).scalars().all()
+            assert left == ["new"]
+            assert await already_processed(session, "g", "new")
+            assert not await already_processed(session, "g", "old")
