@@ -35,7 +35,7 @@ LOG_ROTATE_BYTES = 20 * 1_048_576
 class Service:
     """A background process started by `daoxiang start`: its pid file and log under VAR_DIR."""
 
-    name: str  # "server" or "worker"
+    name: str  # "server", "worker" or "consumer"
 
     @property
     def pid_file(self) -> Path:
@@ -73,6 +73,7 @@ class Service:
 
 SERVER = Service("server")
 WORKER = Service("worker")
+CONSUMER = Service("consumer")  # `daoxiang consume`: domain events → notifications (needs Redis)
 
 
 def pid_alive(pid: int) -> bool:
@@ -255,7 +256,10 @@ def start(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     foreground: Annotated[bool, typer.Option(help="stay attached (logs to this terminal)")] = False,
     worker: Annotated[
-        bool, typer.Option(help="also run the background job worker (order timeouts, …)")
+        bool,
+        typer.Option(
+            help="also run the background job worker (order timeouts, …) and, with Redis, the event consumer"
+        ),
     ] = True,
     wait: Annotated[float, typer.Option(help="seconds to wait for /api/health")] = 60.0,
 ) -> None:
@@ -289,6 +293,7 @@ def start(
         finally:
             SERVER.remove()
             _stop_service(WORKER, timeout=10, quiet=True)
+            _stop_service(CONSUMER, timeout=10, quiet=True)
         raise typer.Exit(code)
 
     process = spawn(SERVER, serve_args)
@@ -338,10 +343,19 @@ def _start_worker_if_asked(enabled: bool) -> None:
     pid = WORKER.running_pid()
     if pid:
         typer.echo(f"• 后台任务 worker 已在运行 (pid {pid})")
+    else:
+        process = spawn(WORKER, ["worker"])
+        WORKER.write(pid=process.pid)
+        typer.echo(f"• 启动后台任务 worker (pid {process.pid})，日志: {WORKER.log_file}")
+    if not get_settings().redis_url:
+        return  # events stay in the outbox until Redis is configured; there is nothing to consume
+    pid = CONSUMER.running_pid()
+    if pid:
+        typer.echo(f"• 事件消费者已在运行 (pid {pid})")
         return
-    process = spawn(WORKER, ["worker"])
-    WORKER.write(pid=process.pid)
-    typer.echo(f"• 启动后台任务 worker (pid {process.pid})，日志: {WORKER.log_file}")
+    process = spawn(CONSUMER, ["consume"])
+    CONSUMER.write(pid=process.pid)
+    typer.echo(f"• 启动事件消费者 (pid {process.pid})，日志: {CONSUMER.log_file}")
 
 
 def _stop_service(service: Service, timeout: float, quiet: bool = False) -> str:
@@ -366,8 +380,12 @@ def _stop_service(service: Service, timeout: float, quiet: bool = False) -> str:
 def stop(
     timeout: Annotated[float, typer.Option(help="seconds to wait before killing")] = 15.0,
 ) -> None:
-    """Stop the background server and worker: gracefully, then kill after a timeout."""
-    results = [_stop_service(SERVER, timeout), _stop_service(WORKER, timeout)]
+    """Stop the background server, worker and event consumer: gracefully, then kill after a timeout."""
+    results = [
+        _stop_service(SERVER, timeout),
+        _stop_service(WORKER, timeout),
+        _stop_service(CONSUMER, timeout),
+    ]
     if all(r == "not running" for r in results):
         typer.echo("稻香未在运行 (没有 pid 文件)。")
 
@@ -461,6 +479,16 @@ def status(
         _echo_bad("worker", f"已退出 (pid 文件已过期，日志: {WORKER.log_file})")
     else:
         _echo_note("worker", "未由 daoxiang start 启动")
+
+    consumer_data = CONSUMER.read()
+    consumer_pid = CONSUMER.running_pid()
+    if consumer_pid:
+        _echo_ok("consumer", f"运行中 (pid {consumer_pid})")
+    elif consumer_data is not None:
+        healthy = False
+        _echo_bad("consumer", f"已退出 (pid 文件已过期，日志: {CONSUMER.log_file})")
+    else:
+        _echo_note("consumer", "未运行（需要 Redis；由 daoxiang start 启动）")
 
     raise typer.Exit(0 if healthy else 1)
 

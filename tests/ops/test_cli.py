@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.db import session_scope
 from app.users.models import User
+from tests.conftest import HAS_REDIS
 from tests.ops.servers import Server, free_port, run_cli
 
 
@@ -81,6 +82,8 @@ class TestStartStop:
             assert httpx.get(f"{url}/api/health", timeout=5).json()["database"] == "ok"
             server_pid = json.loads((tmp_path / "server.pid").read_text())["pid"]
             assert (tmp_path / "worker.pid").exists()
+            # The event consumer runs where there is a stream to consume (Redis configured).
+            assert (tmp_path / "consumer.pid").exists() is HAS_REDIS
 
             again = run_cli("start", "--port", str(port), VAR_DIR=str(tmp_path))
             assert again.returncode == 1 and "已在运行" in again.stdout
@@ -88,10 +91,11 @@ class TestStartStop:
             status = run_cli("status", VAR_DIR=str(tmp_path))
             assert status.returncode == 0, status.stdout
             assert f"pid {server_pid}" in status.stdout and "✓ worker" in status.stdout
+            assert ("✓ consumer" in status.stdout) is HAS_REDIS
         finally:
             stopped = run_cli("stop", VAR_DIR=str(tmp_path))
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert not (tmp_path / "server.pid").exists() and not (tmp_path / "worker.pid").exists()
+        assert not any((tmp_path / f"{name}.pid").exists() for name in ("server", "worker", "consumer"))
         try:
             httpx.get(f"{url}/api/health", timeout=2)
             raise AssertionError("the server still answers after stop")
