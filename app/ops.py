@@ -470,27 +470,23 @@ def status(
         healthy = False
         _echo_bad("redis", f"无法连接 ({_redis_where()})")
 
-    worker_data = WORKER.read()
-    worker_pid = WORKER.running_pid()
-    if worker_pid:
-        _echo_ok("worker", f"运行中 (pid {worker_pid})")
-    elif worker_data is not None:
-        healthy = False
-        _echo_bad("worker", f"已退出 (pid 文件已过期，日志: {WORKER.log_file})")
-    else:
-        _echo_note("worker", "未由 daoxiang start 启动")
-
-    consumer_data = CONSUMER.read()
-    consumer_pid = CONSUMER.running_pid()
-    if consumer_pid:
-        _echo_ok("consumer", f"运行中 (pid {consumer_pid})")
-    elif consumer_data is not None:
-        healthy = False
-        _echo_bad("consumer", f"已退出 (pid 文件已过期，日志: {CONSUMER.log_file})")
-    else:
-        _echo_note("consumer", "未运行（需要 Redis；由 daoxiang start 启动）")
+    healthy &= _background_status(WORKER, "未由 daoxiang start 启动")
+    healthy &= _background_status(CONSUMER, "未运行（需要 Redis；由 daoxiang start 启动）")
 
     raise typer.Exit(0 if healthy else 1)
+
+
+def _background_status(service: Service, not_started: str) -> bool:
+    """One status line for a background process; False when its pid file names a process that is gone."""
+    pid = service.running_pid()
+    if pid:
+        _echo_ok(service.name, f"运行中 (pid {pid})")
+    elif service.read() is not None:
+        _echo_bad(service.name, f"已退出 (pid 文件已过期，日志: {service.log_file})")
+        return False
+    else:
+        _echo_note(service.name, not_started)
+    return True
 
 
 def _redis_where() -> str:
