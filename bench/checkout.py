@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,28 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import ceiling_app, free_port, run_wrk, wait_until_up  # bench/ is this script's directory
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_orders"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/3"
 START_STOCK = 50_000_000
 PRICE_FEN = 5990
 BENCH_SECRET = "bench-secret-key-0123456789abcdef-0123456789"
-
-_ITEMS = [
-    {"id": i, "name": f"五常大米 稻花香2号 {i}", "price_fen": 5990 + i, "stock": 100} for i in range(20)
-]
-
-
-def ceiling_app():
-    from fastapi import FastAPI
-
-    app = FastAPI()
-
-    @app.get("/items")
-    async def items() -> list[dict]:
-        return _ITEMS
-
-    return app
 
 
 def serve_ceiling(port: int) -> None:
@@ -158,14 +143,7 @@ def stock_and_sold(db_url: str) -> tuple[int, int, int]:
     return int(stock), int(orders), int(sold)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start(kind: str, db_url: str, redis_url: str, log_level: str) -> tuple[subprocess.Popen, str]:
-    import httpx
 
     port = free_port()
     if kind == "ceiling":
@@ -182,18 +160,8 @@ def start(kind: str, db_url: str, redis_url: str, log_level: str) -> tuple[subpr
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{kind} server exited with {process.returncode}")
-        try:
-            if httpx.get(base + probe, timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"{kind} server did not answer")
+    wait_until_up(process, base, probe, kind)
+    return process, base
 
 
 # ----------------------------------------------------------------------------------------- load
@@ -229,38 +197,6 @@ request = function()
   return wrk.format("POST", "/api/orders", headers, body)
 end
 """
-
-
-def _seconds(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
-    return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
-
-
-def wrk(url: str, connections: int, duration: float, script: str | None = None) -> dict:
-    cmd = [
-        "wrk",
-        f"-t{min(2, connections)}",
-        f"-c{connections}",
-        f"-d{int(duration)}s",
-        "--timeout",
-        "10s",
-        "--latency",
-    ]
-    if script:
-        cmd += ["-s", script]
-    out = subprocess.run(
-        cmd + [url], capture_output=True, text=True, timeout=duration + 60, check=True
-    ).stdout
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "p50_ms": _seconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)) * 1000,
-        "p99_ms": _seconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)) * 1000,
-        "failed": (int(errors.group(1)) if errors else 0)
-        + (sum(int(g) for g in socket_errors.groups()) if socket_errors else 0),
-    }
 
 
 def write_script(directory: Path, sku_id: int, customers: list[tuple[str, int]], with_key: bool) -> str:
@@ -401,13 +337,13 @@ def run(args: argparse.Namespace) -> int:
                 process, base = start(kind, args.database_url, args.redis_url, args.log_level)
                 try:
                     if kind == "ceiling":
-                        wrk(base + "/items", args.connections, 2)
-                        result = wrk(base + "/items", args.connections, args.duration)
+                        run_wrk(base + "/items", args.connections, 2)
+                        result = run_wrk(base + "/items", args.connections, args.duration)
                     else:
                         warm = write_script(Path(tmp), sku_id, customers, not args.no_key)
-                        wrk(base, args.connections, 2, warm)
+                        run_wrk(base, args.connections, 2, warm)
                         script = write_script(Path(tmp), sku_id, customers, not args.no_key)
-                        result = wrk(base, args.connections, args.duration, script)
+                        result = run_wrk(base, args.connections, args.duration, script)
                 finally:
                     process.terminate()
                     process.wait(timeout=15)

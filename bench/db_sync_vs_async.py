@@ -22,12 +22,13 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from common import free_port, run_wrk, wait_until_up  # bench/ is this script's directory
 
 DEFAULT_URL = "mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench"
 USERS = 1000
@@ -140,14 +141,7 @@ def total_hits(url: str) -> int:
     return int(hits)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(kind: str, url: str, read_only: bool) -> tuple[subprocess.Popen, str]:
-    import httpx
 
     port = free_port()
     process = subprocess.Popen(
@@ -156,56 +150,15 @@ def start_server(kind: str, url: str, read_only: bool) -> tuple[subprocess.Popen
         cwd=Path(__file__).resolve().parent.parent,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{kind} server exited with {process.returncode}")
-        try:
-            if httpx.get(base + "/hit", timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"{kind} server did not answer")
+    wait_until_up(process, base, "/hit", kind)
+    return process, base
 
 
 # ----------------------------------------------------------------------------------------- load
 
 
-def _seconds(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
-    return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
-
-
 def load_with_wrk(url: str, connections: int, duration: float) -> dict:
-    threads = min(2, connections)
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{int(duration)}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = _seconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {
-        "rps": rps,
-        "p99_ms": p99 * 1000,
-        "errors": (int(errors.group(1)) if errors else 0),
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
-    }
+    return run_wrk(url, connections, duration)
 
 
 async def _httpx_load(url: str, connections: int, duration: float) -> dict:

@@ -36,37 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from db_sync_vs_async import free_port, load_with_httpx, load_with_wrk  # noqa: E402
+from common import ceiling_app, free_port, run_wrk, wait_until_up  # noqa: E402
+from db_sync_vs_async import load_with_httpx  # noqa: E402
 
 DEFAULT_DB = "mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_catalog"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
 TARGETS = {"list": 0.5, "detail": 0.6}
 P99_TARGET_MS = 25.0
-
-
-def ceiling_app():
-    from fastapi import FastAPI
-
-    app = FastAPI()
-    items = [
-        {
-            "id": i,
-            "name": f"五常大米 稻花香2号 {i}",
-            "subtitle": "2026 新米 · 民乐乡核心产区 · 当季现磨",
-            "cover_image": f"/media/products/{i}/cover.jpg",
-            "min_price_fen": 6980 + i,
-            "origin": "黑龙江五常",
-            "variety": "稻花香2号",
-            "sales": 100 * i,
-        }
-        for i in range(1, 21)
-    ]
-
-    @app.get("/items")
-    async def list_items() -> list[dict]:
-        return items
-
-    return app
 
 
 def serve(kind: str, port: int) -> None:
@@ -173,7 +149,6 @@ def first_product_id(base: str) -> int:
 
 
 def start(kind: str, env: dict[str, str], probe: str) -> tuple[subprocess.Popen, str]:
-    import httpx
 
     port = free_port()
     process = subprocess.Popen(
@@ -183,18 +158,8 @@ def start(kind: str, env: dict[str, str], probe: str) -> tuple[subprocess.Popen,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{kind} server exited with {process.returncode}")
-        try:
-            if httpx.get(base + probe, timeout=2).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"{kind} server did not answer")
+    wait_until_up(process, base, probe, kind)
+    return process, base
 
 
 def stop(process: subprocess.Popen) -> str:
@@ -209,7 +174,7 @@ def stop(process: subprocess.Popen) -> str:
 
 def run(args: argparse.Namespace) -> int:
     tool = "wrk" if shutil.which("wrk") and not args.httpx else "httpx"
-    load = load_with_wrk if tool == "wrk" else load_with_httpx
+    load = run_wrk if tool == "wrk" else load_with_httpx
     media = tempfile.mkdtemp(prefix="daoxiang-bench-media-")
     env = shop_env(args, media)
     print(f"database: {args.database_url.split('@')[-1]}   redis: {args.redis_url.split('@')[-1]}")
