@@ -64,11 +64,15 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-async def app_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def app_error_response(exc: AppError) -> JSONResponse:
     return problem_response(
         exc.status_code, exc.code, exc.title, exc.detail, exc.headers, **_jsonable(exc.extra)
     )
+
+
+async def app_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return app_error_response(exc)
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:

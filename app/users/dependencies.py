@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
 from app.db import SessionDep
@@ -47,16 +48,24 @@ async def current_user(session: SessionDep, token: Annotated[str | None, Depends
     return user
 
 
+async def principal_from_token(session: AsyncSession, token: str | None) -> Principal | None:
+    """Who is calling (id and role of an active user), None without a valid access token."""
+    claims = decode_access_token(token) if token else None
+    if claims is None:
+        return None
+    role = await repository.active_role(session, int(claims["sub"]))
+    return None if role is None else Principal(int(claims["sub"]), role)
+
+
 async def current_principal(
     session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """Like `current_user` for endpoints that need only who is calling: checkout, the hottest write, where
     loading the User through the ORM cost more CPU than placing the order's rows."""
-    claims = decode_access_token(token) if token else None
-    role = await repository.active_role(session, int(claims["sub"])) if claims is not None else None
-    if claims is None or role is None:
+    principal = await principal_from_token(session, token)
+    if principal is None:
         raise NotAuthenticated("A valid access token is required.")
-    return Principal(int(claims["sub"]), role)
+    return principal
 
 
 async def optional_user(

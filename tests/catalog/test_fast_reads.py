@@ -35,7 +35,7 @@ LIST_PARAMS = st.dictionaries(
 @pytest.fixture
 async def routes_only() -> AsyncIterator[httpx.AsyncClient]:
     """The same application without the fast path: what the routes alone answer."""
-    transport = httpx.ASGITransport(app=create_app(fast_catalog_reads=False), client=("203.0.113.7", 50000))
+    transport = httpx.ASGITransport(app=create_app(fast_paths=False), client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
 

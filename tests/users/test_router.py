@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.config import get_settings
 from app.db import session_scope
+from app.users import security
 from app.users.models import Address, RefreshToken, Role, User
 from tests.users.factories import DEFAULT_PASSWORD, auth, create_user, login, next_phone
 
@@ -195,6 +197,17 @@ class TestAccessToken:
             token = jwt.encode(claims, key, algorithm="HS256")
         response = await client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
         assert_problem(response, 401, "not_authenticated")
+
+    async def test_a_token_that_worked_stops_working_when_it_expires(self, client, monkeypatch):
+        # Verified tokens are remembered (app.users.security); their expiry must still be checked on each use.
+        user = await create_user()
+        headers = auth(user)
+        assert (await client.get("/api/users/me", headers=headers)).status_code == 200
+        lifetime = get_settings().access_token_minutes * 60
+        later = time.time() + lifetime + 1
+        monkeypatch.setattr(security, "time", SimpleNamespace(time=lambda: later))
+
+        assert_problem(await client.get("/api/users/me", headers=headers), 401, "not_authenticated")
 
 
 class TestRefresh:

@@ -1,0 +1,134 @@
+"""Checkout (`POST /api/orders`) answered without FastAPI's routing and dependency machinery.
+
+Checkout is the shop's hottest write, and once its own statements were lean (app.kit.leandb) close to half of
+its CPU was the framework: the middleware stack, matching the path against every route, solving the
+dependencies and parsing the body. This ASGI middleware recognises an ordinary checkout request and runs the
+same steps as the route, with the same functions: the body is validated with `OrderCreate`, the caller is
+authenticated like `current_principal`, the unit of work is `session_scope` (what `SessionDep` uses), the
+order is placed by `service.place_order`, and errors are rendered by the same problem+json handlers.
+
+Everything it is not sure about goes on to the application before anything is written, with the body replayed:
+another content type, a body that is not valid JSON or not a valid order, a missing or bad token, a malformed
+Idempotency-Key, an oversized or chunked body. Those are answered by the route, which stays the documented
+interface. tests/orders/test_fast_checkout.py proves both paths answer alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import get_settings
+from app.db import session_scope
+from app.errors import AppError
+from app.kit.problems import app_error_response
+from app.orders import service
+from app.orders.schemas import OrderCreate
+from app.users.dependencies import principal_from_token
+
+PATH = "/api/orders"
+# The route's Idempotency-Key header rules (app.orders.router.IdempotencyKeyHeader).
+_KEY = re.compile(rb"[\x21-\x7e]{1,255}")
+
+
+class CheckoutFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != PATH
+            or scope["method"] != "POST"
+            or scope.get("root_path")
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = _ordinary_request(scope["headers"])
+        if request is None:
+            await self.app(scope, receive, send)
+            return
+        length, token, key = request
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body arrived
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        data = _order(body) if len(body) == length else None
+        response = await _checkout(token, data, key) if data is not None else None
+        if response is None:  # not a valid order, or no valid token: the route answers
+            await self.app(scope, _replay(body, receive), send)
+            return
+        await response(scope, receive, send)
+
+
+def _ordinary_request(headers: list[tuple[bytes, bytes]]) -> tuple[int, str, str | None] | None:
+    """(Content-Length, bearer token, Idempotency-Key) of a request the fast path can take, else None."""
+    length = token = key = content_type = None
+    for name, value in headers:
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return None
+            length = int(value)
+        elif name == b"authorization":
+            scheme, _, credentials = value.partition(b" ")
+            if token is not None or scheme.lower() != b"bearer" or not credentials:
+                return None
+            token = credentials.decode("latin-1")
+        elif name == b"idempotency-key":
+            if key is not None or not _KEY.fullmatch(value):
+                return None
+            key = value.decode("ascii")
+        elif name == b"content-type":
+            if content_type is not None:
+                return None
+            content_type = value.split(b";", 1)[0].strip().lower()
+        elif name == b"transfer-encoding":
+            return None
+    if length is None or length > get_settings().max_body_bytes or token is None:
+        return None
+    if content_type != b"application/json":
+        return None
+    return length, token, key
+
+
+def _order(body: bytes) -> OrderCreate | None:
+    try:
+        return OrderCreate.model_validate(orjson.loads(body))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _checkout(token: str, data: OrderCreate, key: str | None) -> Response | None:
+    """The route's answer, or None (before anything was written) when the token is not a valid one."""
+    try:
+        async with session_scope() as session:
+            principal = await principal_from_token(session, token)
+            if principal is None:
+                return None
+            status, body = await service.place_order(session, principal, data, idempotency_key=key)
+    except AppError as exc:
+        return app_error_response(exc)
+    # Any other error goes up to Starlette's ServerErrorMiddleware, as the route's would: a 500 problem.
+    return JSONResponse(body, status_code=status)
