@@ -70,6 +70,8 @@ class LeanPool:
             # Transactions send their last writes together with the stock UPDATE (app.orders.repository).
             self._kwargs["client_flag"] = CLIENT.MULTI_STATEMENTS
         self.autocommit = autocommit
+        # MariaDB (rather than MySQL): known once the first connection is open.
+        self.is_mariadb = False
         self._idle: list[tuple[Any, float]] = []
         # Every connection is kept: closing and reopening them under a burst made the catalogue's slow tail.
         self._max_idle = size + overflow
@@ -87,7 +89,9 @@ class LeanPool:
                 conn.close()
         from asyncmy import connect
 
-        return await connect(**self._kwargs)
+        conn = await connect(**self._kwargs)
+        self.is_mariadb = "mariadb" in conn.get_server_info().lower()
+        return conn
 
     def _give_back(self, conn: Any) -> None:
         if len(self._idle) < self._max_idle:

@@ -6,7 +6,6 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Select, case, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -370,17 +369,6 @@ class SessionCheckoutStore:
         self.session.add(OutboxEvent(**row))
         await self.session.flush()
 
-    async def insert_idempotency_row(
-        self, user_id: int, key: str, request_hash: str, now: datetime, status: int, body: str
-    ) -> bool:
-        """False when the (user, key) row exists already (the transaction must then be rolled back)."""
-        try:
-            # No savepoint: on a duplicate the whole order transaction is rolled back anyway.
-            await insert_claim(self.session, user_id, key, request_hash, now, status, body)
-        except IntegrityError:
-            return False
-        return True
-
     async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
         await save_idempotent_response(self.session, claim_id, status, body)
 
@@ -436,9 +424,15 @@ class LeanCheckoutStore:
     RESPONSE_SQL = "UPDATE idempotency_keys SET response_status = %s, response_body = %s WHERE id = %s"
     STOCK_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s AND stock >= %s"
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, *, nowait_keys: bool = False) -> None:
         self.cursor = cursor
         self.queued: list[str] = []
+        # Which of the queued statements inserts the Idempotency-Key's row (its errors mean the key is taken).
+        self._key_statement: int | None = None
+        # MariaDB: the key's insert does not wait for a request still holding it (app.orders.idempotency).
+        self._key_sql = ("SET STATEMENT innodb_lock_wait_timeout = 0 FOR " if nowait_keys else "") + (
+            self.IDEMPOTENCY_SQL
+        )
 
     async def address_and_skus(
         self, user_id: int, address_id: int, sku_ids: Iterable[int]
@@ -490,34 +484,39 @@ class LeanCheckoutStore:
     async def emit(self, row: dict[str, Any]) -> None:
         self._queue(self.OUTBOX_SQL, self._params(_OUTBOX_COLUMNS, row))
 
-    async def insert_idempotency_row(
+    def insert_idempotency_row(
         self, user_id: int, key: str, request_hash: str, now: datetime, status: int, body: str
-    ) -> bool:
-        """Queued: a row that exists already shows when the queue is sent (take_stock raises KeyAlreadyStored)."""
+    ) -> None:
+        """Queued: when the queue is sent, take_stock raises KeyAlreadyStored if the row exists already, and
+        KeyInUse if another transaction is inserting it."""
         at = _naive_utc(now)
-        self._queue(self.IDEMPOTENCY_SQL, (user_id, key, request_hash, status, body, at, at))
-        return True
+        self._key_statement = len(self.queued)
+        self._queue(self._key_sql, (user_id, key, request_hash, status, body, at, at))
 
     async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
         self._queue(self.RESPONSE_SQL, (status, body, claim_id))
 
     async def take_stock(self, sku_id: int, quantity: int) -> bool:
-        from asyncmy.errors import IntegrityError as DriverIntegrityError
-
-        from app.orders.idempotency import KeyAlreadyStored
+        from app.kit.leandb import error_code
+        from app.orders.idempotency import KeyAlreadyStored, KeyInUse
 
         statements = [
             *self.queued,
             self.cursor.mogrify(self.STOCK_SQL, (quantity, _naive_utc(utcnow()), sku_id, quantity)),
         ]
+        key_statement, self._key_statement = self._key_statement, None
         self.queued.clear()
+        answered = 0  # the server stops at the first statement that fails; its error comes with its answer
         try:
             await self.cursor.execute("; ".join(statements))
-            for _ in range(len(statements) - 1):
+            while answered < len(statements) - 1:
+                answered += 1
                 await self.cursor.nextset()
-        except DriverIntegrityError as exc:
-            if exc.args and exc.args[0] == 1062 and "idempotency" in str(exc.args[-1]).lower():
+        except Exception as exc:
+            if answered == key_statement and error_code(exc) == 1062:
                 raise KeyAlreadyStored from None
+            if answered == key_statement and error_code(exc) == 1205:
+                raise KeyInUse from None
             raise
         return self.cursor.rowcount == 1
 

@@ -164,37 +164,53 @@ async def place_order(
 ) -> tuple[int, dict[str, Any]]:
     """Checkout. Returns (HTTP status, body); with an Idempotency-Key a repeat returns the saved answer."""
     actor = Actor(user.id, user.role)
+    assert actor.user_id is not None
     if isinstance(user, User):
         # Detached, the loaded user survives the rollbacks below (claims, retries) without a reload.
         session.expunge(user)
+    # On MariaDB, named items go through the lean store in its own transaction (see app.kit.leandb). The
+    # whole-cart checkout changes the cart in the request's session, and the expired-GI guard reads
+    # certificates through it, so those stay on the session.
+    pool = None
+    if data.items is not None and not get_settings().block_sale_on_expired_gi:
+        pool = leandb.get_pool(transactions=True)
     claim: idempotency.Claim | None = None
     if idempotency_key is not None:
-        outcome = await idempotency.claim(
-            session, actor.user_id, idempotency_key, idempotency.request_hash(data.model_dump(mode="json"))
-        )
+        body_hash = idempotency.request_hash(data.model_dump(mode="json"))
+        if pool is not None:
+            # The key's row is inserted with the order, in its transaction (app.orders.idempotency).
+            claim = idempotency.Claim(actor.user_id, idempotency_key, body_hash)
+            try:
+                return 201, await _place_order_under_claim(session, pool, actor, data, claim)
+            except idempotency.KeyInUse:
+                raise RequestInProgress(
+                    "A request with this Idempotency-Key is still being processed; retry shortly."
+                ) from None
+            except idempotency.KeyAlreadyStored:
+                pass  # answered below from the stored row (or its stale claim taken over)
+        outcome = await idempotency.claim(session, actor.user_id, idempotency_key, body_hash)
         if isinstance(outcome, idempotency.SavedResponse):
             return outcome.status, outcome.body
         claim = outcome
+    return 201, await _place_order_under_claim(session, pool, actor, data, claim)
+
+
+async def _place_order_under_claim(
+    session: AsyncSession,
+    pool: leandb.LeanPool | None,
+    actor: Actor,
+    data: OrderCreate,
+    claim: idempotency.Claim | None,
+) -> dict[str, Any]:
     try:
         async with _checkout_slot():
-            body = await _place_order_with_retries(session, actor, data, claim)
-    except idempotency.KeyAlreadyStored:
-        assert claim is not None
-        await session.rollback()
-        await idempotency.release(session, claim)
-        saved = await idempotency.answer_from_row(session, claim.user_id, claim.key, claim.body_hash)
-        if saved is None:
-            raise RequestInProgress(
-                "A request with this Idempotency-Key is still being processed; retry shortly."
-            ) from None
-        return saved.status, saved.body
+            return await _place_order_with_retries(session, pool, actor, data, claim)
     except BaseException:
-        if claim is not None:
+        if claim is not None and claim.row_id is not None:
             # Undo our half of the work first: the claim row may be locked by this very transaction.
             await session.rollback()
             await idempotency.release(session, claim)
         raise
-    return 201, body
 
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
@@ -219,20 +235,18 @@ def _db_error_code(exc: BaseException) -> int | None:
 
 
 async def _place_order_with_retries(
-    session: AsyncSession, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
+    session: AsyncSession,
+    pool: leandb.LeanPool | None,
+    actor: Actor,
+    data: OrderCreate,
+    claim: idempotency.Claim | None,
 ) -> dict[str, Any]:
-    # On MariaDB, named items go through the lean store in its own transaction (see app.kit.leandb). The
-    # whole-cart checkout changes the cart in the request's session, and the expired-GI guard reads
-    # certificates through it, so those stay on the session.
-    pool = None
-    if data.items is not None and not get_settings().block_sale_on_expired_gi:
-        pool = leandb.get_pool(transactions=True)
     for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
         try:
             if pool is None:
                 return await _place_order_once(repository.SessionCheckoutStore(session), actor, data, claim)
             async with pool.transaction() as cursor:
-                store = repository.LeanCheckoutStore(cursor)
+                store = repository.LeanCheckoutStore(cursor, nowait_keys=pool.is_mariadb)
                 body = await _place_order_once(store, actor, data, claim)
                 assert not store.queued, "every queued write is sent with the stock UPDATE"
                 return body

@@ -3,14 +3,17 @@ write what the session path writes, and leave nothing behind when it fails half-
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select, update
 
 from app.db import session_scope
 from app.events import OutboxEvent
-from app.orders import repository
+from app.kit import leandb
+from app.orders import idempotency, repository
 from app.orders.models import IdempotencyKey
-from app.redis import get_redis
+from app.orders.schemas import OrderCreate
 from app.users.models import User
 from tests.orders.factories import count_orders, customer, place, sku_on_sale, stock_of
 from tests.users.factories import auth
@@ -81,19 +84,46 @@ class TestLeanCheckout:
         assert await stock_of(sku.id) == 5
 
     async def test_a_key_already_stored_is_found_when_the_batch_is_sent(self, client):
-        """The key row goes to the server with the stock UPDATE; if the fast claim forgot the key (Redis lost
-        it), that batch fails on the unique key, the whole order rolls back, and the saved answer is given."""
+        """The key row goes to the server with the stock UPDATE; a key stored already fails that batch on the
+        unique key, the whole order rolls back, and the saved answer is given."""
         sku = await sku_on_sale(stock=5)
         user, address = await customer()
         first = await place(client, user, address, [(sku.id, 1)], key="lean-3")
         assert first.status_code == 201, first.text
-        redis = get_redis()
-        if redis is not None:
-            await redis.flushdb()  # the fast claim is gone; only the database remembers the key
 
         again = await place(client, user, address, [(sku.id, 1)], key="lean-3")
 
         assert (again.status_code, again.json()) == (201, first.json())
         assert await count_orders() == 1
         assert await _count(OutboxEvent) == 1
+        assert await stock_of(sku.id) == 4
+
+    async def test_a_key_held_by_a_running_checkout_is_409_at_once_and_free_after_its_rollback(self, client):
+        """The key's row, inserted with the order but not yet committed, is the claim: a duplicate does not
+        wait for its lock (409 request_in_progress, nothing written), and once that checkout rolled back
+        the key is free again."""
+        sku = await sku_on_sale(stock=5)
+        user, address = await customer()
+        payload = {"address_id": address.id, "items": [{"sku_id": sku.id, "quantity": 1}]}
+        body_hash = idempotency.request_hash(OrderCreate.model_validate(payload).model_dump(mode="json"))
+        holder = await leandb.get_pool(transactions=True)._acquire()
+        try:
+            async with holder.cursor() as cur:
+                await cur.execute(
+                    "INSERT INTO idempotency_keys (user_id, `key`, request_hash, claimed_at, created_at)"
+                    " VALUES (%s, %s, %s, NOW(6), NOW(6))",
+                    (user.id, "held-1", body_hash),
+                )
+            started = time.monotonic()
+            busy = await place(client, user, address, [(sku.id, 1)], key="held-1")
+            waited = time.monotonic() - started
+        finally:
+            await holder.rollback()
+            holder.close()
+
+        assert (busy.status_code, busy.json()["code"]) == (409, "request_in_progress")
+        assert waited < 1.0  # innodb_lock_wait_timeout is 50 s: the duplicate did not wait for the lock
+        assert (await count_orders(), await stock_of(sku.id), await _count(OutboxEvent)) == (0, 5, 0)
+        placed = await place(client, user, address, [(sku.id, 1)], key="held-1")
+        assert placed.status_code == 201, placed.text
         assert await stock_of(sku.id) == 4
