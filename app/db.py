@@ -174,23 +174,28 @@ async def session_scope() -> AsyncIterator[AsyncSession]:
     """A unit of work outside a request (worker jobs, CLI): commit on success, roll back on error."""
     from app.errors import AppError
 
-    async with get_sessionmaker()() as session:
-        try:
-            yield session
+    session = get_sessionmaker()()
+    try:
+        yield session
+        await _commit(session)
+        await _run_after_commit(session)
+    except AppError as exc:
+        if exc.commit_session:
             await _commit(session)
             await _run_after_commit(session)
-        except AppError as exc:
-            if exc.commit_session:
-                await _commit(session)
-                await _run_after_commit(session)
-            else:
-                session.info.pop("after_commit", None)
-                await session.rollback()
-            raise
-        except BaseException:
+        else:
             session.info.pop("after_commit", None)
             await session.rollback()
-            raise
+        raise
+    except BaseException:
+        session.info.pop("after_commit", None)
+        await session.rollback()
+        raise
+    finally:
+        # A session that holds no connection and no objects (checkout on MariaDB uses its own connection)
+        # has nothing to close: skip the call and its greenlet hop.
+        if session.in_transaction() or session.identity_map or session.new:
+            await session.close()
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:

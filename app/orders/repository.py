@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from app.catalog.models import Product, Sku
 from app.db import utcnow
+from app.kit.leandb import HexText
 from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatus
 from app.users.models import User
 
@@ -357,11 +358,12 @@ class SessionCheckoutStore:
         address = await self.address(user_id, address_id)
         return address, ({} if address is None else await self.skus(sku_ids))
 
-    async def insert_order(self, values: dict[str, Any]) -> int:
-        return await insert_order(self.session, values)
-
-    async def insert_items(self, rows: list[dict[str, Any]]) -> list[int]:
-        return await insert_items(self.session, rows)
+    async def insert_order_and_items(
+        self, order: dict[str, Any], items: list[dict[str, Any]]
+    ) -> tuple[int, list[int]]:
+        """The order's id and its lines' ids (`items` without order_id, in order)."""
+        order_id = await insert_order(self.session, order)
+        return order_id, await insert_items(self.session, [{**item, "order_id": order_id} for item in items])
 
     async def emit(self, row: dict[str, Any]) -> None:
         from app.events import OutboxEvent
@@ -388,7 +390,7 @@ _ORDER_COLUMNS = (
     "order_no user_id status subtotal_fen shipping_fen discount_fen total_fen coupon_code note address"
     " recipient_phone pay_deadline created_at updated_at"
 ).split()
-_ITEM_COLUMNS = "order_id sku_id product_id name sku_name quantity unit_price_fen subtotal_fen".split()
+_ITEM_COLUMNS = "sku_id product_id name sku_name quantity unit_price_fen subtotal_fen".split()  # + order_id
 _OUTBOX_COLUMNS = "event_id type version subject occurred_at data attempts".split()
 
 
@@ -403,7 +405,7 @@ class LeanCheckoutStore:
         " FROM addresses a LEFT JOIN (skus s JOIN products p ON p.id = s.product_id) ON s.id IN ({})"
         " WHERE a.id = %s AND a.user_id = %s"
     )
-    # Columns in the order of _ORDER_COLUMNS, _ITEM_COLUMNS and _OUTBOX_COLUMNS.
+    # Columns in the order of _ORDER_COLUMNS, _ITEM_COLUMNS (after the order's id) and _OUTBOX_COLUMNS.
     ORDER_SQL = (
         "INSERT INTO orders (order_no, user_id, status, subtotal_fen, shipping_fen, discount_fen, total_fen,"
         " coupon_code, note, address, recipient_phone, pay_deadline, created_at, updated_at)"
@@ -411,7 +413,7 @@ class LeanCheckoutStore:
     )
     ITEM_SQL = (
         "INSERT INTO order_items (order_id, sku_id, product_id, name, sku_name, quantity, unit_price_fen,"
-        " subtotal_fen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " subtotal_fen) VALUES (@daoxiang_order_id, %s, %s, %s, %s, %s, %s, %s)"
     )
     OUTBOX_SQL = (
         "INSERT INTO outbox_events (event_id, type, version, subject, occurred_at, data, attempts)"
@@ -461,13 +463,9 @@ class LeanCheckoutStore:
             if isinstance(value, datetime):
                 value = _naive_utc(value)
             elif isinstance(value, dict | list):
-                value = _json(value)
+                value = HexText(_json(value))
             params.append(value)
         return params
-
-    async def _insert(self, sql: str, columns: list[str], values: dict[str, Any]) -> int:
-        await self.cursor.execute(sql, self._params(columns, values))
-        return int(self.cursor.lastrowid)
 
     def _queue(self, sql: str, params: Any) -> None:
         """Writes whose answer checkout does not need wait here and go with the stock UPDATE, in one round trip
@@ -475,11 +473,25 @@ class LeanCheckoutStore:
         the driver exactly as for a single statement)."""
         self.queued.append(self.cursor.mogrify(sql, params))
 
-    async def insert_order(self, values: dict[str, Any]) -> int:
-        return await self._insert(self.ORDER_SQL, _ORDER_COLUMNS, values)
-
-    async def insert_items(self, rows: list[dict[str, Any]]) -> list[int]:
-        return [await self._insert(self.ITEM_SQL, _ITEM_COLUMNS, row) for row in rows]
+    async def insert_order_and_items(
+        self, order: dict[str, Any], items: list[dict[str, Any]]
+    ) -> tuple[int, list[int]]:
+        """The order and its lines in one round trip: each line takes the order's id from the server
+        (LAST_INSERT_ID() of the order's INSERT, kept in a session variable), and each INSERT's answer
+        carries the id it made."""
+        statements = [
+            self.cursor.mogrify(self.ORDER_SQL, self._params(_ORDER_COLUMNS, order)),
+            "SET @daoxiang_order_id = LAST_INSERT_ID()",
+            *(self.cursor.mogrify(self.ITEM_SQL, self._params(_ITEM_COLUMNS, item)) for item in items),
+        ]
+        await self.cursor.execute("; ".join(statements))
+        order_id = int(self.cursor.lastrowid)
+        await self.cursor.nextset()
+        item_ids = []
+        for _ in items:
+            await self.cursor.nextset()
+            item_ids.append(int(self.cursor.lastrowid))
+        return order_id, item_ids
 
     async def emit(self, row: dict[str, Any]) -> None:
         self._queue(self.OUTBOX_SQL, self._params(_OUTBOX_COLUMNS, row))
@@ -491,10 +503,10 @@ class LeanCheckoutStore:
         KeyInUse if another transaction is inserting it."""
         at = _naive_utc(now)
         self._key_statement = len(self.queued)
-        self._queue(self._key_sql, (user_id, key, request_hash, status, body, at, at))
+        self._queue(self._key_sql, (user_id, key, request_hash, status, HexText(body), at, at))
 
     async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
-        self._queue(self.RESPONSE_SQL, (status, body, claim_id))
+        self._queue(self.RESPONSE_SQL, (status, HexText(body), claim_id))
 
     async def take_stock(self, sku_id: int, quantity: int) -> bool:
         from app.kit.leandb import error_code

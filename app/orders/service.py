@@ -328,10 +328,8 @@ async def _place_order_once(
         "created_at": now,
         "updated_at": now,
     }
-    order["id"] = await store.insert_order(order)
     items = [
         {
-            "order_id": order["id"],
             "sku_id": sku_id,
             "product_id": skus[sku_id].product_id,
             "name": f"{skus[sku_id].product_name} {skus[sku_id].name}"[:200],
@@ -342,8 +340,9 @@ async def _place_order_once(
         }
         for sku_id, qty in sorted(lines.items())
     ]
-    for item, item_id in zip(items, await store.insert_items(items), strict=True):
-        item["id"] = item_id
+    order["id"], item_ids = await store.insert_order_and_items(order, items)
+    for item, item_id in zip(items, item_ids, strict=True):
+        item.update(id=item_id, order_id=order["id"])
     await store.emit(
         events.outbox_row(
             "order.created",

@@ -127,3 +127,19 @@ class TestLeanCheckout:
         placed = await place(client, user, address, [(sku.id, 1)], key="held-1")
         assert placed.status_code == 201, placed.text
         assert await stock_of(sku.id) == 4
+
+    async def test_text_with_quotes_backslashes_and_emoji_is_stored_exactly(self, client):
+        """JSON values go to the server as hex literals (app.kit.leandb.HexText): what comes back is exact."""
+        sku = await sku_on_sale(stock=5)
+        detail = "民乐乡 1 号 'A' \"B\" \\ C\\' ); DROP TABLE orders; -- 🌾 \x00 end"
+        user, address = await customer(detail=detail, recipient="O'Brien \\ 李")
+
+        placed = await place(client, user, address, [(sku.id, 1)], key="hex-1", note='It\'s \\ "ok" 🌾')
+
+        assert placed.status_code == 201, placed.text
+        read = await client.get(f"/api/orders/{placed.json()['id']}", headers=auth(user))
+        assert read.json()["address"]["detail"] == detail
+        assert read.json()["address"]["recipient"] == "O'Brien \\ 李"
+        assert read.json() == placed.json()
+        again = await place(client, user, address, [(sku.id, 1)], key="hex-1", note='It\'s \\ "ok" 🌾')
+        assert again.json() == placed.json()  # the saved answer, read back from its hex-sent row
