@@ -15,6 +15,7 @@ pool: callers take the SQLAlchemy path there.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -65,6 +66,26 @@ def _hex_literal(value: HexText, _mapping: object = None) -> str:
     return "_utf8mb4 X'" + value.text.encode().hex() + "'"
 
 
+class Transaction:
+    """The cursor of `LeanPool.transaction()`. A caller that sends COMMIT itself, as the last statement of its
+    last round trip, sets `committed` (the server's status flags do not tell it reliably across results)."""
+
+    __slots__ = ("committed", "cursor")
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        self.committed = False
+
+
+def _server_kind(version: str) -> tuple[bool, bool]:
+    """(MariaDB?, enforces CHECK constraints?) from the server's version string ("5.5.5-10.11.19-MariaDB-...",
+    "8.0.36")."""
+    is_mariadb = "mariadb" in version.lower()
+    numbers = re.findall(r"\d+", version.removeprefix("5.5.5-"))
+    release = tuple(int(n) for n in numbers[:3])
+    return is_mariadb, release >= ((10, 2, 1) if is_mariadb else (8, 0, 16))
+
+
 class LeanPool:
     def __init__(self, url: str, size: int, overflow: int, *, autocommit: bool = True) -> None:
         from asyncmy.converters import conversions
@@ -88,8 +109,10 @@ class LeanPool:
             # Transactions send their last writes together with the stock UPDATE (app.orders.repository).
             self._kwargs["client_flag"] = CLIENT.MULTI_STATEMENTS
         self.autocommit = autocommit
-        # MariaDB (rather than MySQL): known once the first connection is open.
+        # What the server is, known once the first connection is open: MariaDB (rather than MySQL), and
+        # whether it enforces CHECK constraints (MariaDB 10.2+, MySQL 8.0.16+; older ones parse and ignore them).
         self.is_mariadb = False
+        self.enforces_checks = False
         self._idle: list[tuple[Any, float]] = []
         # Every connection is kept: closing and reopening them under a burst made the catalogue's slow tail.
         self._max_idle = size + overflow
@@ -108,7 +131,7 @@ class LeanPool:
         from asyncmy import connect
 
         conn = await connect(**self._kwargs)
-        self.is_mariadb = "mariadb" in conn.get_server_info().lower()
+        self.is_mariadb, self.enforces_checks = _server_kind(conn.get_server_info())
         return conn
 
     def _give_back(self, conn: Any) -> None:
@@ -135,8 +158,9 @@ class LeanPool:
             self._give_back(conn)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
-        """A cursor inside a transaction, committed at the end; rolled back when the block raises.
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A cursor inside a transaction, committed at the end (unless the block's own last statement was a
+        COMMIT: `Transaction.committed`); rolled back when the block raises.
 
         On a pool without autocommit (get_pool(transactions=True)) the first statement opens the transaction
         itself: no BEGIN round trip."""
@@ -146,8 +170,10 @@ class LeanPool:
                 if self.autocommit:
                     await conn.begin()
                 async with conn.cursor() as cur:
-                    yield cur
-                await conn.commit()
+                    tx = Transaction(cur)
+                    yield tx
+                if not tx.committed:
+                    await conn.commit()
             except BaseException as exc:
                 if _connection_suspect(exc):
                     # The server rolls the open transaction back when the connection closes.

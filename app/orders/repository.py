@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -11,9 +12,11 @@ from sqlalchemy.orm import selectinload
 
 from app.catalog.models import Product, Sku
 from app.db import utcnow
-from app.kit.leandb import HexText
+from app.kit.leandb import HexText, Transaction
 from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatus
 from app.users.models import User
+
+log = logging.getLogger("daoxiang.orders")
 
 
 def _is_mysql(session: AsyncSession) -> bool:
@@ -374,8 +377,9 @@ class SessionCheckoutStore:
     async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
         await save_idempotent_response(self.session, claim_id, status, body)
 
-    async def take_stock(self, sku_id: int, quantity: int) -> bool:
-        return await take_stock(self.session, sku_id, quantity)
+    async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
+        """Take every line's stock (in ascending SKU order, as given); returns the SKUs short of stock."""
+        return [sku_id for sku_id, qty in lines if not await take_stock(self.session, sku_id, qty)]
 
 
 def _naive_utc(at: datetime) -> datetime:
@@ -425,9 +429,17 @@ class LeanCheckoutStore:
     )
     RESPONSE_SQL = "UPDATE idempotency_keys SET response_status = %s, response_body = %s WHERE id = %s"
     STOCK_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s AND stock >= %s"
+    STOCK_CHECKED_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s"
+    CHECK_FAILED = (4025, 3819)  # MariaDB, MySQL: a CHECK constraint failed
 
-    def __init__(self, cursor: Any, *, nowait_keys: bool = False) -> None:
-        self.cursor = cursor
+    def __init__(
+        self, tx: Transaction, *, nowait_keys: bool = False, commit_with_stock: bool = False
+    ) -> None:
+        self.tx = tx
+        self.cursor = tx.cursor
+        # The server enforces CHECK (stock >= 0): the stock UPDATEs need no condition, a short line fails its
+        # UPDATE, and COMMIT can go in the same round trip (the server stops at the first failing statement).
+        self.commit_with_stock = commit_with_stock
         self.queued: list[str] = []
         # Which of the queued statements inserts the Idempotency-Key's row (its errors mean the key is taken).
         self._key_statement: int | None = None
@@ -508,29 +520,59 @@ class LeanCheckoutStore:
     async def save_idempotent_response(self, claim_id: int, status: int, body: str) -> None:
         self._queue(self.RESPONSE_SQL, (status, HexText(body), claim_id))
 
-    async def take_stock(self, sku_id: int, quantity: int) -> bool:
+    async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
+        """Take every line's stock, sending the queued writes first, all in one round trip; with
+        commit_with_stock the COMMIT goes too. Returns the SKUs short of stock (then nothing was taken and
+        nothing committed: the caller rolls back). Raises KeyAlreadyStored or KeyInUse when the queued
+        Idempotency-Key row is taken."""
         from app.kit.leandb import error_code
         from app.orders.idempotency import KeyAlreadyStored, KeyInUse
 
-        statements = [
-            *self.queued,
-            self.cursor.mogrify(self.STOCK_SQL, (quantity, _naive_utc(utcnow()), sku_id, quantity)),
-        ]
+        now = _naive_utc(utcnow())
+        first_stock = len(self.queued)
+        if self.commit_with_stock:
+            stock = [self.cursor.mogrify(self.STOCK_CHECKED_SQL, (qty, now, sku_id)) for sku_id, qty in lines]
+            statements = [*self.queued, *stock, "COMMIT"]
+        else:
+            stock = [self.cursor.mogrify(self.STOCK_SQL, (qty, now, sku_id, qty)) for sku_id, qty in lines]
+            statements = [*self.queued, *stock]
         key_statement, self._key_statement = self._key_statement, None
         self.queued.clear()
         answered = 0  # the server stops at the first statement that fails; its error comes with its answer
+        rowcounts = []
         try:
             await self.cursor.execute("; ".join(statements))
+            rowcounts.append(self.cursor.rowcount)
             while answered < len(statements) - 1:
                 answered += 1
                 await self.cursor.nextset()
+                rowcounts.append(self.cursor.rowcount)
         except Exception as exc:
-            if answered == key_statement and error_code(exc) == 1062:
+            code = error_code(exc)
+            if answered == key_statement and code == 1062:
                 raise KeyAlreadyStored from None
-            if answered == key_statement and error_code(exc) == 1205:
+            if answered == key_statement and code == 1205:
                 raise KeyInUse from None
+            if first_stock <= answered < first_stock + len(lines) and code in self.CHECK_FAILED:
+                return await self._short_of(lines, lines[answered - first_stock][0])
             raise
-        return self.cursor.rowcount == 1
+        taken = rowcounts[first_stock : first_stock + len(lines)]
+        if self.commit_with_stock:
+            self.tx.committed = True
+            if any(n != 1 for n in taken):  # a SKU row vanished after it was read: SKUs are never deleted
+                log.error("checkout committed without taking stock", extra={"lines": lines, "taken": taken})
+            return []
+        return [sku_id for (sku_id, _), n in zip(lines, taken, strict=True) if n != 1]
+
+    async def _short_of(self, lines: list[tuple[int, int]], failed: int) -> list[int]:
+        """The lines whose stock is short now (at least the one whose UPDATE failed its CHECK)."""
+        ids = [sku_id for sku_id, _ in lines]
+        await self.cursor.execute(
+            f"SELECT id, stock FROM skus WHERE id IN ({', '.join(['%s'] * len(ids))})",  # noqa: S608
+            ids,
+        )
+        stock = {int(sku_id): int(n) for sku_id, n in await self.cursor.fetchall()}
+        return sorted({failed} | {sku_id for sku_id, qty in lines if stock.get(sku_id, 0) < qty})
 
 
 CheckoutStore = SessionCheckoutStore | LeanCheckoutStore

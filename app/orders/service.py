@@ -245,8 +245,10 @@ async def _place_order_with_retries(
         try:
             if pool is None:
                 return await _place_order_once(repository.SessionCheckoutStore(session), actor, data, claim)
-            async with pool.transaction() as cursor:
-                store = repository.LeanCheckoutStore(cursor, nowait_keys=pool.is_mariadb)
+            async with pool.transaction() as tx:
+                store = repository.LeanCheckoutStore(
+                    tx, nowait_keys=pool.is_mariadb, commit_with_stock=pool.enforces_checks
+                )
                 body = await _place_order_once(store, actor, data, claim)
                 assert not store.queued, "every queued write is sent with the stock UPDATE"
                 return body
@@ -370,7 +372,7 @@ async def _place_order_once(
         assert isinstance(store, repository.SessionCheckoutStore)
         await cart_service.remove_lines(store.session, user_id, list(lines))
     # Stock last: the hot rows stay locked only from here to the commit.
-    short = [sku_id for sku_id, qty in sorted(lines.items()) if not await store.take_stock(sku_id, qty)]
+    short = await store.take_stock(sorted(lines.items()))
     if short:
         raise OutOfStock("Not enough stock for some items; nothing was reserved.", sku_ids=short)
     return body

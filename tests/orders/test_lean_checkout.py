@@ -31,9 +31,9 @@ class TestLeanCheckout:
         used: list[int] = []
         take_stock = repository.LeanCheckoutStore.take_stock
 
-        async def spy(self, sku_id: int, quantity: int) -> bool:
-            used.append(sku_id)
-            return await take_stock(self, sku_id, quantity)
+        async def spy(self, lines: list[tuple[int, int]]) -> list[int]:
+            used.extend(sku_id for sku_id, _ in lines)
+            return await take_stock(self, lines)
 
         monkeypatch.setattr(repository.LeanCheckoutStore, "take_stock", spy)
         a = await sku_on_sale(stock=5)
@@ -56,7 +56,7 @@ class TestLeanCheckout:
         sku = await sku_on_sale(stock=5)
         user, address = await customer()
 
-        async def broken(self, sku_id: int, quantity: int) -> bool:
+        async def broken(self, lines: list[tuple[int, int]]) -> list[int]:
             raise RuntimeError("crash between the order rows and the stock")
 
         with monkeypatch.context() as patch:
@@ -143,3 +143,27 @@ class TestLeanCheckout:
         assert read.json() == placed.json()
         again = await place(client, user, address, [(sku.id, 1)], key="hex-1", note='It\'s \\ "ok" 🌾')
         assert again.json() == placed.json()  # the saved answer, read back from its hex-sent row
+
+    @pytest.mark.parametrize("enforced", [True, False], ids=["COMMIT with the stock", "conditional UPDATE"])
+    async def test_short_lines_are_all_named_and_nothing_is_taken(self, client, monkeypatch, enforced):
+        """Where the server enforces CHECK (stock >= 0) the stock UPDATEs and the COMMIT go in one round trip,
+        and a short line fails its UPDATE; otherwise each UPDATE is conditional. Either way every short SKU is
+        named, and no stock, order, event or key is left behind."""
+        pool = leandb.get_pool(transactions=True)
+        monkeypatch.setattr(pool, "enforces_checks", enforced)
+        monkeypatch.setattr(leandb, "_server_kind", lambda _version: (True, enforced))  # new connections
+        plenty, short_a, short_b = [await sku_on_sale(stock=n) for n in (9, 1, 0)]
+        user, address = await customer()
+
+        refused = await place(
+            client, user, address, [(short_b.id, 1), (plenty.id, 3), (short_a.id, 2)], key="short-1"
+        )
+
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "out_of_stock"
+        assert refused.json()["sku_ids"] == sorted([short_a.id, short_b.id])
+        assert [await stock_of(s.id) for s in (plenty, short_a, short_b)] == [9, 1, 0]
+        assert (await count_orders(), await _count(OutboxEvent), await _count(IdempotencyKey)) == (0, 0, 0)
+        placed = await place(client, user, address, [(plenty.id, 9), (short_a.id, 1)], key="short-1b")
+        assert placed.status_code == 201, placed.text
+        assert [await stock_of(s.id) for s in (plenty, short_a)] == [0, 0]
