@@ -3,11 +3,13 @@
 Measured on the 2-core box: one statement through an AsyncSession costs ~320 us of CPU when built per call
 and ~150 us prebuilt; the same statement on a bare asyncmy cursor costs ~60 us, and the session's pool
 checkout with pre-ping and its commit another ~400 us. Checkout runs ten statements, so on MariaDB it uses
-this pool instead and owns its short transaction here: BEGIN, the statements, COMMIT as soon as the last
-one (the stock UPDATE) answered, which also keeps the hot SKU row locked for as short a time as possible.
+this pool instead and owns its short transaction here, in three round trips (app.orders.repository): the
+reads, the order with its lines, then the rest with the stock UPDATEs and, where the server enforces CHECK
+constraints, the COMMIT itself, which keeps the hot SKU row locked for as short a time as possible.
 
-Connections run in autocommit mode (a single read needs no COMMIT round trip) at READ COMMITTED, like the
-engine's. A connection whose state is in doubt after an error is dropped, never reused; one that sat
+Connections of `get_pool()` run in autocommit mode (a single read needs no COMMIT round trip), those of
+`get_pool(transactions=True)` do not (the first statement opens the transaction: no BEGIN round trip) and
+accept several statements per round trip; all at READ COMMITTED, like the engine's. A connection whose state is in doubt after an error is dropped, never reused; one that sat
 idle longer than IDLE_PING_SECONDS is pinged before use (the server may have closed it). SQLite has no
 pool: callers take the SQLAlchemy path there.
 """
