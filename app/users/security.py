@@ -74,7 +74,7 @@ def decode_access_token(token: str) -> dict[str, Any] | None:
     if claims is not None:
         if claims["exp"] > time.time():
             return claims
-        del _verified[token]
+        _verified.pop(token, None)
         return None
     claims = _verify_access_token(token)
     if claims is not None:
