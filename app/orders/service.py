@@ -195,32 +195,15 @@ async def place_order(
     return 201, await _place_order_under_claim(session, pool, actor, data, claim)
 
 
-async def _place_order_under_claim(
-    session: AsyncSession,
-    pool: leandb.LeanPool | None,
-    actor: Actor,
-    data: OrderCreate,
-    claim: idempotency.Claim | None,
-) -> dict[str, Any]:
-    try:
-        async with _checkout_slot():
-            return await _place_order_with_retries(session, pool, actor, data, claim)
-    except BaseException:
-        if claim is not None and claim.row_id is not None:
-            # Undo our half of the work first: the claim row may be locked by this very transaction.
-            await session.rollback()
-            await idempotency.release(session, claim)
-        raise
-
-
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def _checkout_slot() -> asyncio.Semaphore:
     """Admission control: at most CHECKOUT_CONCURRENCY checkouts of this process run their transaction at
-    once. The hot SKU row stays locked from the stock UPDATE until the COMMIT, and that gap is as long as
-    the event loop takes to come back to the lock holder: with fewer transactions in flight it comes back
-    sooner, and more orders per second get through. The others wait here, holding no locks."""
+    once. Where the COMMIT is a round trip of its own (the session path, servers that do not enforce CHECK
+    constraints) the hot SKU row stays locked from the stock UPDATE until the event loop comes back to send
+    it: with fewer transactions in flight it comes back sooner. The others wait here, holding no locks and
+    no connection."""
     loop = asyncio.get_running_loop()
     slot = _slots.get(loop)
     if slot is None:
@@ -234,33 +217,44 @@ def _db_error_code(exc: BaseException) -> int | None:
     return leandb.error_code(exc)
 
 
-async def _place_order_with_retries(
+async def _place_order_under_claim(
     session: AsyncSession,
     pool: leandb.LeanPool | None,
     actor: Actor,
     data: OrderCreate,
     claim: idempotency.Claim | None,
 ) -> dict[str, Any]:
-    for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
-        try:
-            if pool is None:
-                return await _place_order_once(repository.SessionCheckoutStore(session), actor, data, claim)
-            async with pool.transaction() as tx:
-                store = repository.LeanCheckoutStore(
-                    tx, nowait_keys=pool.is_mariadb, commit_with_stock=pool.enforces_checks
-                )
-                body = await _place_order_once(store, actor, data, claim)
-                assert not store.queued, "every queued write is sent with the stock UPDATE"
-                return body
-        except Exception as exc:
-            code = _db_error_code(exc)
-            if code not in RETRYABLE_DB_ERRORS or attempt == CHECKOUT_ATTEMPTS:
-                raise
-            log.warning("checkout retried", extra={"db_error": code, "attempt": attempt})
-            if pool is None:
-                await session.rollback()
-            await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
-    raise AssertionError("unreachable")
+    """One checkout slot, the order's transaction retried on deadlocks; a committed claim is let go of when
+    the order fails."""
+    try:
+        async with _checkout_slot():
+            for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
+                try:
+                    if pool is None:
+                        store = repository.SessionCheckoutStore(session)
+                        return await _place_order_once(store, actor, data, claim)
+                    async with pool.transaction() as tx:
+                        lean = repository.LeanCheckoutStore(
+                            tx, nowait_keys=pool.is_mariadb, commit_with_stock=pool.enforces_checks
+                        )
+                        body = await _place_order_once(lean, actor, data, claim)
+                        assert not lean.queued, "every queued write is sent with the stock UPDATE"
+                        return body
+                except Exception as exc:
+                    code = _db_error_code(exc)
+                    if code not in RETRYABLE_DB_ERRORS or attempt == CHECKOUT_ATTEMPTS:
+                        raise
+                    log.warning("checkout retried", extra={"db_error": code, "attempt": attempt})
+                    if pool is None:
+                        await session.rollback()
+                    await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+            raise AssertionError("unreachable")
+    except BaseException:
+        if claim is not None and claim.row_id is not None:
+            # Undo our half of the work first: the claim row may be locked by this very transaction.
+            await session.rollback()
+            await idempotency.release(session, claim)
+        raise
 
 
 async def _place_order_once(
