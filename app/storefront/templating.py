@@ -118,6 +118,7 @@ ADMIN_SECTIONS: list[tuple[str, str, str]] = [
     ("orders", "/admin/orders", "订单"),
     ("products", "/admin/products", "商品"),
     ("trace", "/admin/batches", "溯源"),
+    ("producers", "/admin/producers", "生产者"),
 ]
 env.globals["admin_sections"] = ADMIN_SECTIONS
 env.filters["local_time"] = local_time

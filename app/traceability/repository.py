@@ -51,6 +51,16 @@ async def list_plots(session: AsyncSession, producer_id: int) -> Sequence[Plot]:
     return (await session.execute(query)).scalars().all()
 
 
+async def plots_of_producers(session: AsyncSession, producer_ids: set[int]) -> dict[int, list[Plot]]:
+    found: dict[int, list[Plot]] = {pid: [] for pid in producer_ids}
+    if not producer_ids:
+        return found
+    rows = await session.execute(select(Plot).where(Plot.producer_id.in_(producer_ids)).order_by(Plot.id))
+    for plot in rows.scalars():
+        found[plot.producer_id].append(plot)
+    return found
+
+
 async def plots_by_ids(session: AsyncSession, ids: set[int]) -> dict[int, Plot]:
     if not ids:
         return {}

@@ -64,6 +64,7 @@ from app.traceability.schemas import (
     PlotCreate,
     PlotRead,
     ProducerCreate,
+    ProducerRead,
     RecallLine,
     TraceBatch,
     TraceCertificate,
@@ -130,6 +131,18 @@ async def create_plot(session: AsyncSession, producer_id: int, data: PlotCreate)
 async def list_plots(session: AsyncSession, producer_id: int) -> list[PlotRead]:
     await get_producer_or_raise(session, producer_id)
     return [PlotRead.model_validate(p) for p in await repository.list_plots(session, producer_id)]
+
+
+async def list_producers_with_plots(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[tuple[ProducerRead, list[PlotRead]]], int]:
+    """A page of producers, each with its plots (for the back office)."""
+    producers, total = await repository.list_producers(session, offset, limit)
+    plots = await repository.plots_of_producers(session, {p.id for p in producers})
+    rows = [
+        (ProducerRead.model_validate(p), [PlotRead.model_validate(x) for x in plots[p.id]]) for p in producers
+    ]
+    return rows, total
 
 
 async def _resolve_plot(session: AsyncSession, producer_id: int, plot: int | str | None) -> Plot | None:
