@@ -290,7 +290,13 @@ async def settle_refund(session: AsyncSession, payment_id: int) -> bool:
 
 
 async def _try_refund(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> bool:
-    """Ask the gateway to refund (again: the same out_refund_no never refunds twice). True once done."""
+    """Ask the gateway to refund (again: the same out_refund_no never refunds twice). True once done.
+
+    What decided the refund (a staff approval, the refund's record) is committed first: it is durable before
+    the money moves, and no transaction, so no row lock, is held while the gateway answers, which can take
+    its whole timeout. If this request dies after the gateway refunded, the refund job asks again with the
+    same out_refund_no and finishes it."""
+    await session.commit()
     at = utcnow()
     try:
         outcome = await providers.get(payment.channel).refund(payment, refund)

@@ -10,6 +10,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -180,6 +181,8 @@ class GatewayState:
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
+    # Called (in the gateway's thread) while a refund request is being answered.
+    while_refunding: Callable[[], None] | None = None
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -228,6 +231,8 @@ async def alipay_gateway(request: Request) -> Response:
             },
         )
     if method == "alipay.trade.refund":
+        if STATE.while_refunding is not None:
+            STATE.while_refunding()
         if STATE.refuse_refunds:
             return _alipay_answer(method, {"code": "20000", "sub_code": "aop.ACQ.SYSTEM_ERROR"})
         no = biz["out_request_no"]

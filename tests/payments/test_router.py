@@ -10,7 +10,9 @@ import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import create_engine, make_url, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from app.config import get_settings
 from app.db import session_scope
@@ -490,6 +492,19 @@ class TestStaffRefund:
         [event] = await events_of("payment.refunded")
         assert event["out_refund_no"] == refund.out_refund_no
 
+    async def test_no_transaction_is_held_while_the_gateway_refunds(self, client, gateways):
+        """The approval and the refund's record are committed before the gateway is called: while it answers,
+        another connection can write the order's row (on SQLite: the database) at once."""
+        _, _, order, _ = await self._paid_by_alipay(client)
+        meanwhile: list[str] = []
+        gateways.while_refunding = lambda: meanwhile.append(_touch_order_elsewhere(order["id"]))
+
+        response = await client.post(f"/api/admin/orders/{order['id']}/refund", headers=auth(await staff()))
+
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "refunded"
+        assert meanwhile == ["written"]
+
     async def test_a_gateway_failure_leaves_the_order_refunding_until_the_job_retries(self, client, gateways):
         _, sku, order, payment = await self._paid_by_alipay(client)
         gateways.refuse_refunds = True
@@ -613,3 +628,24 @@ class TestSandboxPurchase:
 
     async def test_an_unknown_payment_page_is_404(self, client):
         assert (await client.get("/pay/sandbox/999999")).status_code == 404
+
+
+def _touch_order_elsewhere(order_id: int) -> str:
+    """Write the order's row on a connection of its own, waiting at most a second for a lock."""
+    url = make_url(get_settings().database_url)
+    sqlite = url.drivername.startswith("sqlite")
+    engine = create_engine(
+        url.set(drivername="sqlite" if sqlite else "mysql+pymysql"),
+        connect_args={"timeout": 1} if sqlite else {},
+        poolclass=NullPool,
+    )
+    try:
+        with engine.begin() as conn:
+            if not sqlite:
+                conn.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
+            conn.execute(text("UPDATE orders SET note = note WHERE id = :id"), {"id": order_id})
+        return "written"
+    except DBAPIError as exc:
+        return f"blocked: {exc.orig}"
+    finally:
+        engine.dispose()
