@@ -162,8 +162,7 @@ NOTIFICATIONS_PER_PAGE = 20
 
 @notifications_router.get("/notifications", summary="My notifications")
 async def notifications(request: Request, session: SessionDep, user: SignedInPageUser) -> Response:
-    raw = request.query_params.get("page", "1")
-    page_no = min(int(raw), 10_000) if raw.isdigit() and int(raw) >= 1 else 1
+    page_no = forms.page_number(request.query_params.get("page"))
     unread_only = request.query_params.get("unread") == "1"
     rows, total = await notifications_service.list_mine(
         session, user, PageParams(page=page_no, size=NOTIFICATIONS_PER_PAGE), unread_only=unread_only

@@ -18,6 +18,7 @@ from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderStatus
 from app.orders.schemas import Carrier, RefundReject, ShipRequest
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.forms import page_number
 from app.storefront.templating import render
 
 router = APIRouter(
@@ -48,8 +49,7 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
     wanted = OrderStatus(status) if status in OrderStatus.__members__ else None
     date_from, date_to = _parse_date(params.get("date_from")), _parse_date(params.get("date_to"))
     phone = (params.get("phone") or "").strip()[:20] or None
-    page_raw = params.get("page", "1")
-    page_no = min(int(page_raw), 10_000) if page_raw.isdigit() and int(page_raw) >= 1 else 1
+    page_no = page_number(params.get("page"))
     rows, total = await orders_service.list_for_staff(
         session,
         status=wanted,

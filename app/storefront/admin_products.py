@@ -19,7 +19,7 @@ from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
-from app.storefront.forms import errors_by_field
+from app.storefront.forms import errors_by_field, page_number
 from app.storefront.templating import render
 
 router = APIRouter(
@@ -80,8 +80,7 @@ async def products(request: Request, session: SessionDep, staff: StaffPageUser) 
     params = request.query_params
     q = (params.get("q") or "").strip()[:50] or None
     status = params.get("status") if params.get("status") in PRODUCT_STATUS else None
-    raw_page = params.get("page", "1")
-    page_no = min(int(raw_page), 10_000) if raw_page.isdigit() and int(raw_page) >= 1 else 1
+    page_no = page_number(params.get("page"))
     listing = await catalog_service.admin_product_list(
         session,
         PageParams(page=page_no, size=PRODUCTS_PER_PAGE),

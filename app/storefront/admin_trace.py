@@ -19,6 +19,7 @@ from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.forms import errors_by_field, page_number
 from app.storefront.templating import SHOP_TZ, render
 from app.traceability import labels
 from app.traceability import repository as trace_repository
@@ -131,27 +132,32 @@ CERTIFICATE_ORDER = "到期日期不能早于生效日期。"
 def _form_errors(exc: ValidationError, whole: str, labels: dict[str, str] | None = None) -> dict[str, str]:
     """Chinese messages per form field; `whole` is the message of a model-level (cross-field) error,
     `labels` names fields differently from FIELD_LABELS for this form."""
-    messages: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if not isinstance(part, int)]
-        field = loc[0] if loc and loc[0] in FIELD_LABELS else "__all__"
-        if field in messages:
-            continue
-        label = (labels or {}).get(field) or FIELD_LABELS.get(field, "")
-        if field == "__all__":
-            messages[field] = whole
-        elif err.get("type") == "missing" and field in CHOICE_FIELDS:
-            messages[field] = f"请选择{label}。"
-        elif err.get("type") == "missing" or (err.get("type") == "string_too_short" and not err.get("input")):
-            messages[field] = f"请填写{label}。"
-        else:
-            messages[field] = FIELD_HINTS.get(field, f"{label}格式不正确。")
-    return messages
+    return errors_by_field(
+        exc,
+        labels={**FIELD_LABELS, **(labels or {})},
+        hints=FIELD_HINTS,
+        choices=CHOICE_FIELDS,
+        whole=whole,
+        stop="。",
+    )
 
 
-def _service_error(exc: AppError) -> dict[str, str] | None:
+async def _refusal(session: SessionDep, exc: AppError) -> dict[str, str]:
+    """The form's message for a service error a form can cause, after rolling the unit of work back (the form
+    is shown again and nothing is written); any other error goes on up."""
     known = SERVICE_ERRORS.get(exc.code)
-    return {known[0]: known[1]} if known else None
+    if known is None:
+        raise exc
+    await session.rollback()
+    return {known[0]: known[1]}
+
+
+def _form_state(
+    request: Request, notices: dict[str, str], values: dict[str, str] | None, errors: dict[str, str] | None
+) -> dict[str, Any]:
+    """What a page with a create form shows: the typed values and errors, or the notice of ?done=."""
+    flash = None if errors else notices.get(request.query_params.get("done", ""))
+    return {"values": values or {}, "errors": errors or {}, "flash": flash}
 
 
 async def _form_values(request: Request, fields: tuple[str, ...]) -> dict[str, str]:
@@ -177,8 +183,7 @@ def _given(payload: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/batches", summary="Back office: batches")
 async def batches(request: Request, session: SessionDep, staff: StaffPageUser) -> Response:
-    raw = request.query_params.get("page", "1")
-    page_no = min(int(raw), 10_000) if raw.isdigit() and int(raw) >= 1 else 1
+    page_no = page_number(request.query_params.get("page"))
     rows, total = await trace_service.list_batches(
         session, product_id=None, offset=(page_no - 1) * BATCHES_PER_PAGE, limit=BATCHES_PER_PAGE
     )
@@ -255,11 +260,7 @@ async def create_batch(request: Request, session: SessionDep, staff: StaffPageUs
     try:
         batch = await trace_service.create_batch(session, data)
     except AppError as exc:
-        errors = _service_error(exc) or {}
-        if not errors:
-            raise
-        await session.rollback()
-        return await _render_batch_form(request, session, values, errors, 422)
+        return await _render_batch_form(request, session, values, await _refusal(session, exc), 422)
     return RedirectResponse(f"/admin/batches/{batch.id}?done=created", status_code=303)
 
 
@@ -356,8 +357,7 @@ async def _render_producers(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    raw = request.query_params.get("page", "1")
-    page_no = min(int(raw), 10_000) if raw.isdigit() and int(raw) >= 1 else 1
+    page_no = page_number(request.query_params.get("page"))
     rows, total = await trace_service.list_producers_with_plots(
         session, offset=(page_no - 1) * PRODUCERS_PER_PAGE, limit=PRODUCERS_PER_PAGE
     )
@@ -370,9 +370,7 @@ async def _render_producers(
             "total": total,
             "page": page_no,
             "pages": max(1, -(-total // PRODUCERS_PER_PAGE)),
-            "values": values or {},
-            "errors": errors or {},
-            "flash": PRODUCER_NOTICES.get(request.query_params.get("done", "")) if not errors else None,
+            **_form_state(request, PRODUCER_NOTICES, values, errors),
         },
         status_code=status_code,
         csp=True,
@@ -394,11 +392,7 @@ async def create_producer(request: Request, session: SessionDep, staff: StaffPag
     try:
         producer = await trace_service.create_producer(session, data)
     except AppError as exc:
-        errors = _service_error(exc)
-        if errors is None:
-            raise
-        await session.rollback()
-        return await _render_producers(request, session, values, errors, 422)
+        return await _render_producers(request, session, values, await _refusal(session, exc), 422)
     return RedirectResponse(f"/admin/producers/{producer.id}?done=producer", status_code=303)
 
 
@@ -419,9 +413,7 @@ async def _render_producer(
             "section": "producers",
             "producer": producer,
             "plots": plots,
-            "values": values or {},
-            "errors": errors or {},
-            "flash": PRODUCER_NOTICES.get(request.query_params.get("done", "")) if not errors else None,
+            **_form_state(request, PRODUCER_NOTICES, values, errors),
         },
         status_code=status_code,
         csp=True,
@@ -472,9 +464,7 @@ async def _render_certificates(
             "total": total,
             "kinds": list(CERTIFICATE_LABELS.items()),
             "batches": batches,
-            "values": values or {},
-            "errors": errors or {},
-            "flash": CERTIFICATE_NOTICES.get(request.query_params.get("done", "")) if not errors else None,
+            **_form_state(request, CERTIFICATE_NOTICES, values, errors),
             **await _batch_form_choices(session),
         },
         status_code=status_code,
@@ -502,9 +492,5 @@ async def create_certificate(request: Request, session: SessionDep, staff: Staff
     try:
         await trace_service.create_certificate(session, data)
     except AppError as exc:
-        errors = _service_error(exc)
-        if errors is None:
-            raise
-        await session.rollback()
-        return await _render_certificates(request, session, values, errors, 422)
+        return await _render_certificates(request, session, values, await _refusal(session, exc), 422)
     return RedirectResponse("/admin/certificates?done=created", status_code=303)

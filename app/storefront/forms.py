@@ -27,19 +27,41 @@ FIELD_HINTS = {
 }
 
 
-def errors_by_field(exc: ValidationError) -> dict[str, str]:
+def errors_by_field(
+    exc: ValidationError,
+    *,
+    labels: dict[str, str] = FIELD_LABELS,
+    hints: dict[str, str] = FIELD_HINTS,
+    choices: frozenset[str] = frozenset(),
+    whole: str | None = None,
+    stop: str = "",
+) -> dict[str, str]:
+    """One message per field. `choices` are picked from a list ("请选择…"). With `whole`, an error of no field
+    in `labels` (a cross-field rule) is that message under "__all__". `stop` ends the made-up messages."""
     messages: dict[str, str] = {}
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ()) if not isinstance(part, int)]
         field = loc[0] if loc else "__all__"
+        if whole is not None and field not in labels:
+            field = "__all__"
         if field in messages:
             continue
-        label = FIELD_LABELS.get(field, field)
-        if err.get("type") == "missing" or (err.get("type") == "string_too_short" and not err.get("input")):
-            messages[field] = f"请填写{label}"
+        label = labels.get(field, field)
+        if whole is not None and field == "__all__":
+            messages[field] = whole
+        elif err.get("type") == "missing" and field in choices:
+            messages[field] = f"请选择{label}{stop}"
+        elif err.get("type") == "missing" or (err.get("type") == "string_too_short" and not err.get("input")):
+            messages[field] = f"请填写{label}{stop}"
         else:
-            messages[field] = FIELD_HINTS.get(field, f"{label}格式不正确")
+            messages[field] = hints.get(field, f"{label}格式不正确{stop}")
     return messages
+
+
+def page_number(raw: str | None) -> int:
+    """A list page's ?page=: a positive whole number, at most 10 000; anything else is page 1."""
+    raw = raw or "1"
+    return min(int(raw), 10_000) if raw.isdigit() and int(raw) >= 1 else 1
 
 
 def parse(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
