@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app.catalog.models import Product, Sku
 from app.db import utcnow
-from app.kit.leandb import HexText, Transaction
+from app.kit.leandb import HexText, Transaction, error_code
 from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatus
 from app.users.models import User
 
@@ -525,8 +525,7 @@ class LeanCheckoutStore:
         commit_with_stock the COMMIT goes too. Returns the SKUs short of stock (then nothing was taken and
         nothing committed: the caller rolls back). Raises KeyAlreadyStored or KeyInUse when the queued
         Idempotency-Key row is taken."""
-        from app.kit.leandb import error_code
-        from app.orders.idempotency import KeyAlreadyStored, KeyInUse
+        from app.orders.idempotency import KeyAlreadyStored, KeyInUse  # idempotency imports this module
 
         now = _naive_utc(utcnow())
         first_stock = len(self.queued)

@@ -7,6 +7,7 @@ Set DAOXIANG_SCREENSHOTS=docs/screenshots to save compressed screenshots of the 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -112,6 +113,16 @@ async def new_page(browser, live_server: str):
     yield make
     for context in contexts:
         await context.close()
+
+
+async def log_in_on_the_way(page, path: str, phone: str, password: str) -> None:
+    """Open `path`, which sends a visitor to the login form, log in there and land back on `path`."""
+    await page.goto(path)
+    await page.wait_for_url(re.compile(r"/login\?next=" + re.escape(path)))
+    await page.get_by_label("手机号").fill(phone)
+    await page.get_by_label("密码").fill(password)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url(re.compile(re.escape(path) + "$"))
 
 
 async def screenshot(page, name: str, full_page: bool = False) -> None:

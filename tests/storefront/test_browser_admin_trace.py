@@ -10,7 +10,7 @@ import pytest
 
 from app.users.models import Role
 from tests.catalog.factories import create_product
-from tests.storefront.conftest import screenshot
+from tests.storefront.conftest import log_in_on_the_way, screenshot
 from tests.traceability.factories import create_codes
 from tests.users.factories import DEFAULT_PASSWORD, create_user
 
@@ -22,12 +22,7 @@ async def test_staff_on_a_phone_record_producer_plot_batch_and_certificate(new_p
     staff = await create_user(role=Role.merchant, nickname="店长")
     page = await new_page(phone=True)
 
-    await page.goto("/admin/producers")
-    await page.wait_for_url(re.compile(r"/login\?next=/admin/producers"))
-    await page.get_by_label("手机号").fill(staff.phone)
-    await page.get_by_label("密码").fill(DEFAULT_PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url(re.compile(r"/admin/producers$"))
+    await log_in_on_the_way(page, "/admin/producers", staff.phone, DEFAULT_PASSWORD)
 
     # A producer, then its plot.
     await page.get_by_label("名称").fill("五常市民乐水稻种植合作社")

@@ -12,7 +12,7 @@ import pytest
 from app.users.models import Role
 from tests.catalog.factories import create_category, create_product
 from tests.orders.factories import get_order
-from tests.storefront.conftest import screenshot
+from tests.storefront.conftest import log_in_on_the_way, screenshot
 from tests.traceability.factories import (
     create_batch,
     create_certificate,
@@ -138,12 +138,7 @@ class TestPurchaseScenario:
 
         # Staff ship it from the back office, on a desktop.
         desk = await new_page()
-        await desk.goto("/admin/")
-        await desk.wait_for_url(re.compile(r"/login\?next=/admin/"))
-        await desk.get_by_label("手机号").fill(staff.phone)
-        await desk.get_by_label("密码").fill(DEFAULT_PASSWORD)
-        await desk.get_by_role("button", name="登录").click()
-        await desk.wait_for_url(re.compile(r"/admin/$"))
+        await log_in_on_the_way(desk, "/admin/", staff.phone, DEFAULT_PASSWORD)
         await screenshot(desk, "admin-dashboard")
         await desk.get_by_role("link", name="订单", exact=True).click()
         await desk.get_by_label("状态").select_option("paid")
