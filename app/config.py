@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.kit.regions import canonical
+
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"
 DEFAULT_SANDBOX_SECRET = "dev-sandbox-secret-change-me"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -57,13 +59,29 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(default=24, ge=24)
     # A claim whose request died (crash, failed commit) may be taken over after this long.
     idempotency_stale_claim_seconds: float = Field(default=60, gt=0)
+    # What one customer may hold unpaid (stock reserved until the pay deadline): orders, and units of one SKU
+    # across those orders (checked in the checkout's transaction, under a lock on the customer's row).
+    max_unpaid_orders_per_customer: int = Field(default=3, ge=1)
+    max_unpaid_units_per_sku: int = Field(default=20, ge=1)
+    max_addresses_per_customer: int = Field(default=20, ge=1)
+    # Refund requests per order (each rejected one may be followed by another, up to this many in all).
+    max_refund_requests_per_order: int = Field(default=3, ge=1)
 
     # Shipping fee: free from the threshold on, otherwise the flat fee; remote provinces always add the
-    # surcharge (matched by prefix, so 新疆 matches 新疆维吾尔自治区).
+    # surcharge. Provinces are matched by canonical name (app.kit.regions); other forms given here (新疆,
+    # Xinjiang...) are mapped to it, and a name that is no province refuses to start.
     shipping_free_threshold_fen: int = Field(default=9900, ge=0)
     shipping_flat_fee_fen: int = Field(default=1000, ge=0)
     shipping_remote_surcharge_fen: int = Field(default=1500, ge=0)
-    shipping_remote_provinces: list[str] = ["新疆", "西藏", "青海", "内蒙古", "宁夏", "甘肃", "海南"]
+    shipping_remote_provinces: list[str] = [
+        "新疆维吾尔自治区",
+        "西藏自治区",
+        "青海省",
+        "内蒙古自治区",
+        "宁夏回族自治区",
+        "甘肃省",
+        "海南省",
+    ]
 
     # Payments. Keys and certificates: PEM text in the variable, or the path of a PEM file (Alipay's bare
     # base64 key form is accepted too). A channel whose keys are not set is refused when chosen.
@@ -112,6 +130,15 @@ class Settings(BaseSettings):
     @classmethod
     def _map_driver(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("shipping_remote_provinces")
+    @classmethod
+    def _canonical_provinces(cls, value: list[str]) -> list[str]:
+        names = [canonical(name) for name in value]
+        unknown = [given for given, name in zip(value, names, strict=True) if name is None]
+        if unknown:
+            raise ValueError(f"not provinces of China (GB/T 2260): {unknown}")
+        return list(dict.fromkeys(name for name in names if name is not None))
 
     @field_validator("payment_sandbox_enabled", mode="before")
     @classmethod

@@ -125,6 +125,14 @@ async def _isolate(database: None, event_collector: EventCollector) -> AsyncIter
 
 
 @pytest.fixture
+def many_unpaid_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests (and load tests) that let one customer pile up unpaid orders: the per-customer limits on
+    unpaid orders (MAX_UNPAID_ORDERS_PER_CUSTOMER, MAX_UNPAID_UNITS_PER_SKU) raised out of the way."""
+    monkeypatch.setattr(settings, "max_unpaid_orders_per_customer", 1_000_000)
+    monkeypatch.setattr(settings, "max_unpaid_units_per_sku", 1_000_000)
+
+
+@pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     from app.main import app
 

@@ -13,6 +13,19 @@ class OutOfStock(Conflict):
     title = "Out of stock"
 
 
+class TooManyUnpaidOrders(Conflict):
+    """MAX_UNPAID_ORDERS_PER_CUSTOMER reached (no `sku_ids`), or MAX_UNPAID_UNITS_PER_SKU would be passed
+    by the SKUs in `sku_ids`; both count this customer's orders awaiting payment."""
+
+    code = "too_many_unpaid_orders"
+    title = "Too many unpaid orders"
+
+
+class RefundRequestLimitReached(Conflict):
+    code = "refund_request_limit_reached"
+    title = "Refund request limit reached"
+
+
 class SkuUnavailable(Conflict):
     """Carries `sku_ids`: SKUs that are unknown, switched off, or whose product is not on sale."""
 

@@ -24,6 +24,7 @@ class Order(TimestampMixin, Base):
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_user_id_id", "user_id", "id"),
+        Index("ix_orders_user_id_status", "user_id", "status"),  # a customer's unpaid orders, at checkout
         Index("ix_orders_status_pay_deadline", "status", "pay_deadline"),
         Index("ix_orders_status_shipped_at", "status", "shipped_at"),
         Index("ix_orders_created_at", "created_at"),

@@ -326,6 +326,7 @@ class CheckoutAddress(NamedTuple):
     city: str
     district: str
     detail: str
+    needs_correction: bool
 
 
 class CheckoutSku(NamedTuple):
@@ -336,6 +337,39 @@ class CheckoutSku(NamedTuple):
     product_id: int
     product_name: str
     product_status: str
+
+
+class CheckoutReads(NamedTuple):
+    """What checkout reads, after locking the customer's row: the address (None when it is not theirs),
+    the SKUs that exist, and what the customer holds unpaid (orders, and units of each of these SKUs)."""
+
+    address: CheckoutAddress | None
+    skus: dict[int, CheckoutSku]
+    unpaid_orders: int
+    unpaid_units: dict[int, int]
+
+
+_UNPAID = OrderStatus.pending_payment.value
+
+
+async def unpaid_holdings(
+    session: AsyncSession, user_id: int, sku_ids: Iterable[int]
+) -> tuple[int, dict[int, int]]:
+    """How many orders the customer has awaiting payment, and how many units of each SKU they hold."""
+    orders = (
+        await session.execute(
+            select(func.count()).select_from(Order).where(Order.user_id == user_id, Order.status == _UNPAID)
+        )
+    ).scalar_one()
+    if not orders:
+        return 0, {}
+    rows = await session.execute(
+        select(OrderItem.sku_id, func.sum(OrderItem.quantity))
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(Order.user_id == user_id, Order.status == _UNPAID, OrderItem.sku_id.in_(list(sku_ids)))
+        .group_by(OrderItem.sku_id)
+    )
+    return orders, {int(sku_id): int(units) for sku_id, units in rows.all()}
 
 
 class SessionCheckoutStore:
@@ -349,17 +383,32 @@ class SessionCheckoutStore:
         if address is None:
             return None
         return CheckoutAddress(
-            address.recipient, address.phone, address.province, address.city, address.district, address.detail
+            address.recipient,
+            address.phone,
+            address.province,
+            address.city,
+            address.district,
+            address.detail,
+            address.needs_correction,
         )
 
     async def skus(self, sku_ids: Iterable[int]) -> dict[int, CheckoutSku]:
         return {sku_id: CheckoutSku(*row) for sku_id, row in (await sku_rows(self.session, sku_ids)).items()}
 
-    async def address_and_skus(
-        self, user_id: int, address_id: int, sku_ids: Iterable[int]
-    ) -> tuple[CheckoutAddress | None, dict[int, CheckoutSku]]:
+    async def read_for_checkout(
+        self, user_id: int, address_id: int, sku_ids: Iterable[int], key: str | None = None
+    ) -> CheckoutReads:
+        """`key` is not looked at: on this path the Idempotency-Key was claimed before the transaction."""
+        from app.users import repository as users_repository
+
+        # Parallel checkouts of one customer queue here, so that each counts the others' unpaid orders.
+        await users_repository.lock(self.session, user_id)
         address = await self.address(user_id, address_id)
-        return address, ({} if address is None else await self.skus(sku_ids))
+        if address is None:
+            return CheckoutReads(None, {}, 0, {})
+        sku_ids = list(sku_ids)
+        orders, units = await unpaid_holdings(self.session, user_id, sku_ids)
+        return CheckoutReads(address, await self.skus(sku_ids), orders, units)
 
     async def insert_order_and_items(
         self, order: dict[str, Any], items: list[dict[str, Any]]
@@ -405,9 +454,18 @@ class LeanCheckoutStore:
 
     ADDRESS_AND_SKUS_SQL = (
         "SELECT s.id, s.name, s.price_fen, s.is_active, s.product_id, p.name, p.status,"
-        " a.recipient, a.phone, a.province, a.city, a.district, a.detail"
+        " a.recipient, a.phone, a.province, a.city, a.district, a.detail, a.needs_correction"
         " FROM addresses a LEFT JOIN (skus s JOIN products p ON p.id = s.product_id) ON s.id IN ({})"
         " WHERE a.id = %s AND a.user_id = %s"
+    )
+    LOCK_CUSTOMER_SQL = "SELECT id FROM users WHERE id = %s FOR UPDATE"
+    KEY_SQL = "SELECT id FROM idempotency_keys WHERE user_id = %s AND `key` = %s"
+    # A key row inserted by a checkout still running is locked: asking for it without waiting fails at once.
+    KEY_NOWAIT_SQL = "SET STATEMENT innodb_lock_wait_timeout = 0 FOR " + KEY_SQL + " LOCK IN SHARE MODE"
+    UNPAID_ORDERS_SQL = "SELECT COUNT(*) FROM orders WHERE user_id = %s AND status = 'pending_payment'"
+    UNPAID_UNITS_SQL = (
+        "SELECT i.sku_id, SUM(i.quantity) FROM orders o JOIN order_items i ON i.order_id = o.id"
+        " WHERE o.user_id = %s AND o.status = 'pending_payment' AND i.sku_id IN ({}) GROUP BY i.sku_id"
     )
     # Columns in the order of _ORDER_COLUMNS, _ITEM_COLUMNS (after the order's id) and _OUTBOX_COLUMNS.
     ORDER_SQL = (
@@ -444,28 +502,63 @@ class LeanCheckoutStore:
         # Which of the queued statements inserts the Idempotency-Key's row (its errors mean the key is taken).
         self._key_statement: int | None = None
         # MariaDB: the key's insert does not wait for a request still holding it (app.orders.idempotency).
+        self.nowait_keys = nowait_keys
         self._key_sql = ("SET STATEMENT innodb_lock_wait_timeout = 0 FOR " if nowait_keys else "") + (
             self.IDEMPOTENCY_SQL
         )
 
-    async def address_and_skus(
-        self, user_id: int, address_id: int, sku_ids: Iterable[int]
-    ) -> tuple[CheckoutAddress | None, dict[int, CheckoutSku]]:
-        """Both reads in one round trip: no rows when the address is not the customer's, one row with no SKU
-        when none of the SKUs exists."""
+    async def read_for_checkout(
+        self, user_id: int, address_id: int, sku_ids: Iterable[int], key: str | None = None
+    ) -> CheckoutReads:
+        """Every read in one round trip, after locking the customer's row (parallel checkouts of one customer
+        queue there, so that each counts the others' unpaid orders). The address query has no rows when the
+        address is not the customer's, and one row with no SKU when none of the SKUs exists.
+
+        With an Idempotency-Key, raises KeyInUse when a checkout still running holds it (looked at before
+        queueing for the customer's row, which that checkout holds), and KeyAlreadyStored when it is stored
+        (looked at again once the row is ours: a checkout we queued behind may have stored it)."""
+        from app.orders.idempotency import KeyAlreadyStored, KeyInUse  # idempotency imports this module
+
         ids = [int(sku_id) for sku_id in sku_ids]
         placeholders = ", ".join(["%s"] * len(ids))
-        sql = self.ADDRESS_AND_SKUS_SQL.format(placeholders)  # noqa: S608 - placeholders only
-        await self.cursor.execute(sql, [*ids, address_id, user_id])
-        rows = await self.cursor.fetchall()
-        if not rows:
-            return None, {}
+        m = self.cursor.mogrify
+        statements = []
+        if key is not None and self.nowait_keys:
+            statements.append(m(self.KEY_NOWAIT_SQL, (user_id, key)))
+        statements.append(m(self.LOCK_CUSTOMER_SQL, (user_id,)))
+        if key is not None:
+            statements.append(m(self.KEY_SQL, (user_id, key)))
+        statements += [
+            m(self.ADDRESS_AND_SKUS_SQL.format(placeholders), [*ids, address_id, user_id]),
+            m(self.UNPAID_ORDERS_SQL, (user_id,)),
+            m(self.UNPAID_UNITS_SQL.format(placeholders), [user_id, *ids]),
+        ]
+        results: list[Any] = []
+        try:
+            await self.cursor.execute("; ".join(statements))
+            results.append(await self.cursor.fetchall())
+            for _ in statements[1:]:
+                await self.cursor.nextset()
+                results.append(await self.cursor.fetchall())
+        except Exception as exc:
+            if not results and key is not None and self.nowait_keys and error_code(exc) == 1205:
+                raise KeyInUse from None
+            raise
+        *key_rows, _locked, rows, (unpaid_orders,), units = results
+        if any(key_rows):
+            raise KeyAlreadyStored
         skus = {
             int(row[0]): CheckoutSku(int(row[0]), row[1], row[2], bool(row[3]), *row[4:7])
             for row in rows
             if row[0] is not None
         }
-        return CheckoutAddress(*rows[0][7:]), skus
+        address = CheckoutAddress(*rows[0][7:13], bool(rows[0][13])) if rows else None
+        return CheckoutReads(
+            address,
+            skus if address is not None else {},
+            int(unpaid_orders[0]),
+            {int(sku_id): int(n) for sku_id, n in units},
+        )
 
     @staticmethod
     def _params(columns: list[str], values: dict[str, Any]) -> list[Any]:

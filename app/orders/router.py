@@ -20,8 +20,10 @@ from app.orders.errors import (
     OrderNotFound,
     OutOfStock,
     QuantityLimitExceeded,
+    RefundRequestLimitReached,
     RequestInProgress,
     SkuUnavailable,
+    TooManyUnpaidOrders,
 )
 from app.orders.models import Order, OrderStatus
 from app.orders.schemas import (
@@ -33,7 +35,7 @@ from app.orders.schemas import (
     ShipRequest,
 )
 from app.users.dependencies import CurrentPrincipal, CurrentUser, StaffUser
-from app.users.errors import AddressNotFound
+from app.users.errors import AddressNeedsCorrection, AddressNotFound
 
 router = APIRouter()
 TAGS = ["orders"]
@@ -64,6 +66,8 @@ StatusQuery = Annotated[OrderStatus | None, Query(alias="status", description="o
         AddressNotFound,
         OutOfStock,
         SkuUnavailable,
+        TooManyUnpaidOrders,
+        AddressNeedsCorrection,
         RequestInProgress,
         QuantityLimitExceeded,
         CartEmpty,
@@ -132,8 +136,11 @@ async def confirm_receipt(order_id: IdPath, user: CurrentUser, session: SessionD
     "/api/orders/{order_id}/refund-request",
     response_model=OrderRead,
     tags=TAGS,
-    summary="Ask for a refund of my paid or shipped order, with a reason",
-    responses=problem_responses(NotAuthenticated, OrderNotFound, InvalidOrderState),
+    summary="Ask for a refund of my paid or shipped order, with a reason (at most "
+    "MAX_REFUND_REQUESTS_PER_ORDER requests per order)",
+    responses=problem_responses(
+        NotAuthenticated, OrderNotFound, InvalidOrderState, RefundRequestLimitReached
+    ),
 )
 async def request_refund(
     order_id: IdPath, data: RefundRequest, user: CurrentUser, session: SessionDep

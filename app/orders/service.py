@@ -28,7 +28,7 @@ from app.cart import service as cart_service
 from app.catalog.models import ProductStatus
 from app.config import get_settings
 from app.db import utcnow
-from app.kit import leandb
+from app.kit import leandb, regions
 from app.orders import idempotency, repository
 from app.orders.errors import (
     AmountMismatch,
@@ -38,13 +38,15 @@ from app.orders.errors import (
     OrderNotFound,
     OutOfStock,
     QuantityLimitExceeded,
+    RefundRequestLimitReached,
     RequestInProgress,
     SkuUnavailable,
+    TooManyUnpaidOrders,
 )
 from app.orders.models import Order, OrderHistory, OrderItem, OrderStatus
 from app.orders.schemas import OrderCreate, OrderRead, RefundReject, ShipLine, ShipRequest
 from app.orders.state import SYSTEM, Actor, transition
-from app.users.errors import AddressNotFound
+from app.users.errors import AddressNeedsCorrection, AddressNotFound
 from app.users.models import Principal, User
 
 log = logging.getLogger("daoxiang.orders")
@@ -146,10 +148,11 @@ async def list_for_customer(
 
 
 def shipping_fee(subtotal_fen: int, province: str) -> int:
-    """Free from the threshold on, otherwise a flat fee; remote provinces always add a surcharge."""
+    """Free from the threshold on, otherwise a flat fee; remote provinces always add a surcharge. `province`
+    is a canonical name (app.kit.regions), as is every name in SHIPPING_REMOTE_PROVINCES."""
     settings = get_settings()
     fee = 0 if subtotal_fen >= settings.shipping_free_threshold_fen else settings.shipping_flat_fee_fen
-    if any(province.startswith(p) for p in settings.shipping_remote_provinces):
+    if province in settings.shipping_remote_provinces:
         fee += settings.shipping_remote_surcharge_fen
     return fee
 
@@ -282,9 +285,20 @@ async def _place_order_once(
         # Promotions (coupons) are not built yet: no code is known.
         raise CouponNotFound("No such coupon.", coupon_code=data.coupon_code)
 
-    address, skus = await store.address_and_skus(user_id, data.address_id, lines)
+    # A key whose row is not committed yet goes in with the order (lean path): the reads look for it first.
+    unclaimed_key = claim.key if claim is not None and claim.row_id is None else None
+    reads = await store.read_for_checkout(user_id, data.address_id, lines, unclaimed_key)
+    address, skus = reads.address, reads.skus
     if address is None:
         raise AddressNotFound("No such address.")
+    # The fee is decided on the canonical name. An address whose province could not be mapped when provinces
+    # began to be checked is refused until the customer chooses it again (so is any row that slipped past).
+    province = regions.canonical(address.province)
+    if address.needs_correction or province is None:
+        raise AddressNeedsCorrection(
+            "This address's province is not recognised; choose it again from the list before checking out.",
+            address_id=data.address_id,
+        )
     unavailable = sorted(
         sku_id
         for sku_id in lines
@@ -303,10 +317,12 @@ async def _place_order_once(
             store.session, {skus[sku_id].product_id for sku_id in lines}
         )
 
+    _check_unpaid_limits(reads, lines)
+
     # The hot path writes with plain statements: the ORM's unit of work cost more CPU than all the rest.
     now = utcnow()
     subtotal = sum(skus[sku_id].price_fen * qty for sku_id, qty in lines.items())
-    shipping = shipping_fee(subtotal, address.province)
+    shipping = shipping_fee(subtotal, province)
     discount = 0
     order: dict[str, Any] = {
         "order_no": new_order_no(now),
@@ -318,7 +334,14 @@ async def _place_order_once(
         "total_fen": subtotal + shipping - discount,
         "coupon_code": None,
         "note": data.note,
-        "address": address._asdict(),
+        "address": {
+            "recipient": address.recipient,
+            "phone": address.phone,
+            "province": province,
+            "city": address.city,
+            "district": address.district,
+            "detail": address.detail,
+        },
         "recipient_phone": address.phone,
         "pay_deadline": now + timedelta(minutes=settings.order_pay_timeout_minutes),
         "created_at": now,
@@ -370,6 +393,29 @@ async def _place_order_once(
     if short:
         raise OutOfStock("Not enough stock for some items; nothing was reserved.", sku_ids=short)
     return body
+
+
+def _check_unpaid_limits(reads: repository.CheckoutReads, lines: dict[int, int]) -> None:
+    """One customer may not hold all the stock hostage with orders left unpaid (each reserves its stock until
+    the pay deadline). `reads` were counted under the lock on the customer's row, in this transaction."""
+    settings = get_settings()
+    max_orders = settings.max_unpaid_orders_per_customer
+    if reads.unpaid_orders >= max_orders:
+        raise TooManyUnpaidOrders(
+            f"You have {reads.unpaid_orders} unpaid orders (at most {max_orders}); pay or cancel one first.",
+            limit=max_orders,
+        )
+    max_units = settings.max_unpaid_units_per_sku
+    over = sorted(
+        sku_id for sku_id, qty in lines.items() if reads.unpaid_units.get(sku_id, 0) + qty > max_units
+    )
+    if over:
+        raise TooManyUnpaidOrders(
+            f"At most {max_units} of one item may wait for payment across your unpaid orders; pay or cancel"
+            " one first.",
+            limit=max_units,
+            sku_ids=over,
+        )
 
 
 def _checkout_body(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -486,8 +532,26 @@ async def _complete(session: AsyncSession, order: Order, *, actor: Actor, reason
     return True
 
 
+def refund_requests_made(history: Sequence[Any]) -> int:
+    """The customer's refund requests in an order's history (rows or read entries): each a move from paid or
+    shipped to refunding (a payment that came after cancellation is refunded without a request)."""
+    return sum(
+        1
+        for h in history
+        if str(h.to_status) == S.refunding and str(h.from_status) in (S.paid.value, S.shipped.value)
+    )
+
+
 async def request_refund(session: AsyncSession, user: User, order_id: int, reason: str) -> Order:
+    """A rejected request may be followed by another, up to MAX_REFUND_REQUESTS_PER_ORDER in all: past that
+    the customer talks to the shop (no request → reject loop without end)."""
     order = await get_for_customer(session, user, order_id)
+    limit = get_settings().max_refund_requests_per_order
+    if refund_requests_made(order.history) >= limit:
+        raise RefundRequestLimitReached(
+            f"This order already had {limit} refund requests; please contact customer service.", limit=limit
+        )
+    # Two requests at once: one moves the order, the other finds it refunding (409 invalid_order_state).
     await begin_refund(session, order.id, actor=Actor.of(user), reason=reason)
     return await get_or_raise(session, order.id)
 

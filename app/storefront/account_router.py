@@ -17,6 +17,7 @@ from app.storefront import session as page_session
 from app.storefront.dependencies import SignedInPageUser
 from app.storefront.templating import render
 from app.users import service as users_service
+from app.users.errors import TooManyAddresses
 from app.users.schemas import AddressCreate, AddressUpdate
 
 router = APIRouter(prefix="/account", tags=["pages"], include_in_schema=False)
@@ -24,6 +25,8 @@ notifications_router = APIRouter(tags=["pages"], include_in_schema=False)
 
 FormStr = Annotated[str, Form()]
 ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail")
+ADDRESS_CHOICES = frozenset({"province"})
+NEEDS_CORRECTION = "无法识别原来填写的省份，请从列表中重新选择"
 
 
 def address_form_values(
@@ -86,10 +89,16 @@ async def add_address(
     next: FormStr = "",
 ) -> Response:
     values = address_form_values(recipient, phone, province, city, district, detail)
-    data, errors = forms.parse(AddressCreate, {**values, "is_default": bool(is_default)})
+    data, errors = forms.parse(
+        AddressCreate, {**values, "is_default": bool(is_default)}, choices=ADDRESS_CHOICES
+    )
     if data is None:
         return await _list_page(request, session, user, values=values, errors=errors, status_code=400)
-    address = await users_service.create_address(session, user, data)
+    try:
+        address = await users_service.create_address(session, user, data)
+    except TooManyAddresses as exc:
+        errors = {"__all__": f"最多保存 {exc.extra['limit']} 个收货地址，请先删除不用的地址。"}
+        return await _list_page(request, session, user, values=values, errors=errors, status_code=409)
     target = page_session.safe_next(next, "")
     if target:
         sep = "&" if "?" in target else "?"
@@ -103,10 +112,11 @@ async def edit_address_page(
 ) -> Response:
     address = await users_service.get_address_or_raise(session, user, address_id)
     values = {field: getattr(address, field) for field in ADDRESS_FIELDS}
+    errors = {"province": NEEDS_CORRECTION} if address.needs_correction else {}
     return render(
         request,
         "storefront/address_edit.html",
-        {"address": address, "values": values, "errors": {}},
+        {"address": address, "values": values, "errors": errors},
         csp=True,
     )
 
@@ -130,7 +140,7 @@ async def edit_address(
     payload: dict = dict(values)
     if is_default:
         payload["is_default"] = True
-    data, errors = forms.parse(AddressUpdate, payload)
+    data, errors = forms.parse(AddressUpdate, payload, choices=ADDRESS_CHOICES)
     if data is None:
         return render(
             request,

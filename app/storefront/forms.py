@@ -24,6 +24,7 @@ FIELD_LABELS = {
 FIELD_HINTS = {
     "phone": "请输入 11 位中国大陆手机号",
     "password": "密码长度为 8–128 个字符",
+    "province": "请从列表中选择省份",
 }
 
 
@@ -49,10 +50,8 @@ def errors_by_field(
         label = labels.get(field, field)
         if whole is not None and field == "__all__":
             messages[field] = whole
-        elif err.get("type") == "missing" and field in choices:
-            messages[field] = f"请选择{label}{stop}"
         elif err.get("type") == "missing" or (err.get("type") == "string_too_short" and not err.get("input")):
-            messages[field] = f"请填写{label}{stop}"
+            messages[field] = f"请{'选择' if field in choices else '填写'}{label}{stop}"
         else:
             messages[field] = hints.get(field, f"{label}格式不正确{stop}")
     return messages
@@ -64,8 +63,10 @@ def page_number(raw: str | None) -> int:
     return min(int(raw), 10_000) if raw.isdigit() and int(raw) >= 1 else 1
 
 
-def parse(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
+def parse(
+    model: type[M], data: dict[str, Any], *, choices: frozenset[str] = frozenset()
+) -> tuple[M | None, dict[str, str]]:
     try:
         return model.model_validate(data), {}
     except ValidationError as exc:
-        return None, errors_by_field(exc)
+        return None, errors_by_field(exc, choices=choices)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from app.cart import service as cart_service
 from app.cart.errors import CartItemNotFound, SkuNotFound
+from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError
 from app.kit.params import IdPath
@@ -22,8 +23,10 @@ from app.orders.errors import (
     InvalidOrderState,
     OutOfStock,
     QuantityLimitExceeded,
+    RefundRequestLimitReached,
     RequestInProgress,
     SkuUnavailable,
+    TooManyUnpaidOrders,
 )
 from app.orders.models import OrderStatus
 from app.orders.schemas import OrderCreate
@@ -33,7 +36,7 @@ from app.payments.models import Channel
 from app.storefront.dependencies import SignedInPageUser, load_cart_count
 from app.storefront.templating import render
 from app.users import service as users_service
-from app.users.errors import AddressNotFound
+from app.users.errors import AddressNeedsCorrection, AddressNotFound
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(load_cart_count)])
 
@@ -52,6 +55,7 @@ ERRORS = {
     "state": "订单当前状态不允许这个操作，页面已刷新。",
     "reason": "请填写退款原因（1–200 字）。",
     "pay": "暂时无法发起付款，请稍后再试。",
+    "refund_limit": "这个订单的退款申请次数已达上限，如需帮助请联系客服。",
 }
 
 
@@ -179,7 +183,7 @@ async def _checkout_page(
     if not any(i.available for i in cart.items):
         return RedirectResponse("/cart", status_code=303)
     addresses = list(await users_service.list_addresses(session, user))
-    ids = [a.id for a in addresses]
+    ids = [a.id for a in addresses if not a.needs_correction]
     selected = address_id if address_id in ids else (ids[0] if ids else None)  # the default is listed first
     return render_page(
         request,
@@ -235,6 +239,19 @@ async def _checkout_failed(
 ) -> Response:
     if isinstance(exc, AddressNotFound):
         return await _checkout_page(request, session, user, error="请选择收货地址。", status_code=400)
+    if isinstance(exc, AddressNeedsCorrection):
+        error = "这个地址的省份无法识别，请先编辑地址、从列表中重新选择省份。"
+        return await _checkout_page(request, session, user, error=error, status_code=409)
+    if isinstance(exc, TooManyUnpaidOrders):
+        if exc.extra.get("sku_ids"):
+            error = (
+                f"同一商品待付款的数量最多 {exc.extra['limit']} 件，请先在“我的订单”中付款或取消待付款订单。"
+            )
+        else:
+            error = f"您已有 {exc.extra['limit']} 个待付款订单，请先在“我的订单”中付款或取消后再下单。"
+        return await _checkout_page(
+            request, session, user, address_id=address_id, error=error, status_code=409
+        )
     if isinstance(exc, (OutOfStock, SkuUnavailable)):
         error = "部分商品库存不足或已下架，请调整购物车后再提交。"
         return await _cart_page(request, session, user, error, 409)
@@ -283,11 +300,14 @@ async def order_detail(
     request: Request, order_id: IdPath, session: SessionDep, user: SignedInPageUser
 ) -> Response:
     order = orders_service.to_read(await orders_service.get_for_customer(session, user, order_id))
+    refund_limit = get_settings().max_refund_requests_per_order
     return render_page(
         request,
         "storefront/order_detail.html",
         {
             "order": order,
+            "refund_limit": refund_limit,
+            "refund_requests_left": max(0, refund_limit - orders_service.refund_requests_made(order.history)),
             "timeline_text": timeline_text,
             "can_pay": True,
             "flash": NOTICES.get(request.query_params.get("done", "")),
@@ -301,6 +321,8 @@ async def _order_action(order_id: int, action: Any, done: str) -> Response:
         await action()
     except InvalidOrderState:
         return RedirectResponse(f"/orders/{order_id}?error=state", status_code=303)
+    except RefundRequestLimitReached:
+        return RedirectResponse(f"/orders/{order_id}?error=refund_limit", status_code=303)
     return RedirectResponse(f"/orders/{order_id}?done={done}", status_code=303)
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from app.kit import regions
 from app.kit.money import format_yuan
 from app.storefront import csrf
 
@@ -124,6 +125,7 @@ env.globals["admin_sections"] = ADMIN_SECTIONS
 env.filters["local_time"] = local_time
 env.globals["static"] = static
 env.globals["SHOP_NAME"] = "稻香"
+env.globals["PROVINCES"] = regions.PROVINCES  # the choices of every address form
 
 
 def csrf_field(request: Request) -> Markup:

@@ -31,6 +31,16 @@ class AddressNotFound(NotFound):
     title = "Address not found"
 
 
+class TooManyAddresses(Conflict):
+    code = "too_many_addresses"
+    title = "Too many addresses"
+
+
+class AddressNeedsCorrection(Conflict):
+    code = "address_needs_correction"
+    title = "Address needs correction"
+
+
 __all__ = [
     "AppError",
     "PhoneTaken",
@@ -39,4 +49,6 @@ __all__ = [
     "RefreshTokenReused",
     "TooManyAttempts",
     "AddressNotFound",
+    "TooManyAddresses",
+    "AddressNeedsCorrection",
 ]

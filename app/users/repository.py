@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -35,7 +35,13 @@ async def get_by_phone(session: AsyncSession, phone: str) -> User | None:
 
 
 async def lock(session: AsyncSession, user_id: int) -> None:
-    """Serialise changes to one user's addresses (keeps exactly one default under concurrency)."""
+    """Serialise changes to one user's addresses and orders (exactly one default address, the address cap,
+    the unpaid-order limits) under concurrency: the user's row locked until the transaction ends. SQLite has
+    no row locks, and its driver begins a transaction only at the first write: a write that changes nothing
+    takes the database's write lock instead, so the reads after it see everything committed before."""
+    if session.bind.dialect.name == "sqlite":
+        await session.execute(text("UPDATE users SET is_active = is_active WHERE id = :id"), {"id": user_id})
+        return
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
@@ -103,3 +109,9 @@ async def newest_address(session: AsyncSession, user_id: int) -> Address | None:
             select(Address).where(Address.user_id == user_id).order_by(Address.id.desc()).limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def count_addresses(session: AsyncSession, user_id: int) -> int:
+    return (
+        await session.execute(select(func.count()).select_from(Address).where(Address.user_id == user_id))
+    ).scalar_one()

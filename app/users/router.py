@@ -16,6 +16,7 @@ from app.users.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
     PhoneTaken,
+    TooManyAddresses,
     TooManyAttempts,
 )
 from app.users.schemas import (
@@ -120,8 +121,8 @@ async def list_addresses(user: CurrentUser, session: SessionDep) -> list[Address
     status_code=status.HTTP_201_CREATED,
     response_model=AddressRead,
     tags=USERS,
-    summary="Add a shipping address (the first one becomes the default)",
-    responses=problem_responses(NotAuthenticated),
+    summary="Add a shipping address (the first one becomes the default; at most MAX_ADDRESSES_PER_CUSTOMER)",
+    responses=problem_responses(NotAuthenticated, TooManyAddresses),
 )
 async def create_address(data: AddressCreate, user: CurrentUser, session: SessionDep) -> AddressRead:
     return AddressRead.model_validate(await service.create_address(session, user, data))

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from app.kit import regions
 from app.kit.schemas import InputModel, OutputModel
 
 MobilePhone = Annotated[
@@ -15,6 +16,17 @@ MobilePhone = Annotated[
 Password = Annotated[str, Field(min_length=8, max_length=128, examples=["correct-horse-2026"])]
 Nickname = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+ProvinceName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(regions.province_or_error),
+    Field(
+        description="One of the 34 provincial-level divisions of China (GB/T 2260), stored and answered by its "
+        "canonical name; short forms, traditional characters and pinyin are accepted "
+        "(新疆, 新疆省, 新疆維吾爾自治區, Xinjiang → 新疆维吾尔自治区). Anything else is a 422.",
+        examples=["黑龙江省"],
+    ),
+]
 
 
 class UserCreate(InputModel):
@@ -51,7 +63,7 @@ class RefreshRequest(InputModel):
 class AddressBase(InputModel):
     recipient: ShortText
     phone: MobilePhone
-    province: ShortText
+    province: ProvinceName
     city: ShortText
     district: ShortText
     detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -64,7 +76,7 @@ class AddressCreate(AddressBase):
 class AddressUpdate(InputModel):
     recipient: ShortText | None = None
     phone: MobilePhone | None = None
-    province: ShortText | None = None
+    province: ProvinceName | None = None
     city: ShortText | None = None
     district: ShortText | None = None
     detail: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
@@ -94,4 +106,8 @@ class AddressRead(OutputModel):
     district: str
     detail: str
     is_default: bool
+    needs_correction: bool = Field(
+        description="the province could not be recognised when addresses were checked; choose it again "
+        "(PATCH the province) before checking out with this address"
+    )
     created_at: datetime

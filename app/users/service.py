@@ -17,6 +17,7 @@ from app.users.errors import (
     InvalidRefreshToken,
     PhoneTaken,
     RefreshTokenReused,
+    TooManyAddresses,
     TooManyAttempts,
 )
 from app.users.models import Address, RefreshToken, Role, User
@@ -180,7 +181,10 @@ async def get_address_or_raise(session: AsyncSession, user: User, address_id: in
 
 
 async def create_address(session: AsyncSession, user: User, data: AddressCreate) -> Address:
-    await repository.lock(session, user.id)
+    await repository.lock(session, user.id)  # the count below holds until this transaction ends
+    limit = get_settings().max_addresses_per_customer
+    if await repository.count_addresses(session, user.id) >= limit:
+        raise TooManyAddresses(f"At most {limit} addresses per account; delete one first.", limit=limit)
     first = await repository.newest_address(session, user.id) is None
     address = Address(
         user_id=user.id, **data.model_dump(exclude={"is_default"}), is_default=data.is_default or first
@@ -199,6 +203,8 @@ async def update_address(session: AsyncSession, user: User, address_id: int, dat
         if value is None:
             continue
         setattr(address, field, value)
+    if data.province is not None:
+        address.needs_correction = False  # the province was chosen again, from the list
     if data.is_default:
         await repository.clear_default(session, user.id, except_id=address.id)
         address.is_default = True

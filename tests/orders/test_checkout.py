@@ -102,6 +102,7 @@ class TestCreateOrder:
         deadline = datetime.fromisoformat(response.json()["pay_deadline"])
         assert before + timedelta(seconds=2) < deadline < utcnow() + timedelta(seconds=4)
 
+    @pytest.mark.usefixtures("many_unpaid_orders")
     async def test_order_numbers_are_dated_unguessable_and_unique(self, client):
         user, address = await customer()
         sku = await sku_on_sale()
