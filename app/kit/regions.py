@@ -73,7 +73,7 @@ _CHINESE = (
 _LATIN = {form: p.name for p in _DIVISIONS for form in p.latin}
 
 # Endings peeled off one at a time (longest first) until what is left is a known short name.
-_CHINESE_ENDINGS = ("特别行政区", "维吾尔族", "自治区", "维吾尔", "壮族", "回族", "省", "市")
+_CHINESE_ENDINGS = ("特别行政区", "维吾尔族", "自治区", "维吾尔", "壮族", "回族", "中国", "省", "市")
 _LATIN_ENDINGS = tuple(
     sorted(
         (
@@ -104,8 +104,15 @@ _LATIN_ENDINGS = tuple(
         reverse=True,
     )
 )
-_CHINESE_PREFIXES = ("中华人民共和国", "中国")
-_LATIN_PREFIXES = ("peoplesrepublicofchina", "zhonghuarenmingongheguo", "zhongguo", "china", "prc")
+_PREFIXES = (
+    "中华人民共和国",
+    "中国",
+    "peoplesrepublicofchina",
+    "zhonghuarenmingongheguo",
+    "zhongguo",
+    "china",
+    "prc",
+)
 
 # Traditional and variant forms of the characters in the names (and in 中国 / 中华人民共和国).
 _SIMPLIFIED = str.maketrans(
@@ -160,10 +167,15 @@ def _clean(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept)).lower().translate(_SIMPLIFIED)
 
 
-def _strip_prefix(text: str, prefixes: tuple[str, ...]) -> str:
-    for prefix in prefixes:
-        if text.startswith(prefix) and len(text) > len(prefix):
-            return text[len(prefix) :]
+def _strip_country(text: str) -> str:
+    """Without a leading 中国 / China... in either script (中国Xinjiang, China新疆)."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _PREFIXES:
+            if text.startswith(prefix) and len(text) > len(prefix):
+                text, stripped = text[len(prefix) :], True
+                break
     return text
 
 
@@ -183,10 +195,10 @@ def canonical(text: str | None) -> str | None:
     """The canonical name of the province `text` names, or None when it names none."""
     if not text or len(text) > 200:
         return None
-    cleaned = _clean(text)
+    cleaned = _strip_country(_clean(text))
     if cleaned.isascii():
-        return _match(_strip_prefix(cleaned, _LATIN_PREFIXES), _LATIN, _LATIN_ENDINGS)
-    return _match(_strip_prefix(cleaned, _CHINESE_PREFIXES), _CHINESE, _CHINESE_ENDINGS)
+        return _match(cleaned, _LATIN, _LATIN_ENDINGS)
+    return _match(cleaned, _CHINESE, _CHINESE_ENDINGS)
 
 
 def province_or_error(text: str) -> str:

@@ -37,6 +37,7 @@ class TestRaceForTheLastBags:
 
 
 class TestOverlappingMultiLineOrders:
+    @pytest.mark.usefixtures("many_unpaid_orders")
     async def test_opposite_line_order_never_deadlocks_a_client(self, client):
         a = await sku_on_sale(stock=10_000)
         b = await sku_on_sale(stock=10_000)
@@ -93,6 +94,7 @@ class TestIdempotencyUnderConcurrency:
 
 
 class TestTimeoutJobWithTwoWorkers:
+    @pytest.mark.usefixtures("many_unpaid_orders")
     async def test_two_workers_cancel_each_order_once_and_return_stock_once(self, client):
         sku = await sku_on_sale(stock=100)
         user, address = await customer()
@@ -113,6 +115,7 @@ class TestTimeoutJobWithTwoWorkers:
         assert sum(results) == 30
         assert await stock_of(sku.id) == 100
 
+    @pytest.mark.usefixtures("many_unpaid_orders")
     async def test_buyer_cancel_racing_the_job_returns_stock_once(self, client):
         sku = await sku_on_sale(stock=100)
         user, address = await customer()

@@ -113,7 +113,7 @@ class TestPurchaseScenario:
         await page.get_by_role("link", name="+ 新增收货地址").click()
         await page.get_by_label("收货人").fill("张三")
         await page.get_by_label("手机号").fill("13912345678")
-        await page.get_by_label("省份").fill("黑龙江省")
+        await page.get_by_label("省份").select_option("黑龙江省")
         await page.get_by_label("城市").fill("哈尔滨市")
         await page.get_by_label("区县").fill("五常市")
         await page.get_by_label("详细地址").fill("民乐乡 8 号")
