@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
+from app.config import get_settings
 from app.db import session_scope
 from app.users.models import Address
 from tests.storefront.pages import csrf_from, csrf_token, is_html, log_in
@@ -93,3 +95,67 @@ class TestAddressPages:
         assert kept.recipient == "李四"
         async with session_scope() as session:
             assert (await session.execute(select(func.count()).select_from(Address))).scalar_one() == 1
+
+
+class TestProvinceOnTheAddressPages:
+    async def test_the_province_is_chosen_from_the_34_divisions(self, client):
+        user = await create_user()
+        await log_in(client, user)
+        page = await client.get("/account/addresses")
+        assert '<select id="addr-province" name="province"' in page.text
+        assert page.text.count("<option value=") == 35  # the prompt and the 34 divisions
+        assert (
+            '<option value="新疆维吾尔自治区">' in page.text
+            and '<option value="澳门特别行政区">' in page.text
+        )
+        token = csrf_from(page.text)
+        # A hand-made form with another spelling is stored by the canonical name.
+        response = await client.post(
+            "/account/addresses", data={**ADDRESS, "province": "\u200b新疆", "csrf_token": token}
+        )
+        assert response.status_code == 303
+        [address] = await addresses_of(user)
+        assert address.province == "新疆维吾尔自治区"
+        edit = await client.get(f"/account/addresses/{address.id}/edit")
+        assert '<option value="新疆维吾尔自治区" selected>' in edit.text
+
+    @pytest.mark.parametrize(("province", "message"), [("", "请选择省份"), ("火星", "请从列表中选择省份")])
+    async def test_a_province_not_from_the_list_is_refused_and_nothing_saved(self, client, province, message):
+        user = await create_user()
+        await log_in(client, user)
+        token = await csrf_token(client, "/account/addresses")
+        response = await client.post(
+            "/account/addresses", data={**ADDRESS, "province": province, "csrf_token": token}
+        )
+        assert response.status_code == 400 and message in response.text
+        assert 'aria-describedby="addr-province-error"' in response.text
+        assert await addresses_of(user) == []
+
+    async def test_an_address_needing_correction_is_flagged_until_its_province_is_chosen(self, client):
+        user = await create_user()
+        address = await create_address(user, province="火星", needs_correction=True)
+        await log_in(client, user)
+        listed = await client.get("/account/addresses")
+        assert "省份“火星”无法识别" in listed.text
+        edit = await client.get(f"/account/addresses/{address.id}/edit")
+        assert "无法识别原来填写的省份，请从列表中重新选择" in edit.text
+        assert '<option value="" selected>请选择省份</option>' in edit.text
+        response = await client.post(
+            f"/account/addresses/{address.id}",
+            data={**ADDRESS, "province": "西藏自治区", "csrf_token": csrf_from(edit.text)},
+        )
+        assert response.status_code == 303
+        [fixed] = await addresses_of(user)
+        assert (fixed.province, fixed.needs_correction) == ("西藏自治区", False)
+        assert "无法识别" not in (await client.get("/account/addresses")).text
+
+    async def test_past_the_address_cap_the_page_says_so_and_saves_nothing(self, client, monkeypatch):
+        monkeypatch.setattr(get_settings(), "max_addresses_per_customer", 2)
+        user = await create_user()
+        await create_address(user)
+        await create_address(user, is_default=False)
+        await log_in(client, user)
+        token = await csrf_token(client, "/account/addresses")
+        response = await client.post("/account/addresses", data={**ADDRESS, "csrf_token": token})
+        assert response.status_code == 409 and "最多保存 2 个收货地址" in response.text
+        assert len(await addresses_of(user)) == 2

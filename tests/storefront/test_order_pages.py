@@ -5,6 +5,7 @@ from sqlalchemy import select
 from app.cart.models import CartItem
 from app.db import session_scope
 from app.orders.models import OrderStatus
+from app.users.models import Role
 from tests.orders.factories import (
     count_orders,
     customer,
@@ -17,7 +18,7 @@ from tests.orders.factories import (
     stock_of,
 )
 from tests.storefront.pages import csrf_from, csrf_token, is_html, log_in
-from tests.users.factories import create_address, create_user
+from tests.users.factories import auth, create_address, create_user
 
 
 async def cart_lines(user) -> dict[int, int]:
@@ -241,3 +242,69 @@ class TestOrderPages:
     async def test_anonymous_is_sent_to_login(self, client):
         response = await client.get("/orders/1")
         assert response.status_code == 303 and response.headers["location"] == "/login?next=/orders/1"
+
+
+class TestLimitsOnThePages:
+    async def test_a_checkout_past_the_unpaid_limit_says_why_and_reserves_nothing(self, client):
+        user, address = await customer()
+        sku = await sku_on_sale(stock=50)
+        for _ in range(3):
+            await pending_order(client, user, address, sku)
+        await log_in(client, user)
+        token = await csrf_token(client, "/cart")
+        await client.post("/cart/items", data={"sku_id": sku.id, "quantity": "1", "csrf_token": token})
+        page = await client.get("/checkout")
+        key = page.text.split('name="idempotency_key" value="')[1].split('"')[0]
+        response = await client.post(
+            "/checkout",
+            data={"address_id": address.id, "idempotency_key": key, "csrf_token": csrf_from(page.text)},
+        )
+        assert response.status_code == 409 and is_html(response)
+        assert "您已有 3 个待付款订单" in response.text
+        assert (await count_orders(), await stock_of(sku.id), await cart_lines(user)) == (3, 47, {sku.id: 1})
+
+    async def test_an_address_needing_correction_cannot_be_chosen_at_checkout(self, client):
+        user = await create_user()
+        broken = await create_address(user, province="火星", needs_correction=True, recipient="赵六")
+        sku = await sku_on_sale(stock=5)
+        await log_in(client, user)
+        token = await csrf_token(client, "/cart")
+        await client.post("/cart/items", data={"sku_id": sku.id, "quantity": "1", "csrf_token": token})
+        page = await client.get("/checkout")
+        assert f'value="{broken.id}" disabled' in page.text and "请先更正" in page.text
+        key = page.text.split('name="idempotency_key" value="')[1].split('"')[0]
+        response = await client.post(
+            "/checkout",
+            data={"address_id": broken.id, "idempotency_key": key, "csrf_token": csrf_from(page.text)},
+        )
+        assert response.status_code == 409 and "省份无法识别" in response.text
+        assert (await count_orders(), await stock_of(sku.id)) == (0, 5)
+
+    async def test_refund_requests_stop_at_the_cap_and_the_page_says_so(self, client):
+        user, address = await customer()
+        order = await paid_order(client, user, address, await sku_on_sale())
+        clerk = auth(await create_user(role=Role.merchant))
+        await log_in(client, user)
+        for round_ in range(3):
+            page = await client.get(f"/orders/{order['id']}")
+            assert "提交退款申请" in page.text
+            assert ("还可申请" in page.text) == (round_ > 0)
+            token = csrf_from(page.text)
+            await client.post(
+                f"/orders/{order['id']}/refund-request", data={"reason": "不想要了", "csrf_token": token}
+            )
+            rejected = await client.post(
+                f"/api/admin/orders/{order['id']}/refund-reject", json={"reason": "已发出"}, headers=clerk
+            )
+            assert rejected.json()["status"] == "paid"
+
+        page = await client.get(f"/orders/{order['id']}")
+        assert "已申请过 3 次退款" in page.text and "提交退款申请" not in page.text
+        response = await client.post(
+            f"/orders/{order['id']}/refund-request",
+            data={"reason": "再试一次", "csrf_token": csrf_from(page.text)},
+        )
+        assert response.headers["location"] == f"/orders/{order['id']}?error=refund_limit"
+        shown = await client.get(response.headers["location"])
+        assert "退款申请次数已达上限" in shown.text
+        assert (await get_order(order["id"])).status == OrderStatus.paid
