@@ -12,7 +12,10 @@ A concurrent duplicate must learn that the key is taken while the first request 
   insert fails at once with a lock wait timeout while the first is uncommitted (409), or with a duplicate
   key once it committed (the saved answer). A request that fails or dies rolls back and lets go of the key
   with it; no round trip of its own. (On MySQL the duplicate's insert waits for the first to finish and
-  then gets its answer.)
+  then gets its answer.) Checkout's first round trip locks the customer's row (the unpaid-order limits), so
+  a duplicate would otherwise wait there behind the first: the reads look for the key before that lock,
+  without waiting (a row still being inserted: 409), and again once the lock is theirs (the first
+  committed meanwhile: its answer, never a refusal by the limits that its own order now fills).
 * Elsewhere (SQLite, and checkout of the whole cart): the row is inserted and committed in its own short
   transaction first (`claim`), and the order's transaction fills in the response. A claim whose request died
   (crash, failed commit) can be taken over after IDEMPOTENCY_STALE_CLAIM_SECONDS.
