@@ -19,9 +19,7 @@ class TestProvinceFromTheList:
         self, new_page
     ):
         user = await create_user()
-        flagged = await create_address(
-            user, province="乌鲁木齐", needs_correction=True, recipient="阿依古丽"
-        )
+        flagged = await create_address(user, province="乌鲁木齐", needs_correction=True, recipient="阿依古丽")
         page = await new_page(phone=True)
         await log_in_on_the_way(page, "/account/addresses", user.phone, DEFAULT_PASSWORD)
 
