@@ -56,7 +56,7 @@ async def trace_page(
     try:
         outcome = await service.scan(session, code, client_ip=ip, user_agent=user_agent)
     except UnknownCode:
-        return render(request, "trace/unknown.html", {"code": code[:40]}, status_code=404)
+        return render(request, "trace/unknown.html", {"code": code[:40]}, status_code=404, csp=True)
     except TooManyUnknownCodes as exc:
         return render(
             request,
@@ -64,6 +64,7 @@ async def trace_page(
             {"code": code[:40], "throttled": True},
             status_code=429,
             headers=exc.headers,
+            csp=True,
         )
     result = outcome.result
     cookie = _cookie_name(result.code)
@@ -81,6 +82,7 @@ async def trace_page(
             "threshold": get_settings().trace_suspicious_scans,
         },
         headers={"Cache-Control": "no-store"},
+        csp=True,
     )
     if outcome.first_scan:
         response.set_cookie(cookie, "1", max_age=COOKIE_MAX_AGE, path="/trace", httponly=True, samesite="lax")

@@ -188,6 +188,29 @@ async def certificates_for(
     return (await session.execute(query)).scalars().all()
 
 
+async def certificate_is_public(session: AsyncSession, cert: Certificate) -> bool:
+    """Shown on a published product's page: the product's own certificate, one of a batch of it, or one of
+    a producer with a batch of it."""
+    published = Product.status == "published"
+    if cert.product_id is not None:
+        query = select(Product.id).where(Product.id == cert.product_id, published)
+    elif cert.batch_id is not None:
+        query = (
+            select(Batch.id)
+            .join(Product, Product.id == Batch.product_id)
+            .where(Batch.id == cert.batch_id, published)
+        )
+    elif cert.producer_id is not None:
+        query = (
+            select(Batch.id)
+            .join(Product, Product.id == Batch.product_id)
+            .where(Batch.producer_id == cert.producer_id, published)
+        )
+    else:
+        return False
+    return (await session.execute(query.limit(1))).first() is not None
+
+
 async def gi_certificates(
     session: AsyncSession, product_ids: set[int] | None = None
 ) -> Sequence[Certificate]:

@@ -309,6 +309,11 @@ class TraceCertificate(OutputModel):
     valid_until: date
     status: Literal["valid", "expired", "not_yet_valid"]
     expired: bool
+    file_url: str | None = Field(
+        default=None,
+        description="The scan of the certificate (PDF or JPEG, served as an attachment), when there is one "
+        "and the product is published",
+    )
 
 
 class TraceResult(OutputModel):

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +19,7 @@ from app.catalog.cache import invalidate
 from app.config import get_settings
 from app.db import utcnow
 from app.traceability import codes as codebook
-from app.traceability import repository
+from app.traceability import files, repository
 from app.traceability.errors import (
     BatchNoTaken,
     BatchNotFound,
@@ -37,7 +36,6 @@ from app.traceability.errors import (
     TooManyUnknownCodes,
     UnknownCode,
     UnknownOrderLine,
-    UnsupportedFile,
 )
 from app.traceability.models import (
     Batch,
@@ -338,54 +336,26 @@ async def list_events(session: AsyncSession, batch_id: int) -> list[EventRead]:
     return [event_read(e) for e in await repository.list_events(session, [batch_id])]
 
 
-IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-DOCUMENT_TYPES = {"application/pdf": "pdf", **IMAGE_TYPES}
-
-
-def sniff(data: bytes) -> str | None:
-    """The file's real type from its first bytes (never the name or the client's Content-Type)."""
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-async def _store(folder: str, data: bytes, allowed: dict[str, str]) -> tuple[str, str]:
-    content_type = sniff(data)
-    if content_type not in allowed:
-        kinds = ", ".join(sorted(allowed.values()))
-        raise UnsupportedFile(f"Upload a file of one of these types: {kinds}.")
-    relative = f"trace/{folder}/{uuid.uuid4().hex}.{allowed[content_type]}"
-    path = anyio.Path(get_settings().media_dir) / relative
-    await path.parent.mkdir(parents=True, exist_ok=True)
-    await path.write_bytes(data)
-    return relative, content_type
-
-
-async def read_media(relative: str) -> bytes:
-    return await (anyio.Path(get_settings().media_dir) / relative).read_bytes()
-
-
 async def attach_event_photo(session: AsyncSession, batch_id: int, event_id: int, data: bytes) -> EventRead:
     event = await repository.get_event(session, batch_id, event_id)
     if event is None:
         raise EventNotFound("No such event of this batch.")
-    event.photo_path, _ = await _store("photos", data, IMAGE_TYPES)
+    cleaned, content_type = await files.clean(data, files.IMAGE_TYPES)
+    previous = event.photo_path
+    event.photo_path = await files.store("photos", cleaned, content_type)
     await session.flush()
+    await files.remove(previous)
+    invalidate(session)
     return event_read(event)
 
 
-async def event_photo(session: AsyncSession, event_uuid: str) -> tuple[bytes, str]:
+async def event_photo(session: AsyncSession, event_uuid: str) -> bytes:
+    """A photo shown on trace pages (re-encoded JPEG, public like the page)."""
     event = await repository.get_event_by_uuid(session, event_uuid)
-    if event is None or not event.photo_path:
+    data = await files.read(event.photo_path) if event is not None and event.photo_path else None
+    if data is None:
         raise EventNotFound("No such photo.")
-    data = await read_media(event.photo_path)
-    return data, sniff(data) or "application/octet-stream"
+    return data
 
 
 # Certificates
@@ -420,7 +390,7 @@ def certificate_read(cert: Certificate) -> CertificateRead:
     )
 
 
-def trace_certificate(cert: Certificate) -> TraceCertificate:
+def trace_certificate(cert: Certificate, *, file_public: bool) -> TraceCertificate:
     status = certificate_status(cert)
     return TraceCertificate(
         kind=cert.kind,
@@ -430,6 +400,7 @@ def trace_certificate(cert: Certificate) -> TraceCertificate:
         valid_until=cert.valid_until,
         status=status,
         expired=status == "expired",
+        file_url=certificate_file_url(cert) if file_public else None,
     )
 
 
@@ -472,16 +443,47 @@ async def get_certificate_or_raise(session: AsyncSession, certificate_id: int) -
 
 async def attach_certificate_file(session: AsyncSession, certificate_id: int, data: bytes) -> CertificateRead:
     cert = await get_certificate_or_raise(session, certificate_id)
-    cert.file_path, cert.file_content_type = await _store("certificates", data, DOCUMENT_TYPES)
+    cleaned, content_type = await files.clean(data, files.DOCUMENT_TYPES)
+    previous = cert.file_path
+    cert.file_path = await files.store("certificates", cleaned, content_type)
+    cert.file_content_type = content_type
     await session.flush()
+    await files.remove(previous)
+    invalidate(session)  # pages link to the file once there is one
     return certificate_read(cert)
 
 
-async def certificate_file(session: AsyncSession, certificate_id: int) -> tuple[bytes, str]:
-    cert = await get_certificate_or_raise(session, certificate_id)
-    if not cert.file_path:
+@dataclass
+class CertificateFile:
+    data: bytes
+    content_type: str
+    filename: str
+
+
+async def _certificate_file(cert: Certificate) -> CertificateFile:
+    data = await files.read(cert.file_path) if cert.file_path else None
+    if data is None:
         raise CertificateNotFound("This certificate has no file.")
-    return await read_media(cert.file_path), cert.file_content_type or "application/octet-stream"
+    content_type = cert.file_content_type or "application/octet-stream"
+    return CertificateFile(data, content_type, files.download_name(f"certificate-{cert.id}", content_type))
+
+
+async def certificate_file(session: AsyncSession, certificate_id: int) -> CertificateFile:
+    """Staff: any certificate's file."""
+    return await _certificate_file(await get_certificate_or_raise(session, certificate_id))
+
+
+async def public_certificate_file(session: AsyncSession, certificate_id: int) -> CertificateFile:
+    """Anyone: the file of a certificate that a published product's page shows (the product's own, its
+    batches' and their producers'); every other certificate answers exactly like one that does not exist."""
+    cert = await repository.get_certificate(session, certificate_id)
+    if cert is None or not await repository.certificate_is_public(session, cert):
+        raise CertificateNotFound("No such certificate.")
+    return await _certificate_file(cert)
+
+
+def certificate_file_url(cert: Certificate) -> str | None:
+    return f"/api/trace/certificates/{cert.id}/file" if cert.file_path else None
 
 
 async def warn_expiring_certificates(session: AsyncSession) -> int:
@@ -693,14 +695,9 @@ def client_network(ip: str) -> str:
 
 
 def _miss_key(ip: str) -> str:
-    # Per network for IPv6, where one client holds a whole /64; per address for IPv4.
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return f"trace:miss:{ip[:64]}"
-    if address.version == 6 and not address.ipv4_mapped:
-        return f"trace:miss:{ipaddress.ip_network(f'{address}/64', strict=False)}"
-    return f"trace:miss:{address}"
+    # Per client network (IPv4 /24, IPv6 /48): one client holds a whole IPv6 /64 or more, and a guesser
+    # spreading over neighbouring addresses is still one guesser.
+    return f"trace:miss:{client_network(ip) or ip[:64]}"
 
 
 @dataclass
@@ -709,20 +706,32 @@ class ScanOutcome:
     first_scan: bool
 
 
-async def scan(session: AsyncSession, raw_code: str, *, client_ip: str, user_agent: str) -> ScanOutcome:
+async def _refuse_unknown(client_ip: str) -> None:
+    """An unknown code: counted against the client's network, so guessing codes is slow. Only unknown codes
+    are ever refused: a real code answers whatever its network did before (see `scan`)."""
     settings = get_settings()
     key, window = _miss_key(client_ip), settings.trace_miss_window_seconds
     misses, retry_after = await throttle.count(key, window)
     if misses >= settings.trace_max_misses_per_ip:
         raise TooManyUnknownCodes(
-            "Too many unknown codes from this address; try again later.", retry_after=retry_after
+            "Too many unknown codes from this network; try again later.", retry_after=retry_after
         )
-    # The check symbol rejects a mistyped code here, without a database lookup.
+    await throttle.hit(key, window)
+    raise UnknownCode("No such trace code.")
+
+
+async def scan(session: AsyncSession, raw_code: str, *, client_ip: str, user_agent: str) -> ScanOutcome:
+    # The check symbol rejects a mistyped code here, without a database lookup; it tells a guesser nothing
+    # (the check symbol is public arithmetic), so it does not count as a miss either.
     code = codebook.normalize(raw_code)
-    row = await repository.get_code(session, code) if code else None
-    if row is None:
-        await throttle.hit(key, window)
+    if code is None:
         raise UnknownCode("No such trace code.")
+    # The code is looked up before the miss throttle: thirty junk codes from a shared address must not stop
+    # a genuine bag from answering for everyone behind it.
+    row = await repository.get_code(session, code)
+    if row is None:
+        await _refuse_unknown(client_ip)
+    assert row is not None
     now = utcnow()
     await repository.count_scan(session, row.id, now)
     session.add(
@@ -815,7 +824,7 @@ async def _trace_result(session: AsyncSession, row: TraceCode) -> TraceResult:
                 for e in batch_events
             ],
         ),
-        certificates=[trace_certificate(c) for c in certs],
+        certificates=[trace_certificate(c, file_public=product.status == "published") for c in certs],
     )
 
 
@@ -888,6 +897,7 @@ async def product_story(session: AsyncSession, product_id: int, *, max_batches: 
                 "valid_until": c.valid_until.isoformat(),
                 "status": status,
                 "expired": status == "expired",
+                "file_url": certificate_file_url(c),
             }
         )
     return {"batches": story_batches, "certificates": story_certs}

@@ -257,7 +257,7 @@ class TestBatchEvents:
             "batch_not_found",
         )
 
-    async def test_photo_is_sniffed_from_bytes_and_served_publicly(self, client, staff):
+    async def test_photo_is_sniffed_from_bytes_reencoded_and_served_publicly(self, client, staff):
         batch = await f.create_batch()
         event = await f.create_event(batch)
         png = _png_bytes()
@@ -271,8 +271,10 @@ class TestBatchEvents:
         )
         assert response.status_code == 200, response.text
         photo = await client.get(response.json()["photo_url"])
-        assert photo.status_code == 200 and photo.content == png
-        assert photo.headers["content-type"] == "image/png"
+        # Re-encoded like product images: a JPEG of the same picture, never the uploaded bytes.
+        assert photo.status_code == 200 and photo.content.startswith(b"\xff\xd8\xff")
+        assert photo.headers["content-type"] == "image/jpeg"
+        assert photo.headers["x-content-type-options"] == "nosniff"
         wrong_batch = await client.put(
             f"/api/admin/batches/{batch.id + 1}/events/{event.id}/photo",
             files={"file": ("a.png", png)},
@@ -384,6 +386,8 @@ class TestCertificates:
         )
         download = await client.get(url, headers=staff)
         assert download.content == pdf and download.headers["content-type"] == "application/pdf"
+        assert download.headers["content-disposition"] == f'attachment; filename="certificate-{cert.id}.pdf"'
+        assert download.headers["x-content-type-options"] == "nosniff"
 
 
 class TestIssueCodes:
@@ -571,9 +575,8 @@ class TestVerify:
         limited = await client.get(f"/api/trace/{codebook.new_code()}")
         assert_problem(limited, 429, "too_many_attempts")
         assert int(limited.headers["retry-after"]) >= 1
-        # Even a real code answers 429 now: a guesser learns nothing more.
-        assert_problem(await client.get(f"/api/trace/{code}"), 429, "too_many_attempts")
-        assert (await f.get_code(code)).scan_count == 0
+        # A real code still answers: junk codes from a shared address never block a genuine check.
+        assert (await client.get(f"/api/trace/{code}")).json()["verdict"] == "genuine"
 
     async def test_suspicious_after_threshold_and_flagged_once(self, client, monkeypatch):
         monkeypatch.setattr(get_settings(), "trace_suspicious_scans", 3)
