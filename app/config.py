@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     )
 
     # Traceability
-    trace_suspicious_scans: int = Field(default=20, ge=1)
+    # More than this many distinct scanners (devices, or client networks with one User-Agent) make a code
+    # suspicious: one code copied onto many bags is scanned in many places.
+    trace_suspicious_scanners: int = Field(default=10, ge=1)
     trace_max_misses_per_ip: int = Field(default=30, ge=1)
     trace_miss_window_seconds: int = Field(default=600, ge=1)
     block_sale_on_expired_gi: bool = False

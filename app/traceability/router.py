@@ -49,6 +49,7 @@ from app.traceability.schemas import (
     ProducerRead,
     TraceCodeRead,
     TraceResult,
+    TraceScanRead,
 )
 from app.users.dependencies import ClientIP, StaffUser
 
@@ -501,17 +502,29 @@ async def revoke_codes(data: CodeRevoke, _staff: StaffUser, session: SessionDep)
     "/api/trace/{code}",
     response_model=TraceResult,
     tags=PUBLIC,
-    summary="Verify a trace code (counts one scan): verdict, product, batch story, certificates",
+    summary="Verify a trace code (counts one scan): verdict, scanners, product, batch story, certificates",
     responses=problem_responses(UnknownCode, TooManyUnknownCodes, validation=False),
 )
-async def verify(
-    code: str,
-    session: SessionDep,
-    ip: ClientIP,
-    user_agent: Annotated[str, Header()] = "",
-) -> TraceResult:
-    outcome = await service.scan(session, code, client_ip=ip, user_agent=user_agent)
-    return outcome.result
+async def verify(code: str, ip: ClientIP, user_agent: Annotated[str, Header()] = "") -> Response:
+    # The same function answers on the fast path (app.traceability.fast_scan): the same bytes.
+    outcome = await service.scan(code, client_ip=ip, user_agent=user_agent)
+    return Response(outcome.json(), media_type="application/json")
+
+
+@router.get(
+    "/api/admin/trace-codes/{code}/scans",
+    response_model=Page[TraceScanRead],
+    tags=STAFF,
+    summary="A code's raw scan history, newest first: time, client network, User-Agent, scanner",
+    responses=_staff_errors(UnknownCode),
+)
+async def scan_history(
+    code: str, _staff: StaffUser, session: SessionDep, page: PageParamsDep
+) -> Page[TraceScanRead]:
+    items, total = await service.scan_history(session, code, offset=page.offset, limit=page.size)
+    return Page(
+        items=[TraceScanRead.model_validate(s) for s in items], total=total, page=page.page, size=page.size
+    )
 
 
 @router.get(

@@ -12,7 +12,7 @@ from app.traceability.models import Batch, BatchEvent, Certificate, Plot, Produc
 from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from app.users.models import Role
 from tests.traceability import factories as f
-from tests.traceability.helpers import assert_problem, count_rows, events_of
+from tests.traceability.helpers import assert_problem, count_rows, events_of, flush_scans
 from tests.users.factories import auth, create_user
 
 
@@ -511,6 +511,7 @@ class TestVerify:
         batch = await f.create_batch()
         [code] = await f.create_codes(batch)
         await client.get(f"/api/trace/{code}", headers={"User-Agent": "MicroMessenger/8.0"})
+        await flush_scans()
         async with session_scope() as session:
             scans = (await session.execute(select(TraceScan))).scalars().all()
         assert len(scans) == 1
@@ -578,26 +579,39 @@ class TestVerify:
         # A real code still answers: junk codes from a shared address never block a genuine check.
         assert (await client.get(f"/api/trace/{code}")).json()["verdict"] == "genuine"
 
-    async def test_suspicious_after_threshold_and_flagged_once(self, client, monkeypatch):
-        monkeypatch.setattr(get_settings(), "trace_suspicious_scans", 3)
+    async def test_suspicious_after_threshold_of_scanners_and_flagged_once(self, client, monkeypatch):
+        monkeypatch.setattr(get_settings(), "trace_suspicious_scanners", 3)
         batch = await f.create_batch()
         [code] = await f.create_codes(batch)
-        verdicts = [(await client.get(f"/api/trace/{code}")).json() for _ in range(5)]
+        verdicts = [
+            (await client.get(f"/api/trace/{code}", headers={"User-Agent": f"phone {i}"})).json()
+            for i in range(5)
+        ]
         assert [v["verdict"] for v in verdicts] == ["genuine"] * 3 + ["suspicious"] * 2
-        assert verdicts[3]["reasons"] == ["scanned_too_often"] and verdicts[3]["scan_count"] == 4
+        assert verdicts[3]["reasons"] == ["scanned_too_widely"]
+        assert verdicts[3]["scan_count"] == 4 and verdicts[3]["scanner_count"] == 4
         flagged = await events_of("trace_code.flagged")
-        assert len(flagged) == 1 and flagged[0]["reasons"] == ["scanned_too_often"]
-        assert len(await events_of("trace_code.scanned")) == 5
+        assert len(flagged) == 1 and flagged[0]["reasons"] == ["scanned_too_widely"]
+        assert flagged[0]["scanner_count"] == 4
 
-    async def test_default_threshold_is_20(self, client):
-        assert get_settings().trace_suspicious_scans == 20
+    async def test_one_scanner_never_makes_a_code_suspicious(self, client, monkeypatch):
+        monkeypatch.setattr(get_settings(), "trace_suspicious_scanners", 3)
         batch = await f.create_batch()
         [code] = await f.create_codes(batch)
-        async with session_scope() as session:
-            row = (await session.execute(select(TraceCode).where(TraceCode.code == code))).scalar_one()
-            row.scan_count = 19
-        assert (await client.get(f"/api/trace/{code}")).json()["verdict"] == "genuine"
-        assert (await client.get(f"/api/trace/{code}")).json()["verdict"] == "suspicious"
+        for n in range(1, 41):
+            body = (await client.get(f"/api/trace/{code}", headers={"User-Agent": "MicroMessenger"})).json()
+            assert body["verdict"] == "genuine" and body["scan_count"] == n and body["scanner_count"] == 1
+        assert await events_of("trace_code.flagged") == []
+
+    async def test_default_threshold_is_10_scanners(self, client):
+        assert get_settings().trace_suspicious_scanners == 10
+        batch = await f.create_batch()
+        [code] = await f.create_codes(batch)
+        for i in range(10):
+            body = (await client.get(f"/api/trace/{code}", headers={"User-Agent": f"ua {i}"})).json()
+            assert body["verdict"] == "genuine"
+        body = (await client.get(f"/api/trace/{code}", headers={"User-Agent": "ua 10"})).json()
+        assert body["verdict"] == "suspicious" and body["scanner_count"] == 11
 
     async def test_revoked_code_is_suspicious(self, client, staff):
         batch = await f.create_batch()
