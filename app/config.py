@@ -121,10 +121,15 @@ class Settings(BaseSettings):
     )
 
     # Traceability
-    trace_suspicious_scans: int = Field(default=20, ge=1)
+    # More than this many distinct scanners (devices, or client networks with one User-Agent) make a code
+    # suspicious: one code copied onto many bags is scanned in many places.
+    trace_suspicious_scanners: int = Field(default=10, ge=1)
     trace_max_misses_per_ip: int = Field(default=30, ge=1)
     trace_miss_window_seconds: int = Field(default=600, ge=1)
     block_sale_on_expired_gi: bool = False
+    # Certificate scans and batch event photos live here, outside MEDIA_DIR (which is served as it is at
+    # /media/): only routes that decide who may see a file serve it. Unset: VAR_DIR/private.
+    private_media_dir: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -145,6 +150,11 @@ class Settings(BaseSettings):
     def _empty_is_auto(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("private_media_dir", mode="before")
+    @classmethod
+    def _empty_private_dir_is_default(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("redis_url")
     @classmethod
     def _empty_redis_is_none(cls, value: str | None) -> str | None:
@@ -158,6 +168,17 @@ class Settings(BaseSettings):
             if self.payment_sandbox_secret == DEFAULT_SANDBOX_SECRET:
                 raise ValueError("APP_ENV=prod needs PAYMENT_SANDBOX_SECRET set")
         return self
+
+    @model_validator(mode="after")
+    def _private_files_outside_media(self) -> Settings:
+        private, media = self.private_files_dir.resolve(), self.media_dir.resolve()
+        if private.is_relative_to(media) or media.is_relative_to(private):
+            raise ValueError("PRIVATE_MEDIA_DIR must lie outside MEDIA_DIR (which is served publicly)")
+        return self
+
+    @property
+    def private_files_dir(self) -> Path:
+        return self.private_media_dir or self.var_dir / "private"
 
     @property
     def sandbox_payments_enabled(self) -> bool:

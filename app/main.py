@@ -132,7 +132,9 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
         # Inside the request id (every response keeps its X-Request-ID and access log line), outside the rest.
         from app.catalog.fast_reads import CatalogFastPath
         from app.orders.fast_checkout import CheckoutFastPath
+        from app.traceability.fast_scan import TraceScanFastPath
 
+        app.add_middleware(TraceScanFastPath)
         app.add_middleware(CheckoutFastPath)
         app.add_middleware(CatalogFastPath)
     app.add_middleware(RequestIdMiddleware)

@@ -18,7 +18,9 @@ from app.traceability.models import (
     Plot,
     Producer,
     TraceCode,
+    TraceCodeScanner,
     TraceScan,
+    TraceScanFlush,
 )
 from app.users.models import Address, RefreshToken, ThrottleHit, User
 
@@ -53,4 +55,6 @@ __all__ = [
     "CodeRun",
     "TraceCode",
     "TraceScan",
+    "TraceCodeScanner",
+    "TraceScanFlush",
 ]

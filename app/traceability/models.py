@@ -202,6 +202,8 @@ class TraceCode(Base):
         ForeignKey("code_runs.id", ondelete="SET NULL"), index=True, nullable=True
     )
     scan_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Distinct scanners (see app.traceability.scans): what the verdict judges, not the number of requests.
+    scanner_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     first_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -211,7 +213,7 @@ class TraceCode(Base):
 
 
 class TraceScan(Base):
-    """One scan: when, the client's network (IPv4 /24, IPv6 /48) and user agent — nothing more."""
+    """One scan: when, the client's network (IPv4 /24, IPv6 /48), user agent and scanner — nothing more."""
 
     __tablename__ = "trace_scans"
     __table_args__ = (Index("ix_trace_scans_code_time", "code_id", "scanned_at"), MYSQL_TABLE_ARGS)
@@ -221,6 +223,31 @@ class TraceScan(Base):
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     client_network: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     user_agent: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    scanner: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+
+
+class TraceCodeScanner(Base):
+    """One distinct scanner of one code (a hash: a device, or a client network with one User-Agent)."""
+
+    __tablename__ = "trace_code_scanners"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    code_id: Mapped[int] = mapped_column(
+        ForeignKey("trace_codes.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    scanner: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class TraceScanFlush(Base):
+    """A batch of scans moved from Redis to the database: written in the same transaction as the batch, so a
+    batch retried after a crash is recognised and never counted twice."""
+
+    __tablename__ = "trace_scan_flushes"
+    __table_args__ = (Index("ix_trace_scan_flushes_flushed_at", "flushed_at"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    flushed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
 
 class BatchAllocation(Base):

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse
 
 from app.config import get_settings
-from app.db import SessionDep
 from app.storefront.templating import render
 from app.traceability import codes as codebook
-from app.traceability import service
+from app.traceability import scans, service
 from app.traceability.errors import TooManyUnknownCodes, UnknownCode
 from app.users.dependencies import ClientIP
 
@@ -49,14 +48,14 @@ def _cookie_name(code: str) -> str:
 async def trace_page(
     code: str,
     request: Request,
-    session: SessionDep,
     ip: ClientIP,
     user_agent: Annotated[str, Header()] = "",
 ) -> HTMLResponse:
+    device = scans.scanner_from_cookie(request.cookies.get(scans.DEVICE_COOKIE))
     try:
-        outcome = await service.scan(session, code, client_ip=ip, user_agent=user_agent)
+        outcome = await service.scan(code, client_ip=ip, user_agent=user_agent, device=device)
     except UnknownCode:
-        return render(request, "trace/unknown.html", {"code": code[:40]}, status_code=404)
+        return render(request, "trace/unknown.html", {"code": code[:40]}, status_code=404, csp=True)
     except TooManyUnknownCodes as exc:
         return render(
             request,
@@ -64,8 +63,9 @@ async def trace_page(
             {"code": code[:40], "throttled": True},
             status_code=429,
             headers=exc.headers,
+            csp=True,
         )
-    result = outcome.result
+    result = outcome.result()
     cookie = _cookie_name(result.code)
     # The first scan was somebody else's when the code had been scanned before and this browser never did.
     not_first_reader = not outcome.first_scan and cookie not in request.cookies
@@ -78,10 +78,21 @@ async def trace_page(
             "not_first_reader": not_first_reader,
             "event_labels": EVENT_LABELS,
             "certificate_labels": CERTIFICATE_LABELS,
-            "threshold": get_settings().trace_suspicious_scans,
+            "threshold": get_settings().trace_suspicious_scanners,
         },
         headers={"Cache-Control": "no-store"},
+        csp=True,
     )
     if outcome.first_scan:
         response.set_cookie(cookie, "1", max_age=COOKIE_MAX_AGE, path="/trace", httponly=True, samesite="lax")
+    if device is None:
+        # This device is, from now on, the scanner this scan was counted as (see app.traceability.scans).
+        response.set_cookie(
+            scans.DEVICE_COOKIE,
+            scans.device_cookie(outcome.scanner),
+            max_age=scans.DEVICE_COOKIE_MAX_AGE,
+            path="/trace",
+            httponly=True,
+            samesite="lax",
+        )
     return response

@@ -18,6 +18,7 @@ from app.traceability.models import (
     Plot,
     Producer,
     TraceCode,
+    TraceScan,
 )
 
 # Producers and plots
@@ -188,6 +189,29 @@ async def certificates_for(
     return (await session.execute(query)).scalars().all()
 
 
+async def certificate_is_public(session: AsyncSession, cert: Certificate) -> bool:
+    """Shown on a published product's page: the product's own certificate, one of a batch of it, or one of
+    a producer with a batch of it."""
+    published = Product.status == "published"
+    if cert.product_id is not None:
+        query = select(Product.id).where(Product.id == cert.product_id, published)
+    elif cert.batch_id is not None:
+        query = (
+            select(Batch.id)
+            .join(Product, Product.id == Batch.product_id)
+            .where(Batch.id == cert.batch_id, published)
+        )
+    elif cert.producer_id is not None:
+        query = (
+            select(Batch.id)
+            .join(Product, Product.id == Batch.product_id)
+            .where(Batch.producer_id == cert.producer_id, published)
+        )
+    else:
+        return False
+    return (await session.execute(query.limit(1))).first() is not None
+
+
 async def gi_certificates(
     session: AsyncSession, product_ids: set[int] | None = None
 ) -> Sequence[Certificate]:
@@ -265,18 +289,13 @@ async def list_codes(
     return (await session.execute(query)).scalars().all(), total
 
 
-async def count_scan(session: AsyncSession, code_id: int, now: datetime) -> None:
-    # One atomic increment: concurrent scans queue on the row lock and none is lost.
-    await session.execute(
-        update(TraceCode)
-        .where(TraceCode.id == code_id)
-        .values(
-            scan_count=TraceCode.scan_count + 1,
-            first_scanned_at=func.coalesce(TraceCode.first_scanned_at, now),
-            last_scanned_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
+async def list_scans(
+    session: AsyncSession, code_id: int, *, offset: int, limit: int
+) -> tuple[Sequence[TraceScan], int]:
+    where = TraceScan.code_id == code_id
+    total = (await session.execute(select(func.count()).select_from(TraceScan).where(where))).scalar_one()
+    query = select(TraceScan).where(where).order_by(TraceScan.scanned_at.desc(), TraceScan.id.desc())
+    return (await session.execute(query.offset(offset).limit(limit))).scalars().all(), total
 
 
 async def mark_flagged(session: AsyncSession, code_id: int, now: datetime) -> bool:

@@ -5,13 +5,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
+from app.catalog.errors import ImageTooLarge, InvalidImage
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.pagination import Page, PageParamsDep
 from app.kit.params import IdPath, IdQuery
 from app.traceability import codes as codebook
-from app.traceability import labels, service
+from app.traceability import files, labels, service
 from app.traceability.errors import (
     BatchNoTaken,
     BatchNotFound,
@@ -48,6 +49,7 @@ from app.traceability.schemas import (
     ProducerRead,
     TraceCodeRead,
     TraceResult,
+    TraceScanRead,
 )
 from app.users.dependencies import ClientIP, StaffUser
 
@@ -205,8 +207,8 @@ async def list_events(batch_id: IdPath, _staff: StaffUser, session: SessionDep) 
     "/api/admin/batches/{batch_id}/events/{event_id}/photo",
     response_model=EventRead,
     tags=STAFF,
-    summary="Attach a photo (PNG, JPEG or WebP, sniffed from its bytes) to an event",
-    responses=_staff_errors(EventNotFound, UnsupportedFile),
+    summary="Attach a photo (PNG, JPEG or WebP, sniffed from its bytes; re-encoded, EXIF dropped) to an event",
+    responses=_staff_errors(EventNotFound, UnsupportedFile, InvalidImage, ImageTooLarge),
 )
 async def attach_event_photo(
     batch_id: IdPath,
@@ -294,8 +296,8 @@ async def get_certificate(certificate_id: IdPath, _staff: StaffUser, session: Se
     "/api/admin/certificates/{certificate_id}/file",
     response_model=CertificateRead,
     tags=STAFF,
-    summary="Upload the certificate's scan (PDF, PNG, JPEG or WebP, sniffed from its bytes)",
-    responses=_staff_errors(CertificateNotFound, UnsupportedFile),
+    summary="Upload the certificate's scan (PDF, or PNG, JPEG or WebP re-encoded; sniffed from its bytes)",
+    responses=_staff_errors(CertificateNotFound, UnsupportedFile, InvalidImage, ImageTooLarge),
 )
 async def upload_certificate_file(
     certificate_id: IdPath,
@@ -306,17 +308,40 @@ async def upload_certificate_file(
     return await service.attach_certificate_file(session, certificate_id, await file.read())
 
 
+CERTIFICATE_FILE_RESPONSE = {
+    200: {
+        "description": "The scan as an attachment: a PDF, or a JPEG (images are re-encoded when uploaded)",
+        "content": {
+            files.PDF: {"schema": {"type": "string", "format": "binary"}},
+            files.JPEG: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _file_response(found: service.CertificateFile, cache_control: str) -> Response:
+    return Response(
+        found.data,
+        media_type=found.content_type,
+        headers={
+            **files.FILE_HEADERS,
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "Cache-Control": cache_control,
+        },
+    )
+
+
 @router.get(
     "/api/admin/certificates/{certificate_id}/file",
     tags=STAFF,
-    summary="Download the certificate's scan",
-    responses=_staff_errors(CertificateNotFound, validation=False),
+    summary="Download the certificate's scan (any certificate)",
+    response_class=Response,
+    responses={**_staff_errors(CertificateNotFound), **CERTIFICATE_FILE_RESPONSE},
 )
 async def download_certificate_file(
     certificate_id: IdPath, _staff: StaffUser, session: SessionDep
 ) -> Response:
-    data, content_type = await service.certificate_file(session, certificate_id)
-    return Response(data, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})
+    return _file_response(await service.certificate_file(session, certificate_id), "private, no-store")
 
 
 @router.get(
@@ -477,31 +502,63 @@ async def revoke_codes(data: CodeRevoke, _staff: StaffUser, session: SessionDep)
     "/api/trace/{code}",
     response_model=TraceResult,
     tags=PUBLIC,
-    summary="Verify a trace code (counts one scan): verdict, product, batch story, certificates",
+    summary="Verify a trace code (counts one scan): verdict, scanners, product, batch story, certificates",
     responses=problem_responses(UnknownCode, TooManyUnknownCodes, validation=False),
 )
-async def verify(
-    code: str,
-    session: SessionDep,
-    ip: ClientIP,
-    user_agent: Annotated[str, Header()] = "",
-) -> TraceResult:
-    outcome = await service.scan(session, code, client_ip=ip, user_agent=user_agent)
-    return outcome.result
+async def verify(code: str, ip: ClientIP, user_agent: Annotated[str, Header()] = "") -> Response:
+    # The same function answers on the fast path (app.traceability.fast_scan): the same bytes.
+    outcome = await service.scan(code, client_ip=ip, user_agent=user_agent)
+    return Response(outcome.json(), media_type="application/json")
+
+
+@router.get(
+    "/api/admin/trace-codes/{code}/scans",
+    response_model=Page[TraceScanRead],
+    tags=STAFF,
+    summary="A code's raw scan history, newest first: time, client network, User-Agent, scanner",
+    responses=_staff_errors(UnknownCode),
+)
+async def scan_history(
+    code: str, _staff: StaffUser, session: SessionDep, page: PageParamsDep
+) -> Page[TraceScanRead]:
+    items, total = await service.scan_history(session, code, offset=page.offset, limit=page.size)
+    return Page(
+        items=[TraceScanRead.model_validate(s) for s in items], total=total, page=page.page, size=page.size
+    )
 
 
 @router.get(
     "/api/trace/event-photos/{event_uuid}",
     tags=PUBLIC,
-    summary="A batch event's photo",
-    responses=problem_responses(EventNotFound, validation=False),
+    summary="A batch event's photo (re-encoded JPEG, no EXIF)",
+    response_class=Response,
+    responses={
+        **problem_responses(EventNotFound, validation=False),
+        200: {
+            "description": "JPEG",
+            "content": {files.JPEG: {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
 )
 async def event_photo(event_uuid: str, session: SessionDep) -> Response:
-    data, content_type = await service.event_photo(session, event_uuid[:36])
+    data = await service.event_photo(session, event_uuid[:36])
     return Response(
         data,
-        media_type=content_type,
-        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        media_type=files.JPEG,
+        headers={**files.FILE_HEADERS, "Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.get(
+    "/api/trace/certificates/{certificate_id}/file",
+    tags=PUBLIC,
+    summary="The scan of a certificate shown on a published product's page or trace page",
+    response_class=Response,
+    responses={**problem_responses(CertificateNotFound), **CERTIFICATE_FILE_RESPONSE},
+)
+async def public_certificate_file(certificate_id: IdPath, session: SessionDep) -> Response:
+    return _file_response(
+        await service.public_certificate_file(session, certificate_id), "public, max-age=300"
     )
 
 

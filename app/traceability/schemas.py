@@ -245,6 +245,7 @@ class TraceCodeRead(OutputModel):
     batch_id: int
     run_id: int | None
     scan_count: int
+    scanner_count: int
     first_scanned_at: datetime | None
     last_scanned_at: datetime | None
     flagged_at: datetime | None
@@ -309,17 +310,52 @@ class TraceCertificate(OutputModel):
     valid_until: date
     status: Literal["valid", "expired", "not_yet_valid"]
     expired: bool
+    file_url: str | None = Field(
+        default=None,
+        description="The scan of the certificate (PDF or JPEG, served as an attachment), when there is one "
+        "and the product is published",
+    )
 
 
-class TraceResult(OutputModel):
+TraceReason = Literal["scanned_too_widely", "revoked", "past_best_before"]
+
+
+class TraceVerdict(OutputModel):
+    """What a scan says about the code (live counts); the batch's story follows it in `TraceResult`."""
+
     code: str
     verdict: Literal["genuine", "suspicious"]
-    reasons: list[Literal["scanned_too_often", "revoked", "past_best_before"]]
-    scan_count: int
+    reasons: list[TraceReason] = Field(
+        description="`scanned_too_widely`: more than TRACE_SUSPICIOUS_SCANNERS distinct scanners; "
+        "`revoked`; `past_best_before`"
+    )
+    scan_count: int = Field(description="Scans counted, this one included")
+    scanner_count: int = Field(
+        description="Distinct scanners: devices (the trace page's cookie), or client networks "
+        "(IPv4 /24, IPv6 /48) with one User-Agent"
+    )
     first_scanned_at: datetime | None
+
+
+class TraceStory(OutputModel):
+    """The same for every code of a batch (cached)."""
+
     product: TraceProduct
     batch: TraceBatch
     certificates: list[TraceCertificate]
+
+
+class TraceResult(TraceVerdict):
+    product: TraceProduct
+    batch: TraceBatch
+    certificates: list[TraceCertificate]
+
+
+class TraceScanRead(OutputModel):
+    scanned_at: datetime
+    client_network: str
+    user_agent: str
+    scanner: str
 
 
 # Back office

@@ -11,16 +11,17 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
+from app.catalog import cache as catalog_cache
+from app.catalog import live as catalog_live
 from app.catalog.cache import invalidate
 from app.config import get_settings
-from app.db import utcnow
+from app.db import session_scope, utcnow
 from app.traceability import codes as codebook
-from app.traceability import repository
+from app.traceability import files, repository, scans
 from app.traceability.errors import (
     BatchNoTaken,
     BatchNotFound,
@@ -37,7 +38,6 @@ from app.traceability.errors import (
     TooManyUnknownCodes,
     UnknownCode,
     UnknownOrderLine,
-    UnsupportedFile,
 )
 from app.traceability.models import (
     Batch,
@@ -73,6 +73,8 @@ from app.traceability.schemas import (
     TraceProducer,
     TraceProduct,
     TraceResult,
+    TraceStory,
+    TraceVerdict,
 )
 from app.users import throttle
 
@@ -83,7 +85,7 @@ CODE_RUN_CHUNK = 2000
 
 def today() -> date:
     """Certificates and best-before dates are Chinese calendar days."""
-    return datetime.now(CHINA_TZ).date()
+    return scans.china_today()
 
 
 # Producers and plots
@@ -121,6 +123,7 @@ async def create_plot(session: AsyncSession, producer_id: int, data: PlotCreate)
         for field, value in data.model_dump(exclude_unset=True).items():
             setattr(existing, field, value)
         await session.flush()
+        invalidate(session)  # trace pages and product pages show the plot
         return existing
     plot = Plot(producer_id=producer_id, **data.model_dump())
     session.add(plot)
@@ -338,54 +341,26 @@ async def list_events(session: AsyncSession, batch_id: int) -> list[EventRead]:
     return [event_read(e) for e in await repository.list_events(session, [batch_id])]
 
 
-IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-DOCUMENT_TYPES = {"application/pdf": "pdf", **IMAGE_TYPES}
-
-
-def sniff(data: bytes) -> str | None:
-    """The file's real type from its first bytes (never the name or the client's Content-Type)."""
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-async def _store(folder: str, data: bytes, allowed: dict[str, str]) -> tuple[str, str]:
-    content_type = sniff(data)
-    if content_type not in allowed:
-        kinds = ", ".join(sorted(allowed.values()))
-        raise UnsupportedFile(f"Upload a file of one of these types: {kinds}.")
-    relative = f"trace/{folder}/{uuid.uuid4().hex}.{allowed[content_type]}"
-    path = anyio.Path(get_settings().media_dir) / relative
-    await path.parent.mkdir(parents=True, exist_ok=True)
-    await path.write_bytes(data)
-    return relative, content_type
-
-
-async def read_media(relative: str) -> bytes:
-    return await (anyio.Path(get_settings().media_dir) / relative).read_bytes()
-
-
 async def attach_event_photo(session: AsyncSession, batch_id: int, event_id: int, data: bytes) -> EventRead:
     event = await repository.get_event(session, batch_id, event_id)
     if event is None:
         raise EventNotFound("No such event of this batch.")
-    event.photo_path, _ = await _store("photos", data, IMAGE_TYPES)
+    cleaned, content_type = await files.clean(data, files.IMAGE_TYPES)
+    previous = event.photo_path
+    event.photo_path = await files.store("photos", cleaned, content_type)
     await session.flush()
+    await files.remove(previous)
+    invalidate(session)
     return event_read(event)
 
 
-async def event_photo(session: AsyncSession, event_uuid: str) -> tuple[bytes, str]:
+async def event_photo(session: AsyncSession, event_uuid: str) -> bytes:
+    """A photo shown on trace pages (re-encoded JPEG, public like the page)."""
     event = await repository.get_event_by_uuid(session, event_uuid)
-    if event is None or not event.photo_path:
+    data = await files.read(event.photo_path) if event is not None and event.photo_path else None
+    if data is None:
         raise EventNotFound("No such photo.")
-    data = await read_media(event.photo_path)
-    return data, sniff(data) or "application/octet-stream"
+    return data
 
 
 # Certificates
@@ -420,7 +395,7 @@ def certificate_read(cert: Certificate) -> CertificateRead:
     )
 
 
-def trace_certificate(cert: Certificate) -> TraceCertificate:
+def trace_certificate(cert: Certificate, *, file_public: bool) -> TraceCertificate:
     status = certificate_status(cert)
     return TraceCertificate(
         kind=cert.kind,
@@ -430,6 +405,7 @@ def trace_certificate(cert: Certificate) -> TraceCertificate:
         valid_until=cert.valid_until,
         status=status,
         expired=status == "expired",
+        file_url=certificate_file_url(cert) if file_public else None,
     )
 
 
@@ -472,16 +448,47 @@ async def get_certificate_or_raise(session: AsyncSession, certificate_id: int) -
 
 async def attach_certificate_file(session: AsyncSession, certificate_id: int, data: bytes) -> CertificateRead:
     cert = await get_certificate_or_raise(session, certificate_id)
-    cert.file_path, cert.file_content_type = await _store("certificates", data, DOCUMENT_TYPES)
+    cleaned, content_type = await files.clean(data, files.DOCUMENT_TYPES)
+    previous = cert.file_path
+    cert.file_path = await files.store("certificates", cleaned, content_type)
+    cert.file_content_type = content_type
     await session.flush()
+    await files.remove(previous)
+    invalidate(session)  # pages link to the file once there is one
     return certificate_read(cert)
 
 
-async def certificate_file(session: AsyncSession, certificate_id: int) -> tuple[bytes, str]:
-    cert = await get_certificate_or_raise(session, certificate_id)
-    if not cert.file_path:
+@dataclass
+class CertificateFile:
+    data: bytes
+    content_type: str
+    filename: str
+
+
+async def _certificate_file(cert: Certificate) -> CertificateFile:
+    data = await files.read(cert.file_path) if cert.file_path else None
+    if data is None:
         raise CertificateNotFound("This certificate has no file.")
-    return await read_media(cert.file_path), cert.file_content_type or "application/octet-stream"
+    content_type = cert.file_content_type or "application/octet-stream"
+    return CertificateFile(data, content_type, files.download_name(f"certificate-{cert.id}", content_type))
+
+
+async def certificate_file(session: AsyncSession, certificate_id: int) -> CertificateFile:
+    """Staff: any certificate's file."""
+    return await _certificate_file(await get_certificate_or_raise(session, certificate_id))
+
+
+async def public_certificate_file(session: AsyncSession, certificate_id: int) -> CertificateFile:
+    """Anyone: the file of a certificate that a published product's page shows (the product's own, its
+    batches' and their producers'); every other certificate answers exactly like one that does not exist."""
+    cert = await repository.get_certificate(session, certificate_id)
+    if cert is None or not await repository.certificate_is_public(session, cert):
+        raise CertificateNotFound("No such certificate.")
+    return await _certificate_file(cert)
+
+
+def certificate_file_url(cert: Certificate) -> str | None:
+    return f"/api/trace/certificates/{cert.id}/file" if cert.file_path else None
 
 
 async def warn_expiring_certificates(session: AsyncSession) -> int:
@@ -693,130 +700,185 @@ def client_network(ip: str) -> str:
 
 
 def _miss_key(ip: str) -> str:
-    # Per network for IPv6, where one client holds a whole /64; per address for IPv4.
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return f"trace:miss:{ip[:64]}"
-    if address.version == 6 and not address.ipv4_mapped:
-        return f"trace:miss:{ipaddress.ip_network(f'{address}/64', strict=False)}"
-    return f"trace:miss:{address}"
+    # Per client network (IPv4 /24, IPv6 /48): one client holds a whole IPv6 /64 or more, and a guesser
+    # spreading over neighbouring addresses is still one guesser.
+    return f"trace:miss:{client_network(ip) or ip[:64]}"
 
 
 @dataclass
 class ScanOutcome:
-    result: TraceResult
-    first_scan: bool
+    verdict: TraceVerdict
+    story: bytes  # the batch's story as JSON members: "product":{...},"batch":{...},"certificates":[...]
+    scanner: str
+
+    @property
+    def first_scan(self) -> bool:
+        return self.verdict.scan_count == 1
+
+    def json(self) -> bytes:
+        """The answer of GET /api/trace/{code}: exactly `TraceResult` serialised, the story spliced in."""
+        return self.verdict.model_dump_json().encode()[:-1] + b"," + self.story + b"}"
+
+    def result(self) -> TraceResult:
+        return TraceResult.model_validate_json(self.json())
 
 
-async def scan(session: AsyncSession, raw_code: str, *, client_ip: str, user_agent: str) -> ScanOutcome:
+async def _refuse_unknown(client_ip: str) -> None:
+    """An unknown code: counted against the client's network, so guessing codes is slow. Only unknown codes
+    are ever refused: a real code answers whatever its network did before (see `scan`)."""
     settings = get_settings()
     key, window = _miss_key(client_ip), settings.trace_miss_window_seconds
     misses, retry_after = await throttle.count(key, window)
     if misses >= settings.trace_max_misses_per_ip:
         raise TooManyUnknownCodes(
-            "Too many unknown codes from this address; try again later.", retry_after=retry_after
+            "Too many unknown codes from this network; try again later.", retry_after=retry_after
         )
-    # The check symbol rejects a mistyped code here, without a database lookup.
+    await throttle.hit(key, window)
+    raise UnknownCode("No such trace code.")
+
+
+async def scan(raw_code: str, *, client_ip: str, user_agent: str, device: str | None = None) -> ScanOutcome:
+    """Verify a code and count the scan. `device`: the scanner id of the page's device cookie, if valid.
+
+    Two round trips on the hot path: the code with the catalogue version (one lean read), and the count
+    (one Redis call; without Redis, one short transaction). The batch's story comes from the catalogue's
+    cache. Each unit of work here is its own (see app.traceability.scans)."""
+    # The check symbol rejects a mistyped code here, without a database lookup; it tells a guesser nothing
+    # (the check symbol is public arithmetic), so it does not count as a miss either.
+    code = codebook.normalize(raw_code)
+    if code is None:
+        raise UnknownCode("No such trace code.")
+    # The code is looked up before the miss throttle: thirty junk codes from a shared address must not stop
+    # a genuine bag from answering for everyone behind it.
+    row = await scans.lookup(code)
+    if row is None:
+        await _refuse_unknown(client_ip)
+    assert row is not None
+    network = client_network(client_ip)
+    user_agent = user_agent[:255]
+    scanner = device or scans.network_scanner(network, user_agent)
+    now = utcnow()
+    tally = await scans.record(row, scans.Scan(row.id, scanner, network, user_agent, now))
+    story = await trace_story(row.batch_id, row.catalog_version)
+    reasons = scans.judge(
+        scanner_count=tally.scanner_count,
+        revoked=row.revoked_at is not None,
+        best_before_on=story.best_before_on,
+        today=today(),
+    )
+    if reasons and row.flagged_at is None:
+        await _flag(row, story.product_id, reasons, tally, now)
+    verdict = TraceVerdict(
+        code=code,
+        verdict="suspicious" if reasons else "genuine",
+        reasons=reasons,  # type: ignore[arg-type]
+        scan_count=tally.scan_count,
+        scanner_count=tally.scanner_count,
+        first_scanned_at=tally.first_scanned_at,
+    )
+    return ScanOutcome(verdict=verdict, story=story.members, scanner=scanner)
+
+
+async def _flag(
+    row: scans.CodeRow, product_id: int, reasons: list[str], tally: scans.Tally, now: datetime
+) -> None:
+    """The first suspicious verdict of a code is recorded once (a conditional UPDATE: one winner)."""
+    async with session_scope() as session:
+        if await repository.mark_flagged(session, row.id, now):
+            await events.emit(
+                session,
+                "trace_code.flagged",
+                {
+                    "code": row.code,
+                    "batch_id": row.batch_id,
+                    "product_id": product_id,
+                    "reasons": reasons,
+                    "scan_count": tally.scan_count,
+                    "scanner_count": tally.scanner_count,
+                    "flagged_at": now.isoformat(),
+                },
+                subject=f"code/{row.code}",
+                version=2,
+            )
+
+
+@dataclass(frozen=True)
+class Story:
+    product_id: int
+    best_before_on: date | None
+    members: bytes
+
+
+STORY_KEY = "trace-story:{batch_id}:{day}"
+
+
+async def trace_story(batch_id: int, version: int | None) -> Story:
+    """The batch's story from the catalogue's cache (process memory, then Redis), rebuilt after any write
+    that calls `invalidate` (batches, events, photos, certificates, producers, plots, products). Keyed by
+    the day too: a certificate's status changes at midnight without any write."""
+    if version is None:
+        version = await catalog_live.version()
+    key = STORY_KEY.format(batch_id=batch_id, day=today().isoformat())
+    raw = await catalog_cache.cached(version, key, lambda: _build_story(batch_id))
+    meta, members = raw.split(b"\n", 1)
+    product_id, best_before = meta.decode().split(" ")
+    return Story(int(product_id), date.fromisoformat(best_before) if best_before != "-" else None, members)
+
+
+async def _build_story(batch_id: int) -> bytes:
+    async with session_scope() as session:
+        batch = await repository.get_batch(session, batch_id)
+        assert batch is not None
+        product = await repository.get_product(session, batch.product_id)
+        producer = await repository.get_producer(session, batch.producer_id)
+        assert product is not None and producer is not None
+        plot = await repository.get_plot(session, batch.plot_id) if batch.plot_id else None
+        batch_events = await repository.list_events(session, [batch.id])
+        certs = await repository.certificates_for(
+            session, product_ids={product.id}, batch_ids={batch.id}, producer_ids={producer.id}
+        )
+        story = TraceStory(
+            product=TraceProduct.model_validate(product),
+            batch=TraceBatch(
+                id=batch.id,
+                batch_no=batch.batch_no,
+                variety=batch.variety,
+                producer=TraceProducer.model_validate(producer),
+                plot=TracePlot.model_validate(plot) if plot else None,
+                planted_on=batch.planted_on,
+                harvested_on=batch.harvested_on,
+                milled_on=batch.milled_on,
+                packed_on=batch.packed_on,
+                best_before_on=batch.best_before_on,
+                events=[
+                    TraceEvent(
+                        type=e.type,
+                        occurred_at=local_time(e),
+                        time_zone_offset=e.tz_offset,
+                        location=e.location,
+                        details=e.details or {},
+                        photo_url=photo_url(e),
+                    )
+                    for e in batch_events
+                ],
+            ),
+            certificates=[trace_certificate(c, file_public=product.status == "published") for c in certs],
+        )
+    best_before = batch.best_before_on.isoformat() if batch.best_before_on else "-"
+    meta = f"{product.id} {best_before}".encode()
+    return meta + b"\n" + story.model_dump_json().encode()[1:-1]
+
+
+async def scan_history(
+    session: AsyncSession, raw_code: str, *, offset: int, limit: int
+) -> tuple[list[TraceScan], int]:
+    """Staff: a code's raw scans, newest first (those still in Redis appear after the next flush)."""
     code = codebook.normalize(raw_code)
     row = await repository.get_code(session, code) if code else None
     if row is None:
-        await throttle.hit(key, window)
         raise UnknownCode("No such trace code.")
-    now = utcnow()
-    await repository.count_scan(session, row.id, now)
-    session.add(
-        TraceScan(
-            code_id=row.id,
-            scanned_at=now,
-            client_network=client_network(client_ip),
-            user_agent=user_agent[:255],
-        )
-    )
-    await session.flush()
-    await session.refresh(row)
-    result = await _trace_result(session, row)
-    if result.verdict == "suspicious" and await repository.mark_flagged(session, row.id, now):
-        await events.emit(
-            session,
-            "trace_code.flagged",
-            {
-                "code": row.code,
-                "batch_id": row.batch_id,
-                "product_id": result.product.id,
-                "reasons": list(result.reasons),
-                "scan_count": row.scan_count,
-                "flagged_at": now.isoformat(),
-            },
-            subject=f"code/{row.code}",
-        )
-    await events.emit(
-        session,
-        "trace_code.scanned",
-        {
-            "code": row.code,
-            "batch_id": row.batch_id,
-            "product_id": result.product.id,
-            "scan_count": row.scan_count,
-            "verdict": result.verdict,
-            "reasons": list(result.reasons),
-            "scanned_at": now.isoformat(),
-        },
-        subject=f"code/{row.code}",
-    )
-    return ScanOutcome(result=result, first_scan=row.scan_count == 1)
-
-
-async def _trace_result(session: AsyncSession, row: TraceCode) -> TraceResult:
-    batch = await repository.get_batch(session, row.batch_id)
-    assert batch is not None
-    product = await repository.get_product(session, batch.product_id)
-    producer = await repository.get_producer(session, batch.producer_id)
-    assert product is not None and producer is not None
-    plot = await repository.get_plot(session, batch.plot_id) if batch.plot_id else None
-    batch_events = await repository.list_events(session, [batch.id])
-    certs = await repository.certificates_for(
-        session, product_ids={product.id}, batch_ids={batch.id}, producer_ids={producer.id}
-    )
-    reasons: list[Any] = []
-    if row.scan_count > get_settings().trace_suspicious_scans:
-        reasons.append("scanned_too_often")
-    if row.revoked_at is not None:
-        reasons.append("revoked")
-    if batch.best_before_on is not None and today() > batch.best_before_on:
-        reasons.append("past_best_before")
-    return TraceResult(
-        code=row.code,
-        verdict="suspicious" if reasons else "genuine",
-        reasons=reasons,
-        scan_count=row.scan_count,
-        first_scanned_at=row.first_scanned_at,
-        product=TraceProduct.model_validate(product),
-        batch=TraceBatch(
-            id=batch.id,
-            batch_no=batch.batch_no,
-            variety=batch.variety,
-            producer=TraceProducer.model_validate(producer),
-            plot=TracePlot.model_validate(plot) if plot else None,
-            planted_on=batch.planted_on,
-            harvested_on=batch.harvested_on,
-            milled_on=batch.milled_on,
-            packed_on=batch.packed_on,
-            best_before_on=batch.best_before_on,
-            events=[
-                TraceEvent(
-                    type=e.type,
-                    occurred_at=local_time(e),
-                    time_zone_offset=e.tz_offset,
-                    location=e.location,
-                    details=e.details or {},
-                    photo_url=photo_url(e),
-                )
-                for e in batch_events
-            ],
-        ),
-        certificates=[trace_certificate(c) for c in certs],
-    )
+    scans_, total = await repository.list_scans(session, row.id, offset=offset, limit=limit)
+    return list(scans_), total
 
 
 # For the catalogue's product detail
@@ -888,6 +950,7 @@ async def product_story(session: AsyncSession, product_id: int, *, max_batches: 
                 "valid_until": c.valid_until.isoformat(),
                 "status": status,
                 "expired": status == "expired",
+                "file_url": certificate_file_url(c),
             }
         )
     return {"batches": story_batches, "certificates": story_certs}

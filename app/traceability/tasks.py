@@ -3,7 +3,7 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import session_scope
-from app.traceability import service
+from app.traceability import scans, service
 from app.worker import job
 
 CODE_RUN_BUDGET_SECONDS = 20
@@ -27,3 +27,15 @@ async def process_code_runs(session: AsyncSession) -> int:
             break
         handled += issued
     return handled
+
+
+@job("traceability.flush_scans")
+async def flush_scans(session: AsyncSession) -> int:
+    """Move the scans counted in Redis to the database (every worker tick; each batch its own transaction,
+    so the job's own session stays unused)."""
+    return await scans.flush()
+
+
+@job("traceability.purge_scan_flushes", every_seconds=3600)
+async def purge_scan_flushes(session: AsyncSession) -> int:
+    return await scans.purge_flush_records(session)

@@ -76,14 +76,14 @@ class TestTracePage:
         assert other.status_code == 200
         assert "首次扫描的不是您" in other.text and "3 次" in other.text
 
-    async def test_suspicious_is_unmistakable(self, client, monkeypatch):
-        monkeypatch.setattr(get_settings(), "trace_suspicious_scans", 1)
+    async def test_suspicious_is_unmistakable(self, client, phone, monkeypatch):
+        monkeypatch.setattr(get_settings(), "trace_suspicious_scanners", 1)
         code = await scanned_batch(best_before_on=china_today() - timedelta(days=1))
         await client.get(f"/trace/{code}")
-        html = (await client.get(f"/trace/{code}")).text
+        html = (await phone.get(f"/trace/{code}")).text
         assert 'data-verdict="suspicious"' in html and "可疑" in html
         assert "正品验证通过" not in html
-        assert "超过正常次数" in html and "已过保质期" in html
+        assert "2 个不同的设备或网络扫描" in html and "已过保质期" in html
 
     @pytest.mark.parametrize("raw", ["NOPE", "A" * 300, '"><img src=x onerror=alert(1)>'])
     async def test_unknown_code_page_is_404_and_escaped(self, client, raw):
