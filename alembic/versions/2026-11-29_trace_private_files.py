@@ -11,7 +11,7 @@ left to move. A stored image that does not decode is not published: its row lose
 is kept under PRIVATE_MEDIA_DIR/trace/quarantine/ for staff to look at.
 
 Revision ID: trace_private_files
-Revises: catalog_version
+Revises: address_provinces
 Create Date: 2026-11-29 10:00:00.000000
 """
 
@@ -27,7 +27,7 @@ from alembic import op
 from sqlalchemy.engine import Connection
 
 revision: str = "trace_private_files"
-down_revision: str | Sequence[str] | None = "catalog_version"
+down_revision: str | Sequence[str] | None = "address_provinces"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
