@@ -13,19 +13,33 @@ import re
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import BeforeValidator
 
 # The largest id a BIGINT (and SQLite's INTEGER) can hold: a bigger one is a 422, not a driver overflow.
 MAX_ID = 9_223_372_036_854_775_807
 # The last page a list page offers (a larger ?page= shows this one).
 MAX_PAGE = 10_000
 
-# Ids in paths: a positive BIGINT; anything else is a 422 before it reaches the database.
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-# Optional id filters in query strings, bounded the same way.
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
 _ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 _ASCII_DIGITS_BYTES = re.compile(rb"[0-9]{1,19}")
+_DIGITS_ONLY = re.compile(r"[0-9]+")
+
+
+def _digits_only(value: object) -> object:
+    # Pydantic's lax int also takes "+1", " 1", "1_000" and "1.0"; an id in an address is digits only.
+    # (Too many digits is left to the range check: a 422 that says so.)
+    if isinstance(value, str) and not _DIGITS_ONLY.fullmatch(value):
+        raise ValueError("must be a whole number written with the digits 0-9")
+    return value
+
+
+# For any whole number read from a query string or path: digits only, then the field's own range.
+DigitsOnly = BeforeValidator(_digits_only)
+
+# Ids in paths: a positive BIGINT in ASCII digits; anything else is a 422 before it reaches the database.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID), DigitsOnly]
+# Optional id filters in query strings, bounded the same way.
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID), DigitsOnly]
 
 
 def parse_int(text: str | bytes | None, *, lo: int = 0, hi: int = MAX_ID) -> int | None:
