@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -140,8 +141,6 @@ class Settings(BaseSettings):
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _valid_networks(cls, value: str) -> str:
-        import ipaddress
-
         for item in value.replace(";", ",").split(","):
             item = item.strip()
             if item and item != "*":

@@ -121,7 +121,6 @@ class HttpGuardMiddleware:
         if not self._allowed(raw_host):
             await _refuse_host(scope, receive, send)
             return
-        origin_prefixes = (b"http://" + raw_host.lower(), b"https://" + raw_host.lower())  # type: ignore[union-attr]
         docs_page = scope["path"] in DOCS_PATHS
         held: Message | None = None
         body_parts: list[bytes] = []
@@ -132,7 +131,7 @@ class HttpGuardMiddleware:
                 status = message["status"]
                 headers = message.get("headers") or []
                 if 300 <= status < 400:
-                    headers = _relative_location(headers, origin_prefixes)
+                    headers = _relative_location(headers, raw_host.lower())  # type: ignore[union-attr]
                 if _is_html(headers):
                     if docs_page and not _has(headers, b"content-security-policy"):
                         held = {**message, "headers": headers}  # the policy needs the page's scripts
@@ -184,9 +183,9 @@ def _with_page_headers(headers: list[tuple[bytes, bytes]], csp: str) -> list[tup
     return added
 
 
-def _relative_location(
-    headers: list[tuple[bytes, bytes]], origins: tuple[bytes, bytes]
-) -> list[tuple[bytes, bytes]]:
+def _relative_location(headers: list[tuple[bytes, bytes]], host: bytes) -> list[tuple[bytes, bytes]]:
+    """A Location on the request's own origin, made relative (never `//…`, which is another host)."""
+    origins = (b"http://" + host, b"https://" + host)
     result = []
     changed = False
     for key, value in headers:
