@@ -95,7 +95,9 @@ def serve(
         port=port,
         workers=workers if not reload else None,
         reload=reload,
-        proxy_headers=True,
+        # app.kit.client alone decides the client address and https-ness (TRUST_FORWARDED_FOR and
+        # FORWARDED_ALLOW_IPS): uvicorn must not rewrite them from forwarded headers first.
+        proxy_headers=False,
         log_config=None,
         access_log=False,
     )

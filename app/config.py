@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +17,9 @@ from app.kit.regions import canonical
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"
 DEFAULT_SANDBOX_SECRET = "dev-sandbox-secret-change-me"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
+# A host name or an IP address as it may appear in a Host header (IPv6 without its brackets).
+_HOST_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|[0-9a-f:.]+")
 
 
 class Settings(BaseSettings):
@@ -43,8 +49,17 @@ class Settings(BaseSettings):
     register_max_per_ip: int = Field(default=100, ge=1)
     register_window_seconds: int = Field(default=3600, ge=1)
     trust_forwarded_for: bool = False
+    # The proxies whose X-Forwarded-For/-Proto are believed (with TRUST_FORWARDED_FOR=true): addresses or
+    # networks, comma-separated; `*` is every peer. See app.kit.client.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # HTTP
+    # Host names the shop answers to, comma-separated (`.example.com` also matches its subdomains, `*` any).
+    # Required with APP_ENV=prod; empty in dev/test: localhost, 127.0.0.1, ::1, testserver. The host of
+    # PUBLIC_BASE_URL is always allowed.
+    allowed_hosts: str = ""
+    # /docs, /redoc and /openapi.json: empty = served unless APP_ENV=prod; true/false to override.
+    api_docs_enabled: bool | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=8 * 1_048_576, ge=1024)
 
@@ -145,7 +160,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not provinces of China (GB/T 2260): {unknown}")
         return list(dict.fromkeys(name for name in names if name is not None))
 
-    @field_validator("payment_sandbox_enabled", mode="before")
+    @field_validator("payment_sandbox_enabled", "api_docs_enabled", mode="before")
     @classmethod
     def _empty_is_auto(cls, value: object) -> object:
         return None if value == "" else value
@@ -160,6 +175,27 @@ class Settings(BaseSettings):
     def _empty_redis_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        for item in value.replace(";", ",").split(","):
+            item = item.strip()
+            if item and item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"FORWARDED_ALLOW_IPS: {item!r} is not an address or network") from exc
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _valid_hosts(cls, value: str) -> str:
+        for item in value.split(","):
+            host = item.strip().lower()
+            if host and host != "*" and not _HOST_PATTERN.fullmatch(host.removeprefix(".")):
+                raise ValueError(f"ALLOWED_HOSTS: {item.strip()!r} is not a host name")
+        return value
+
     @model_validator(mode="after")
     def _refuse_default_secrets_in_prod(self) -> Settings:
         if self.app_env == "prod":
@@ -167,6 +203,8 @@ class Settings(BaseSettings):
                 raise ValueError("APP_ENV=prod needs SECRET_KEY set to a random value of 32+ characters")
             if self.payment_sandbox_secret == DEFAULT_SANDBOX_SECRET:
                 raise ValueError("APP_ENV=prod needs PAYMENT_SANDBOX_SECRET set")
+            if not self.allowed_hosts.strip():
+                raise ValueError("APP_ENV=prod needs ALLOWED_HOSTS: the host names the shop answers to")
         return self
 
     @model_validator(mode="after")
@@ -179,6 +217,17 @@ class Settings(BaseSettings):
     @property
     def private_files_dir(self) -> Path:
         return self.private_media_dir or self.var_dir / "private"
+
+    @property
+    def docs_enabled(self) -> bool:
+        if self.api_docs_enabled is None:
+            return self.app_env != "prod"
+        return self.api_docs_enabled
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        """ALLOWED_HOSTS (or the dev/test defaults) plus the host of PUBLIC_BASE_URL, lower-case."""
+        return _allowed_host_names(self.allowed_hosts, self.app_env, self.public_base_url)
 
     @property
     def sandbox_payments_enabled(self) -> bool:
@@ -209,6 +258,17 @@ def normalize_database_url(url: str) -> str:
     if url.startswith("mysql+asyncmy://") and "charset=" not in url:
         url += ("&" if "?" in url else "?") + "charset=utf8mb4"
     return url
+
+
+@lru_cache(maxsize=16)
+def _allowed_host_names(allowed_hosts: str, app_env: str, public_base_url: str) -> frozenset[str]:
+    hosts = {h.strip().lower() for h in allowed_hosts.split(",") if h.strip()}
+    if not hosts and app_env != "prod":
+        hosts = set(DEV_ALLOWED_HOSTS)
+    public = urlsplit(public_base_url).hostname
+    if public:
+        hosts.add(public.lower())
+    return frozenset(hosts)
 
 
 @lru_cache

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.config import get_settings
 from app.db import dispose_engine
+from app.kit.guard import HttpGuardMiddleware
 from app.kit.logging import configure_logging
 from app.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.kit.openapi import tidy_openapi
@@ -113,6 +114,9 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        # Off in production unless API_DOCS_ENABLED: they list every staff route. `daoxiang openapi`
+        # still writes docs/openapi.yaml (app.openapi() does not need the routes).
+        **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     install_exception_handlers(app)
     _serve_tidy_openapi(app)
@@ -137,6 +141,8 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
         app.add_middleware(TraceScanFastPath)
         app.add_middleware(CheckoutFastPath)
         app.add_middleware(CatalogFastPath)
+    # Outside the fast paths: no request, hot or not, is answered for a host that is not ours.
+    app.add_middleware(HttpGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

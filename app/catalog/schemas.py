@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from app.catalog.search import MAX_QUERY_CHARS
 from app.kit.money import MAX_PRICE_FEN
 from app.kit.pagination import MAX_PAGE_SIZE
-from app.kit.params import MAX_ID
+from app.kit.params import MAX_ID, DigitsOnly
 from app.kit.schemas import InputModel, OutputModel
 
 # Strict ints: 12.5, "1280" and true are 422s, not prices.
@@ -231,8 +231,10 @@ class ProductListQuery(BaseModel):
     """The public list's query parameters (validated as one model: the hottest route pays for one
     validation)."""
 
-    page: int = Field(1, ge=1, le=100_000, description="1-based page number")
-    size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="items per page (at most 100)")
+    page: Annotated[int, DigitsOnly] = Field(1, ge=1, le=100_000, description="1-based page number")
+    size: Annotated[int, DigitsOnly] = Field(
+        20, ge=1, le=MAX_PAGE_SIZE, description="items per page (at most 100)"
+    )
     q: str | None = Field(
         None,
         max_length=2000,
@@ -241,9 +243,11 @@ class ProductListQuery(BaseModel):
             f"{MAX_QUERY_CHARS} characters and 5 words are used; every word must match."
         ),
     )
-    category_id: int | None = Field(None, ge=1, le=MAX_ID, description="this category and all below it")
-    min_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
-    max_price_fen: int | None = Field(None, ge=0, le=MAX_PRICE_FEN)
+    category_id: Annotated[int | None, DigitsOnly] = Field(
+        None, ge=1, le=MAX_ID, description="this category and all below it"
+    )
+    min_price_fen: Annotated[int | None, DigitsOnly] = Field(None, ge=0, le=MAX_PRICE_FEN)
+    max_price_fen: Annotated[int | None, DigitsOnly] = Field(None, ge=0, le=MAX_PRICE_FEN)
     origin: str | None = Field(None, max_length=200, description="part of the origin, e.g. 五常")
     sort: SortOption | None = Field(
         None, description="default: relevance when searching, otherwise the shop's own order"

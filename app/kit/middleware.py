@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.kit.client import client_address_of
 from app.kit.context import request_id_var
 
 access_log = logging.getLogger("daoxiang.access")
@@ -54,6 +55,7 @@ class RequestIdMiddleware:
                     extra={
                         "method": scope["method"],
                         "path": scope["path"],
+                        "client": client_address_of(scope),
                         "status": status["code"],
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     },

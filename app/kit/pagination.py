@@ -7,6 +7,8 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from app.kit.params import DigitsOnly
+
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
@@ -22,8 +24,10 @@ class PageParams(BaseModel):
 
 
 def page_params(
-    page: Annotated[int, Query(ge=1, le=100_000, description="1-based page number")] = 1,
-    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page (at most 100)")] = 20,
+    page: Annotated[int, Query(ge=1, le=100_000, description="1-based page number"), DigitsOnly] = 1,
+    size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page (at most 100)"), DigitsOnly
+    ] = 20,
 ) -> PageParams:
     return PageParams(page=page, size=size)
 

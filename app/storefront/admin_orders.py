@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.db import SessionDep
-from app.kit.params import IdPath
+from app.kit.params import IdPath, parse_id
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderStatus
@@ -134,9 +134,10 @@ async def ship(request: Request, order_id: IdPath, session: SessionDep, staff: S
     for item in order.items:
         raw = str(form.get(f"batch_{item.id}", "")).strip()
         if raw:
-            if not raw.isdigit():
+            batch_id = parse_id(raw)
+            if batch_id is None:
                 return RedirectResponse(f"/admin/orders/{order_id}?error=ship", status_code=303)
-            lines.append({"order_item_id": item.id, "batch_id": int(raw)})
+            lines.append({"order_item_id": item.id, "batch_id": batch_id})
     try:
         data = ShipRequest(
             carrier=str(form.get("carrier", "")),

@@ -17,7 +17,7 @@ from app.catalog.schemas import ProductCreate, ProductUpdate, SkuCreate
 from app.db import SessionDep
 from app.errors import AppError
 from app.kit.pagination import PageParams
-from app.kit.params import IdPath
+from app.kit.params import IdPath, parse_int
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import errors_by_field, page_number
 from app.storefront.templating import render
@@ -62,8 +62,7 @@ def yuan_to_fen(text: str) -> int | None:
 
 
 def _int(text: str, upper: int = 10_000_000) -> int | None:
-    text = text.strip()
-    return int(text) if text.isdigit() and int(text) <= upper else None
+    return parse_int(text.strip(), hi=upper)
 
 
 def _back(product_id: int, *, done: str | None = None, error: str | None = None) -> RedirectResponse:

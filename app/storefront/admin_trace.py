@@ -17,7 +17,7 @@ from app.catalog import service as catalog_service
 from app.db import SessionDep
 from app.errors import AppError
 from app.kit.pagination import PageParams
-from app.kit.params import IdPath
+from app.kit.params import IdPath, parse_id, parse_int
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import errors_by_field, page_number
 from app.storefront.templating import SHOP_TZ, render
@@ -169,7 +169,8 @@ def _id(text: str) -> int | str | None:
     """A select's id: empty -> None, digits -> int; anything else stays text and fails the schema's strict id."""
     if not text:
         return None
-    return int(text) if text.isdigit() and len(text) <= 19 else text
+    number = parse_id(text)
+    return text if number is None else number
 
 
 def _optional(text: str) -> str | None:
@@ -271,9 +272,9 @@ async def batch_detail(
     batch = await trace_service.get_batch_read(session, batch_id)
     events = await trace_service.list_events(session, batch_id)
     run = None
-    run_raw = request.query_params.get("run", "")
-    if run_raw.isdigit():
-        candidate = await trace_service.get_code_run(session, int(run_raw))
+    run_id = parse_id(request.query_params.get("run"))
+    if run_id is not None:
+        candidate = await trace_service.get_code_run(session, run_id)
         run = candidate if candidate.batch_id == batch_id else None
     _codes, code_total = await trace_service.list_codes(session, batch_id, run_id=None, offset=0, limit=1)
     refresh = run is not None and run.finished_at is None
@@ -321,7 +322,7 @@ async def start_run(
     batch_id: IdPath, session: SessionDep, staff: StaffPageUser, count: FormStr = ""
 ) -> Response:
     await trace_service.get_batch_or_raise(session, batch_id)
-    n = int(count) if count.strip().isdigit() else 0
+    n = parse_int(count.strip()) or 0
     if not 1 <= n <= MAX_RUN_CODES:
         return RedirectResponse(f"/admin/batches/{batch_id}?error=count", status_code=303)
     run = await trace_service.start_code_run(session, batch_id, n, requested_by=staff.id)
@@ -332,8 +333,7 @@ async def start_run(
 async def label_sheet(
     request: Request, batch_id: IdPath, session: SessionDep, staff: StaffPageUser
 ) -> Response:
-    run_raw = request.query_params.get("run", "")
-    run_id = int(run_raw) if run_raw.isdigit() else None
+    run_id = parse_id(request.query_params.get("run"))
     batch, codes = await trace_service.codes_for_labels(
         session, batch_id, run_id=run_id, limit=MAX_LABELS_PER_SHEET
     )

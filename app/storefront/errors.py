@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError, NotAuthenticated
 from app.kit import problems
+from app.kit.guard import PAGE_CSP, PAGE_HEADERS
 from app.storefront import session as page_session
 
 log = logging.getLogger("daoxiang.pages")
@@ -72,6 +73,7 @@ def error_page(
             f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{title}</title>'
             f'<h1>{title}</h1><p>{message}</p><p><a href="/">返回首页</a></p></html>',
             status_code=status,
+            headers={**PAGE_HEADERS, "Content-Security-Policy": PAGE_CSP},
         )
 
 

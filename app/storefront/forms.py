@@ -6,6 +6,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from app.kit.params import parse_page
+
 M = TypeVar("M", bound=BaseModel)
 
 FIELD_LABELS = {
@@ -59,8 +61,7 @@ def errors_by_field(
 
 def page_number(raw: str | None) -> int:
     """A list page's ?page=: a positive whole number, at most 10 000; anything else is page 1."""
-    raw = raw or "1"
-    return min(int(raw), 10_000) if raw.isdigit() and int(raw) >= 1 else 1
+    return parse_page(raw)
 
 
 def parse(

@@ -15,7 +15,7 @@ from app.cart.errors import CartItemNotFound, SkuNotFound
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError
-from app.kit.params import IdPath
+from app.kit.params import IdPath, IdQuery, parse_id, parse_int, parse_page
 from app.orders import service as orders_service
 from app.orders.errors import (
     CartEmpty,
@@ -64,11 +64,7 @@ def render_page(request: Request, template: str, context: dict, status_code: int
 
 
 def _quantity(value: str, default: int = 1) -> int | None:
-    try:
-        quantity = int(value.strip() or default)
-    except ValueError:
-        return None
-    return quantity if 1 <= quantity <= 9999 else None
+    return parse_int(value.strip() or str(default), lo=1, hi=9999)
 
 
 def timeline_text(entry: Any) -> str:
@@ -125,9 +121,9 @@ async def add_to_cart(
     then: FormStr = "cart",
 ) -> Response:
     qty = _quantity(quantity)
-    if not sku_id.isdigit() or qty is None:
+    sku = parse_id(sku_id)
+    if sku is None or qty is None:
         return await _cart_page(request, session, user, "请选择规格并填写 1 以上的数量。", 400)
-    sku = int(sku_id)
     current = next(
         (i.quantity for i in (await cart_service.get_cart(session, user)).items if i.sku_id == sku), 0
     )
@@ -201,7 +197,7 @@ async def _checkout_page(
 
 @router.get("/checkout", summary="Checkout: choose an address and place the order")
 async def checkout(
-    request: Request, session: SessionDep, user: SignedInPageUser, address_id: int | None = None
+    request: Request, session: SessionDep, user: SignedInPageUser, address_id: IdQuery = None
 ) -> Response:
     return await _checkout_page(request, session, user, address_id=address_id)
 
@@ -216,7 +212,7 @@ async def place_order(
     idempotency_key: FormStr = "",
 ) -> Response:
     try:
-        data = OrderCreate(address_id=int(address_id) if address_id.isdigit() else 0, note=note)
+        data = OrderCreate(address_id=parse_id(address_id) or 0, note=note)
     except ValidationError:
         return await _checkout_page(
             request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=400
@@ -277,7 +273,7 @@ async def _checkout_failed(
 async def my_orders(
     request: Request, session: SessionDep, user: SignedInPageUser, status: str = "", page: str = "1"
 ) -> Response:
-    page_no = min(int(page), 10_000) if page.isdigit() and int(page) >= 1 else 1
+    page_no = parse_page(page)
     wanted = OrderStatus(status) if status in OrderStatus.__members__ else None
     orders, total = await orders_service.list_for_customer(
         session, user, wanted, (page_no - 1) * ORDERS_PER_PAGE, ORDERS_PER_PAGE

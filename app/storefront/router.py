@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.catalog import service as catalog_service
 from app.kit.pagination import PageParams
+from app.kit.params import parse_id, parse_page
 from app.storefront.dependencies import PageUser, load_cart_count
 from app.storefront.templating import render
 
@@ -31,12 +32,6 @@ def page(request: Request, template: str, context: dict | None = None, status_co
     return render(request, template, context or {}, status_code=status_code, csp=True)
 
 
-def _positive_int(value: str | None, upper: int = 9_223_372_036_854_775_807) -> int | None:
-    if value and value.isdigit() and 1 <= int(value) <= upper:
-        return int(value)
-    return None
-
-
 async def _categories() -> list[dict]:
     return orjson.loads(await catalog_service.categories_json())
 
@@ -52,9 +47,9 @@ async def home(request: Request, user: PageUser) -> Response:
 async def products(request: Request, user: PageUser) -> Response:
     params = request.query_params
     q = (params.get("q") or "").strip()[:50]
-    category_id = _positive_int(params.get("category_id"))
+    category_id = parse_id(params.get("category_id"))
     sort = params.get("sort") if params.get("sort") in _SORT_VALUES else ""
-    page_no = _positive_int(params.get("page"), 10_000) or 1
+    page_no = parse_page(params.get("page"))
     listing = orjson.loads(
         await catalog_service.product_list_json(
             PageParams(page=page_no, size=PRODUCTS_PER_PAGE),
@@ -92,7 +87,7 @@ async def products(request: Request, user: PageUser) -> Response:
 async def product_detail(request: Request, product_id: str, user: PageUser) -> Response:
     from app.catalog.errors import ProductNotFound
 
-    pid = _positive_int(product_id)
+    pid = parse_id(product_id)
     if pid is None:
         raise ProductNotFound("No such product.")
     product = await catalog_service.product_detail(pid)

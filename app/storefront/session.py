@@ -36,7 +36,7 @@ def start(request: Request, response: Response, tokens: TokenPair) -> None:
         secure=csrf.is_secure(request),
         path="/",
     )
-    csrf.rotate(request)
+    csrf.rotate(request, tokens.refresh_token)
     csrf.ensure_cookie(request, response)
 
 

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from app.kit import regions
+from app.kit.guard import PAGE_CSP, PAGE_HEADERS
 from app.kit.money import format_yuan
 from app.storefront import csrf
 
@@ -29,16 +30,9 @@ env = templates.env
 env.trim_blocks = True
 env.lstrip_blocks = True
 
-# Headers every HTML page gets; with csp=True also a strict Content-Security-Policy (no inline script/style).
-BASE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
-PAGE_CSP = (
-    "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
-)
+# Headers every HTML page gets, the strict Content-Security-Policy included (no inline script/style).
+# app.kit.guard adds the same to any HTML answer that was not rendered here.
+BASE_HEADERS = PAGE_HEADERS
 
 
 def yuan(fen: int | None) -> str:
@@ -140,7 +134,7 @@ def render(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-    csp: bool = False,
+    csp: bool = True,
 ) -> HTMLResponse:
     """Render a page. The context gets `request`, `user` (the page user when a dependency looked it up),
     `csrf_token` and `csrf_field()`; the CSRF cookie is set when the visitor has none yet."""
@@ -155,8 +149,8 @@ def render(
     all_headers = dict(BASE_HEADERS)
     if ctx.get("user") is not None:
         all_headers["Cache-Control"] = "private, no-store"
-    if csp:
-        all_headers["Content-Security-Policy"] = PAGE_CSP
+    # Every page has the policy; `csp` stays for callers that still pass it.
+    all_headers["Content-Security-Policy"] = PAGE_CSP
     all_headers.update(headers or {})
     response = templates.TemplateResponse(
         request, template, ctx, status_code=status_code, headers=all_headers

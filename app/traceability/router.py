@@ -10,7 +10,7 @@ from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.pagination import Page, PageParamsDep
-from app.kit.params import IdPath, IdQuery
+from app.kit.params import DigitsOnly, IdPath, IdQuery
 from app.traceability import codes as codebook
 from app.traceability import files, labels, service
 from app.traceability.errors import (
@@ -409,7 +409,7 @@ async def code_labels(
     _staff: StaffUser,
     session: SessionDep,
     run_id: IdQuery = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LABELS)] = MAX_LABELS,
+    limit: Annotated[int, Query(ge=1, le=MAX_LABELS), DigitsOnly] = MAX_LABELS,
 ) -> Response:
     import anyio
 

@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import get_settings
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
+from app.kit.client import client_address
 from app.users import repository
 from app.users.models import STAFF_ROLES, Principal, Role, User
 from app.users.security import decode_access_token
@@ -19,11 +19,8 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=Fals
 
 
 def client_ip(request: Request) -> str:
-    if get_settings().trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else "unknown"
+    """The client address for limits and logs: app.kit.client decides it (kept here for its callers)."""
+    return client_address(request)
 
 
 ClientIP = Annotated[str, Depends(client_ip)]
