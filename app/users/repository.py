@@ -53,6 +53,15 @@ async def lock(session: AsyncSession, user_id: int) -> None:
 
 async def lock_user_and_active_admins(session: AsyncSession, user_id: int) -> list[int]:
     """Lock a user's row and every active admin's, in id order; the ids of the active admins."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE and reads outside a transaction until the first write: a no-op write
+        # takes its one write lock first, so the read below sees what the last writer committed.
+        await session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version)
+            .execution_options(synchronize_session=False)
+        )
     rows = await session.execute(
         select(User.id, User.role, User.is_active)
         .where(or_(User.id == user_id, (User.role == "admin") & User.is_active.is_(True)))

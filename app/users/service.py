@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import audit, events
 from app.config import get_settings
 from app.db import utcnow
+from app.errors import Forbidden
 from app.kit.pagination import PageParams
 from app.users import passwords, repository, revocation, security, throttle
 from app.users.errors import (
@@ -232,6 +233,8 @@ async def update_user(session: AsyncSession, actor: User, user_id: int, data: Us
     # The target and every active admin, locked in id order (one statement: concurrent changes queue,
     # never deadlock), then read again: the checks below see what is committed.
     admins = await repository.lock_user_and_active_admins(session, user_id)
+    if actor.id not in admins:  # demoted or disabled by another admin while this request waited
+        raise Forbidden("Administrators only.")
     user = await get_or_raise(session, user_id)
     await session.refresh(user, ["role", "is_active", "token_version"])
     before = {"role": user.role, "is_active": user.is_active}
