@@ -68,11 +68,17 @@ def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def _seconds(wait: float) -> int:
+    """A wait in whole seconds for Retry-After: at least 1, rounded up (ignoring the sub-millisecond noise
+    of times stored by the database at microsecond precision)."""
+    return max(1, math.ceil(wait - 0.001))
+
+
 def _retry_after(oldest_ts: float | None, window_seconds: float, now: float) -> int:
     """Whole seconds until the oldest attempt leaves the window (at least 1)."""
     if oldest_ts is None:
-        return max(1, math.ceil(window_seconds))
-    return max(1, math.ceil(oldest_ts + window_seconds - now))
+        return _seconds(window_seconds)
+    return _seconds(oldest_ts + window_seconds - now)
 
 
 def backoff_seconds(extra_failures: int, base: float, cap: float) -> float:
@@ -185,9 +191,9 @@ async def claim_spaced(key: str, window_seconds: float, free: int, base: float, 
     if before >= free and newest_at is not None:
         ready = newest_at.timestamp() + backoff_seconds(before - free, base, cap)
         now = clock()
-        if now < ready:
+        if now < ready - 0.001:  # stored times are rounded to the microsecond
             await _db_forget(row_id)
-            return Claim(key, False, max(1, math.ceil(ready - now)), before=before)
+            return Claim(key, False, _seconds(ready - now), before=before)
     return Claim(key, True, 0, row_id=row_id, before=before)
 
 
