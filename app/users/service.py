@@ -268,7 +268,7 @@ async def update_user(session: AsyncSession, actor: User, user_id: int, data: Us
 
 
 async def purge_expired(session: AsyncSession) -> int:
-    """Worker job: drop refresh tokens expired (or revoked) a day ago and throttle hits older than a day."""
+    """Worker job: drop refresh tokens expired (or revoked) a day ago, and throttle hits that left every window."""
     day_ago = utcnow() - timedelta(days=1)
     removed = await repository.purge_refresh_tokens(session, day_ago)
     removed += await throttle.purge_older_than(session, throttle.longest_window_seconds())
