@@ -67,6 +67,12 @@ def create_admin(
     if staff_role == Role.customer:
         typer.echo("role must be admin or merchant", err=True)
         raise typer.Exit(2)
+    from app.users import passwords
+
+    weak = passwords.problem(password, phone=phone)
+    if weak is not None:
+        typer.echo(f"invalid input: password: {weak}", err=True)
+        raise typer.Exit(2)
 
     async def run() -> None:
         async with session_scope() as session:

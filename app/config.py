@@ -43,11 +43,22 @@ class Settings(BaseSettings):
     jwt_audience: str = "daoxiang-api"
     access_token_minutes: float = Field(default=15, gt=0, le=24 * 60)
     refresh_token_days: float = Field(default=30, gt=0, le=365)
-    login_max_failures_per_phone: int = Field(default=5, ge=1)
-    login_max_failures_per_ip: int = Field(default=30, ge=1)
-    login_failure_window_seconds: int = Field(default=60, ge=1)
-    register_max_per_ip: int = Field(default=100, ge=1)
+    # Login throttling (the rule is in app.users.throttle): growing delays per phone and client network,
+    # ceilings per phone across networks and per network across phones that never refuse a known network.
+    login_free_failures: int = Field(default=5, ge=1, le=1000)
+    login_backoff_base_seconds: float = Field(default=5, gt=0, le=86_400)
+    login_backoff_max_seconds: float = Field(default=900, gt=0, le=86_400)
+    login_failure_window_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
+    login_max_failures_per_phone: int = Field(default=100, ge=1)
+    login_max_phones_per_network: int = Field(default=100, ge=1)
+    login_network_window_seconds: int = Field(default=3600, ge=1, le=30 * 86_400)
+    login_known_network_days: float = Field(default=30, gt=0, le=365)
+    register_max_per_network: int = Field(default=100, ge=1)
     register_window_seconds: int = Field(default=3600, ge=1)
+    # How long Redis keeps a user's token version, role and active flag (app.users.revocation); without
+    # Redis each process keeps them this many seconds instead.
+    auth_state_cache_seconds: float = Field(default=60, gt=0, le=3600)
+    auth_state_local_cache_seconds: float = Field(default=2, ge=0, le=60)
     trust_forwarded_for: bool = False
     # The proxies whose X-Forwarded-For/-Proto are believed (with TRUST_FORWARDED_FOR=true): addresses or
     # networks, comma-separated; `*` is every peer. See app.kit.client.

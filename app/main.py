@@ -43,6 +43,7 @@ OPENAPI_TAGS = [
     {"name": "payment callbacks", "description": "Signed notifications from the payment gateways"},
     {"name": "traceability", "description": "Staff: producers, plots, batches, events, certificates, codes"},
     {"name": "trace", "description": "Public verification of a bag's trace code"},
+    {"name": "users (admin)", "description": "Administrators: accounts, roles, disabling"},
 ]
 
 

@@ -114,6 +114,9 @@ async def _isolate(database: None, event_collector: EventCollector) -> AsyncIter
     from app.catalog import cache
 
     cache.clear_local()  # this process's page cache: the next test starts cold, like Redis below
+    from app.users import revocation
+
+    revocation.clear_local()  # cached auth states: ids are reused once the tables are emptied
     client = get_redis()
     if client is not None:
         await client.flushdb()

@@ -15,6 +15,7 @@ def page_routers() -> list:
     from app.storefront.admin_products import router as admin_products_router
     from app.storefront.admin_router import router as admin_router
     from app.storefront.admin_trace import router as admin_trace_router
+    from app.storefront.admin_users import router as admin_users_router
     from app.storefront.auth_router import router as auth_router
     from app.storefront.orders_router import router as orders_router
     from app.storefront.router import router as shop_router
@@ -29,4 +30,5 @@ def page_routers() -> list:
         admin_orders_router,
         admin_products_router,
         admin_trace_router,
+        admin_users_router,
     ]

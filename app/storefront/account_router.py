@@ -1,5 +1,6 @@
-"""My account: shipping addresses (app.users.service, the same rules as /api/users/me/addresses) and
-messages (app.notifications.service)."""
+"""My account: shipping addresses (app.users.service, the same rules as /api/users/me/addresses), password
+and sessions (the same calls as /api/users/me/password and /api/auth/logout-all) and messages
+(app.notifications.service)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from app.storefront import session as page_session
 from app.storefront.dependencies import SignedInPageUser
 from app.storefront.templating import render
 from app.users import service as users_service
-from app.users.errors import TooManyAddresses
-from app.users.schemas import AddressCreate, AddressUpdate
+from app.users.dependencies import ClientIP
+from app.users.errors import TooManyAddresses, TooManyAttempts, WeakPassword, WrongPassword
+from app.users.schemas import AddressCreate, AddressUpdate, PasswordChange
 
 router = APIRouter(prefix="/account", tags=["pages"], include_in_schema=False)
 notifications_router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -163,6 +165,60 @@ async def make_default(address_id: IdPath, session: SessionDep, user: SignedInPa
 async def delete_address(address_id: IdPath, session: SessionDep, user: SignedInPageUser) -> Response:
     await users_service.delete_address(session, user, address_id)
     return RedirectResponse("/account/addresses", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------ password, sessions
+
+SECURITY_NOTICES = {"changed": "密码已修改，其他设备上的登录已全部退出"}
+
+
+def _security_page(request: Request, errors: dict | None = None, status_code: int = 200) -> Response:
+    flash = SECURITY_NOTICES.get(request.query_params.get("done", ""))
+    return render(
+        request, "storefront/security.html", {"errors": errors or {}, "flash": flash}, status_code=status_code,
+        csp=True,
+    )  # fmt: skip
+
+
+@router.get("/security", summary="My password and logins")
+async def security_page(request: Request, user: SignedInPageUser) -> Response:
+    return _security_page(request)
+
+
+@router.post("/password", summary="Change my password")
+async def change_password(
+    request: Request,
+    session: SessionDep,
+    user: SignedInPageUser,
+    ip: ClientIP,
+    old_password: FormStr = "",
+    new_password: FormStr = "",
+    new_password_confirm: FormStr = "",
+) -> Response:
+    data, errors = forms.parse(PasswordChange, {"old_password": old_password, "new_password": new_password})
+    if new_password != new_password_confirm and "new_password" not in errors:
+        errors["new_password_confirm"] = "两次输入的新密码不一致"
+    if data is None or errors:
+        return _security_page(request, errors, 400)
+    try:
+        tokens = await users_service.change_password(session, user, data, client_ip=ip)
+    except WrongPassword:
+        return _security_page(request, {"old_password": "当前密码不正确"}, 400)
+    except WeakPassword as exc:
+        return _security_page(request, {"new_password": exc.message}, 400)
+    except TooManyAttempts as exc:
+        return _security_page(request, {"__all__": f"尝试次数太多，请 {exc.retry_after} 秒后再试"}, 429)
+    response = RedirectResponse("/account/security?done=changed", status_code=303)
+    page_session.start(request, response, tokens)
+    return response
+
+
+@router.post("/logout-all", summary="Log out on every device")
+async def logout_everywhere(request: Request, session: SessionDep, user: SignedInPageUser) -> Response:
+    await users_service.logout_everywhere(session, user)
+    response = RedirectResponse("/login", status_code=303)
+    page_session.end(request, response)
+    return response
 
 
 # ------------------------------------------------------------------------------------------------ messages

@@ -15,7 +15,7 @@ from app.storefront.dependencies import PageUser
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.dependencies import ClientIP
-from app.users.errors import InvalidCredentials, PhoneTaken, TooManyAttempts
+from app.users.errors import InvalidCredentials, PhoneTaken, TooManyAttempts, WeakPassword
 from app.users.schemas import LoginRequest, UserCreate
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -98,6 +98,9 @@ async def register_submit(
     except PhoneTaken:
         errors = {"phone": "这个手机号已经注册过了，请直接登录"}
         return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 409)
+    except WeakPassword as exc:
+        errors = {"password": exc.message}
+        return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 400)
     except TooManyAttempts:
         errors = {"__all__": "注册太频繁，请稍后再试"}
         return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 429)

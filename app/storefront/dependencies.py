@@ -12,7 +12,7 @@ from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.storefront import session as page_session
 from app.users import service as users_service
-from app.users.models import STAFF_ROLES, User
+from app.users.models import STAFF_ROLES, Role, User
 
 
 class LoginRequired(NotAuthenticated):
@@ -68,6 +68,20 @@ async def require_staff_page_user(user: SignedInPageUser) -> User:
 
 
 StaffPageUser = Annotated[User, Depends(require_staff_page_user)]
+
+
+class AdminOnly(Forbidden):
+    code = "forbidden"
+    title = "Administrators only"
+
+
+async def require_admin_page_user(user: StaffPageUser) -> User:
+    if user.role != Role.admin:
+        raise AdminOnly("Administrators only.")
+    return user
+
+
+AdminPageUser = Annotated[User, Depends(require_admin_page_user)]
 
 
 async def load_cart_count(request: Request, session: SessionDep, user: PageUser) -> None:

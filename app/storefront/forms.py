@@ -21,12 +21,15 @@ FIELD_LABELS = {
     "detail": "详细地址",
     "quantity": "数量",
     "reason": "原因",
+    "old_password": "当前密码",
+    "new_password": "新密码",
 }
 
 FIELD_HINTS = {
     "phone": "请输入 11 位中国大陆手机号",
     "password": "密码长度为 8–128 个字符",
     "province": "请从列表中选择省份",
+    "new_password": "密码长度为 8–128 个字符",
 }
 
 

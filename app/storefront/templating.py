@@ -116,6 +116,9 @@ ADMIN_SECTIONS: list[tuple[str, str, str]] = [
     ("producers", "/admin/producers", "生产者"),
 ]
 env.globals["admin_sections"] = ADMIN_SECTIONS
+# Sections only administrators see (merchants are not shown links they would get a 403 behind).
+ADMIN_ONLY_SECTIONS: set[str] = set()
+env.globals["admin_only_sections"] = ADMIN_ONLY_SECTIONS
 env.filters["local_time"] = local_time
 env.globals["static"] = static
 env.globals["SHOP_NAME"] = "稻香"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.client import client_address
-from app.users import repository
+from app.users import repository, revocation
 from app.users.models import STAFF_ROLES, Principal, Role, User
 from app.users.security import decode_access_token
 
@@ -32,8 +32,8 @@ async def user_from_token(session: SessionDep, token: str | None) -> User | None
     claims = decode_access_token(token)
     if claims is None:
         return None
-    user = await repository.get(session, int(claims["sub"]))
-    if user is None or not user.is_active:
+    user = await repository.get(session, claims["uid"])
+    if user is None or not user.is_active or user.token_version != claims["ver"]:
         return None
     return user
 
@@ -46,12 +46,15 @@ async def current_user(session: SessionDep, token: Annotated[str | None, Depends
 
 
 async def principal_from_token(session: AsyncSession, token: str | None) -> Principal | None:
-    """Who is calling (id and role of an active user), None without a valid access token."""
+    """Who is calling (id and role of an active user whose token was not revoked), None without a valid
+    access token. Reads the cached auth state (app.users.revocation): no database round trip with Redis."""
     claims = decode_access_token(token) if token else None
     if claims is None:
         return None
-    role = await repository.active_role(session, int(claims["sub"]))
-    return None if role is None else Principal(int(claims["sub"]), role)
+    state = await revocation.state(session, claims["uid"])
+    if state is None or not revocation.accepts(state, claims):
+        return None
+    return Principal(claims["uid"], state.role)
 
 
 async def current_principal(

@@ -4,7 +4,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import MYSQL_TABLE_ARGS, Base, BigId, TimestampMixin, UTCDateTime, utcnow
@@ -37,6 +37,9 @@ class User(TimestampMixin, Base):
     nickname: Mapped[str] = mapped_column(String(32), nullable=False, default="")
     role: Mapped[str] = mapped_column(String(16), nullable=False, default=Role.customer.value)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Raised by logout, logout-all, a password change, disabling and a role change; access tokens carry the
+    # version they were issued under and stop working once it moves on (app.users.revocation).
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
 
     @property
     def is_staff(self) -> bool:

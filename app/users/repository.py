@@ -14,20 +14,32 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def active_role(session: AsyncSession, user_id: int) -> str | None:
-    """The role of an active user, None when there is no such active user. On MariaDB through the lean
-    pool (one indexed read in autocommit, no session checkout); checkout authenticates with this."""
+async def auth_state(session: AsyncSession, user_id: int) -> tuple[str, int, bool] | None:
+    """(role, token version, active) of a user, None when there is none. On MariaDB through the lean pool
+    (one indexed read in autocommit, no session checkout): checkout authenticates with this."""
     from app.kit import leandb
 
     pool = leandb.get_pool()
     if pool is not None:
         async with pool.cursor() as cur:
-            await cur.execute("SELECT role FROM users WHERE id = %s AND is_active = 1", (user_id,))
+            await cur.execute("SELECT role, token_version, is_active FROM users WHERE id = %s", (user_id,))
             row = await cur.fetchone()
-        return None if row is None else str(row[0])
-    return (
-        await session.execute(select(User.role).where(User.id == user_id, User.is_active.is_(True)))
-    ).scalar_one_or_none()
+        return None if row is None else (str(row[0]), int(row[1]), bool(row[2]))
+    row = (
+        await session.execute(select(User.role, User.token_version, User.is_active).where(User.id == user_id))
+    ).one_or_none()
+    return None if row is None else (str(row[0]), int(row[1]), bool(row[2]))
+
+
+async def bump_token_version(session: AsyncSession, user_id: int) -> int:
+    """Raise a user's token version by one (an atomic UPDATE); the new version."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(token_version=User.token_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(select(User.token_version).where(User.id == user_id))).scalar_one()
 
 
 async def get_by_phone(session: AsyncSession, phone: str) -> User | None:
@@ -45,6 +57,41 @@ async def lock(session: AsyncSession, user_id: int) -> None:
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
+async def lock_user_and_active_admins(session: AsyncSession, user_id: int) -> list[int]:
+    """Lock a user's row and every active admin's, in id order; the ids of the active admins."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE and reads outside a transaction until the first write: a no-op write
+        # takes its one write lock first, so the read below sees what the last writer committed.
+        await session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version)
+            .execution_options(synchronize_session=False)
+        )
+    rows = await session.execute(
+        select(User.id, User.role, User.is_active)
+        .where(or_(User.id == user_id, (User.role == "admin") & User.is_active.is_(True)))
+        .order_by(User.id)
+        .with_for_update()
+    )
+    return [row.id for row in rows if row.role == "admin" and row.is_active]
+
+
+async def list_users(
+    session: AsyncSession, *, phone_prefix: str | None, role: str | None, offset: int, limit: int
+) -> tuple[Sequence[User], int]:
+    conditions = []
+    if phone_prefix:
+        conditions.append(User.phone.startswith(phone_prefix, autoescape=True))
+    if role:
+        conditions.append(User.role == role)
+    total = (await session.execute(select(func.count()).select_from(User).where(*conditions))).scalar_one()
+    rows = await session.execute(
+        select(User).where(*conditions).order_by(User.id.desc()).offset(offset).limit(limit)
+    )
+    return rows.scalars().all(), int(total)
+
+
 async def get_refresh_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
     return (
         await session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
@@ -59,6 +106,14 @@ async def mark_refresh_used(session: AsyncSession, token_id: int) -> bool:
         .values(used_at=utcnow())
     )
     return result.rowcount == 1
+
+
+async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 async def revoke_family(session: AsyncSession, family_id: str) -> None:

@@ -2,32 +2,44 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import ValidationError
 
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
+from app.kit.pagination import Page, PageParamsDep
 from app.kit.params import IdPath
 from app.users import service
-from app.users.dependencies import ClientIP, CurrentUser
+from app.users.dependencies import AdminUser, ClientIP, CurrentUser
 from app.users.errors import (
     AddressNotFound,
+    CannotChangeOwnAccount,
     InvalidCredentials,
     InvalidRefreshToken,
+    LastAdmin,
     PhoneTaken,
     TooManyAddresses,
     TooManyAttempts,
+    UserNotFound,
+    WeakPassword,
+    WrongPassword,
 )
+from app.users.models import Role
 from app.users.schemas import (
     AddressCreate,
     AddressRead,
     AddressUpdate,
+    AdminUserRead,
     LoginRequest,
+    PasswordChange,
     RefreshRequest,
     TokenPair,
     UserCreate,
     UserRead,
+    UserUpdate,
 )
 
 router = APIRouter()
@@ -41,7 +53,7 @@ USERS = ["users"]
     response_model=UserRead,
     tags=USERS,
     summary="Register a customer account with a phone number",
-    responses=problem_responses(PhoneTaken, TooManyAttempts),
+    responses=problem_responses(PhoneTaken, WeakPassword, TooManyAttempts),
 )
 async def register(data: UserCreate, session: SessionDep, ip: ClientIP) -> UserRead:
     user = await service.register(session, data, client_ip=ip)
@@ -69,7 +81,16 @@ async def login(data: LoginRequest, session: SessionDep, ip: ClientIP) -> TokenP
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, ip: ClientIP
 ) -> TokenPair:
-    return await service.login(session, form.username[:20], form.password[:128], client_ip=ip)
+    try:  # the same checks as the JSON login: the password exactly as typed, lengths bounded
+        data = LoginRequest(phone=form.username, password=form.password)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {**err, "loc": ("body", "username" if err["loc"][0] == "phone" else "password")}
+                for err in exc.errors()
+            ]
+        ) from None
+    return await service.login(session, data.phone, data.password, client_ip=ip)
 
 
 @router.post(
@@ -92,6 +113,31 @@ async def refresh(data: RefreshRequest, session: SessionDep) -> TokenPair:
 async def logout(data: RefreshRequest, session: SessionDep) -> Response:
     await service.logout(session, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/auth/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=AUTH,
+    summary="Log out everywhere: every refresh token of mine is revoked and every access token stops working",
+    responses=problem_responses(NotAuthenticated, validation=False),
+)
+async def logout_all(user: CurrentUser, session: SessionDep) -> Response:
+    await service.logout_everywhere(session, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/users/me/password",
+    response_model=TokenPair,
+    tags=USERS,
+    summary="Change my password; every other login ends, and a new token pair is returned for this one",
+    responses=problem_responses(NotAuthenticated, WrongPassword, WeakPassword, TooManyAttempts),
+)
+async def change_password(
+    data: PasswordChange, user: CurrentUser, session: SessionDep, ip: ClientIP
+) -> TokenPair:
+    return await service.change_password(session, user, data, client_ip=ip)
 
 
 @router.get(
@@ -151,6 +197,46 @@ async def update_address(
 async def delete_address(address_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
     await service.delete_address(session, user, address_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# User management: administrators only (merchants are shop staff, not account managers).
+
+ADMIN_USERS = ["users (admin)"]
+
+
+@router.get(
+    "/api/admin/users",
+    response_model=Page[AdminUserRead],
+    tags=ADMIN_USERS,
+    summary="Accounts, newest first; filter by phone prefix and role (admin only)",
+    responses=problem_responses(NotAuthenticated, Forbidden),
+)
+async def list_users(
+    admin: AdminUser,
+    session: SessionDep,
+    page: PageParamsDep,
+    phone: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,11}$", description="phone number or its start")
+    ] = None,
+    role: Role | None = None,
+) -> Page[AdminUserRead]:
+    rows, total = await service.list_users(session, page, phone=phone, role=role)
+    return Page(
+        items=[AdminUserRead.model_validate(u) for u in rows], total=total, page=page.page, size=page.size
+    )
+
+
+@router.patch(
+    "/api/admin/users/{user_id}",
+    response_model=AdminUserRead,
+    tags=ADMIN_USERS,
+    summary="Change an account's role or disable it (admin only); its tokens stop working at once",
+    responses=problem_responses(NotAuthenticated, Forbidden, UserNotFound, CannotChangeOwnAccount, LastAdmin),
+)
+async def update_user(
+    user_id: IdPath, data: UserUpdate, admin: AdminUser, session: SessionDep
+) -> AdminUserRead:
+    return AdminUserRead.model_validate(await service.update_user(session, admin, user_id, data))
 
 
 __all__ = ["router", "Forbidden"]

@@ -13,7 +13,18 @@ MobilePhone = Annotated[
     StringConstraints(pattern=r"^1[3-9]\d{9}$"),
     Field(description="Mainland China mobile number: 11 digits starting with 1", examples=["13800138000"]),
 ]
-Password = Annotated[str, Field(min_length=8, max_length=128, examples=["correct-horse-2026"])]
+# Every password field, new or typed to log in: taken exactly as typed, never stripped (app.users.passwords).
+Password = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False, min_length=8, max_length=128),
+    Field(examples=["correct-horse-2026"]),
+]
+# A password typed to prove who one is: any length up to the limit (accounts older than a rule still log in).
+TypedPassword = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False, min_length=1, max_length=128),
+    Field(examples=["demo-pass-2026"]),
+]
 Nickname = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 ProvinceName = Annotated[
@@ -31,8 +42,7 @@ ProvinceName = Annotated[
 
 class UserCreate(InputModel):
     phone: MobilePhone
-    # Passwords are taken exactly as typed: no stripping.
-    password: Annotated[Password, StringConstraints(strip_whitespace=False)]
+    password: Password
     nickname: Nickname = ""
 
 
@@ -46,7 +56,12 @@ class UserRead(OutputModel):
 
 class LoginRequest(InputModel):
     phone: Annotated[str, Field(min_length=1, max_length=20, examples=["13800000000"])]
-    password: Annotated[str, Field(min_length=1, max_length=128, examples=["demo-pass-2026"])]
+    password: TypedPassword
+
+
+class PasswordChange(InputModel):
+    old_password: TypedPassword
+    new_password: Password
 
 
 class TokenPair(OutputModel):
@@ -111,3 +126,29 @@ class AddressRead(OutputModel):
         "(PATCH the province) before checking out with this address"
     )
     created_at: datetime
+
+
+class AdminUserRead(OutputModel):
+    id: int
+    phone: str
+    nickname: str
+    role: Literal["customer", "merchant", "admin"]
+    is_active: bool
+    created_at: datetime
+
+
+class UserUpdate(InputModel):
+    role: Literal["customer", "merchant", "admin"] | None = None
+    is_active: Annotated[bool, Field(strict=True)] | None = Field(
+        default=None,
+        description="false disables the account: it can no longer log in, its tokens stop working",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [key for key, value in data.items() if value is None]
+            if nulls:
+                raise ValueError(f"fields may be left out but not set to null: {', '.join(nulls)}")
+        return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,26 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     return ok and password_hash is not None
 
 
-def create_access_token(user_id: int, role: str, now: datetime | None = None) -> tuple[str, int]:
+# A user id in a token: ASCII digits, no sign, no leading zero, within a BIGINT (app.kit.params.MAX_ID).
+_USER_ID = re.compile(r"[1-9][0-9]{0,18}")
+MAX_USER_ID = 2**63 - 1
+
+
+def parse_user_id(value: object) -> int | None:
+    """The user id of a token's `sub`, or None unless it is the canonical decimal form of 1..2**63-1
+    (`str.isdigit()` also takes "²" and "٣", which int() refuses)."""
+    if not isinstance(value, str) or not _USER_ID.fullmatch(value):
+        return None
+    user_id = int(value)
+    return user_id if user_id <= MAX_USER_ID else None
+
+
+def create_access_token(
+    user_id: int, role: str, now: datetime | None = None, *, token_version: int = 0
+) -> tuple[str, int]:
+    """A signed access token. `ver` is the user's token version when it was issued: logging out
+    everywhere, a password change, disabling and a role change raise the version, and every token carrying
+    an older one stops working (app.users.revocation)."""
     settings = get_settings()
     now = now or datetime.now(UTC)
     lifetime = timedelta(minutes=settings.access_token_minutes)
@@ -53,6 +73,7 @@ def create_access_token(user_id: int, role: str, now: datetime | None = None) ->
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
         "typ": "access",
+        "ver": token_version,
     }
     return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM), int(lifetime.total_seconds())
 
@@ -97,8 +118,14 @@ def _verify_access_token(token: str) -> dict[str, Any] | None:
         )
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != "access" or not str(claims.get("sub", "")).isdigit():
+    if claims.get("typ") != "access":
         return None
+    user_id = parse_user_id(claims.get("sub"))
+    version = claims.get("ver", 0)  # tokens issued before versions existed carry none: version 0
+    if user_id is None or type(version) is not int or not 0 <= version <= MAX_USER_ID:
+        return None
+    claims["uid"] = user_id
+    claims["ver"] = version
     return claims
 
 

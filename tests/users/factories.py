@@ -49,7 +49,7 @@ async def create_user(
 
 
 def token_for(user: User) -> str:
-    return security.create_access_token(user.id, user.role)[0]
+    return security.create_access_token(user.id, user.role, token_version=user.token_version)[0]
 
 
 def auth(user: User) -> dict[str, str]:

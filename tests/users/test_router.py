@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.config import get_settings
 from app.db import session_scope
-from app.users import security
+from app.users import security, throttle
 from app.users.models import Address, RefreshToken, Role, User
 from tests.users.factories import DEFAULT_PASSWORD, auth, create_user, login, next_phone
 
@@ -82,8 +82,8 @@ class TestRegister:
         )
         assert_problem(response, 422, "validation_error")
 
-    async def test_registrations_are_limited_per_ip(self, client, monkeypatch):
-        monkeypatch.setattr(get_settings(), "register_max_per_ip", 2)
+    async def test_registrations_are_limited_per_network(self, client, monkeypatch):
+        monkeypatch.setattr(get_settings(), "register_max_per_network", 2)
         for _ in range(2):
             r = await client.post("/api/users", json={"phone": next_phone(), "password": "a-long-password"})
             assert r.status_code == 201
@@ -118,13 +118,13 @@ class TestLogin:
         )
         assert response.status_code == 200 and response.json()["access_token"]
 
-    async def test_sixth_failure_in_a_minute_is_429_even_with_the_right_password(self, client):
+    async def test_sixth_failure_in_a_row_waits_even_with_the_right_password(self, client):
         user = await create_user()
         for _ in range(5):
             assert (await login(client, user.phone, "wrong-password")).status_code == 401
         response = await login(client, user.phone)
         assert_problem(response, 429, "too_many_attempts")
-        assert 1 <= int(response.headers["retry-after"]) <= 60
+        assert 1 <= int(response.headers["retry-after"]) <= 5
 
     async def test_concurrent_guesses_cannot_slip_past_the_limit(self, client):
         user = await create_user()
@@ -132,23 +132,15 @@ class TestLogin:
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [401] * 5 + [429] * 7
 
-    async def test_failures_from_one_ip_across_phones_are_limited(self, client, monkeypatch):
-        monkeypatch.setattr(get_settings(), "login_max_failures_per_ip", 3)
-        for _ in range(3):
-            assert (await login(client, next_phone(), "wrong-password")).status_code == 401
-        assert_problem(await login(client, next_phone(), "wrong-password"), 429, "too_many_attempts")
-
-    async def test_the_limit_lifts_after_the_window(self, client, monkeypatch):
-        # Long enough that five slow argon2 checks on a busy machine still fall inside one window.
-        window = 8
-        monkeypatch.setattr(get_settings(), "login_failure_window_seconds", window)
+    async def test_the_wait_is_over_after_retry_after(self, client, monkeypatch):
+        now = [time.time()]
+        monkeypatch.setattr(throttle, "clock", lambda: now[0])
         user = await create_user()
         for _ in range(5):
             await login(client, user.phone, "wrong-password")
         refused = await login(client, user.phone)
         assert refused.status_code == 429
-        assert int(refused.headers["retry-after"]) <= window
-        await asyncio.sleep(window + 0.2)  # every failure has now left the window
+        now[0] += int(refused.headers["retry-after"])
         assert (await login(client, user.phone)).status_code == 200
 
     async def test_inactive_user_cannot_log_in(self, client):
