@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.payments.models import (
@@ -57,7 +57,11 @@ async def list_for_order(session: AsyncSession, order_id: int) -> Sequence[Payme
 
 
 async def mark_succeeded(
-    session: AsyncSession, payment_id: int, paid_at: datetime, gateway_trade_no: str | None
+    session: AsyncSession,
+    payment_id: int,
+    paid_at: datetime,
+    gateway_trade_no: str | None,
+    confirmed_at: datetime,
 ) -> bool:
     """pending (or failed: the gateway changed its mind and took the money after all) → succeeded.
     True for exactly one caller, however many replays race."""
@@ -67,8 +71,9 @@ async def mark_succeeded(
         .values(
             status=P.succeeded.value,
             paid_at=paid_at,
+            confirmed_at=confirmed_at,
             gateway_trade_no=gateway_trade_no,
-            updated_at=paid_at,
+            updated_at=confirmed_at,
         )
         .execution_options(synchronize_session=False)
     )
@@ -187,3 +192,41 @@ async def set_notification_outcome(
         .values(outcome=outcome, payment_id=payment_id, error_code=error_code)
         .execution_options(synchronize_session=False)
     )
+
+
+async def trim_rejected_notifications(session: AsyncSession, client_ip: str, keep: int) -> int:
+    """Keep only the newest `keep` refused notices of one sending address."""
+    stmt = (
+        select(PaymentNotification.id)
+        .where(PaymentNotification.client_ip == client_ip, PaymentNotification.outcome == "rejected")
+        .order_by(PaymentNotification.id.desc())
+        .offset(keep)
+        .limit(1000)
+    )
+    ids = list((await session.execute(stmt)).scalars().all())
+    if not ids:
+        return 0
+    result = await session.execute(
+        delete(PaymentNotification)
+        .where(PaymentNotification.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def delete_notifications_before(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    stmt = (
+        select(PaymentNotification.id)
+        .where(PaymentNotification.received_at < cutoff)
+        .order_by(PaymentNotification.id)
+        .limit(limit)
+    )
+    ids = list((await session.execute(stmt)).scalars().all())
+    if not ids:
+        return 0
+    result = await session.execute(
+        delete(PaymentNotification)
+        .where(PaymentNotification.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

@@ -29,6 +29,7 @@ from app.payments.errors import (
 from app.payments.models import Payment, PaymentRefund
 from app.payments.providers import keys
 from app.payments.providers.base import (
+    BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
     RefundOutcome,
@@ -119,10 +120,15 @@ class AlipayProvider(Provider):
             raise BadNotification("The notification is not a UTF-8 form.") from exc
         params = dict(pairs)
         if len(params) != len(pairs):
+            names = [name for name, _ in pairs]
+            if names.count("sign") > 1 or names.count("sign_type") > 1:
+                raise BadSignature("The signature appears twice.")
             raise BadNotification("A parameter appears twice.")
         signature = params.get("sign", "")
         if params.get("sign_type", "RSA2") != "RSA2" or not signature:
             raise BadSignature("Only RSA2-signed notifications are accepted.")
+        if not BASE64_SIGNATURE.fullmatch(signature):
+            raise BadSignature("The sign parameter is not a base64 RSA2 signature.")
         public_key, _ = keys.load_public_key(s.alipay_public_key or "")
         content = sign_content(params, drop=("sign", "sign_type"))
         if not keys.rsa_verify(public_key, content.encode("utf-8"), signature):

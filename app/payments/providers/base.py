@@ -86,6 +86,9 @@ async def send(request: httpx.Request) -> httpx.Response:
             raise GatewayError(f"The payment gateway did not answer: {type(exc).__name__}.") from exc
 
 
+# A base64 RSA signature (2048 to 4096 bits: 344 to 684 characters), nothing else.
+BASE64_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{340,1020}={0,2}")
+
 _YUAN = re.compile(r"^(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?$")
 
 

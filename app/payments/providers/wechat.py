@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from app.payments.errors import (
 from app.payments.models import Payment, PaymentRefund
 from app.payments.providers import keys
 from app.payments.providers.base import (
+    BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
     RefundOutcome,
@@ -45,6 +47,10 @@ from app.payments.providers.base import (
 
 MAX_CLOCK_SKEW_SECONDS = 300
 FAILED_STATES = {"CLOSED", "REVOKED", "PAYERROR"}
+# What each Wechatpay-* header may look like; anything else is a malformed signature.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_NONCE = re.compile(r"[0-9A-Za-z_\-]{1,64}")
+_SERIAL = re.compile(r"[0-9A-Za-z_]{1,64}")
 
 
 def _state(trade_state: str) -> TradeState:
@@ -98,6 +104,13 @@ class WechatProvider(Provider):
         serial = _header(headers, "Wechatpay-Serial")
         if not (timestamp and nonce and signature and serial):
             raise BadSignature("The Wechatpay-* signature headers are missing.")
+        if not (
+            _TIMESTAMP.fullmatch(timestamp)
+            and _NONCE.fullmatch(nonce)
+            and _SERIAL.fullmatch(serial)
+            and BASE64_SIGNATURE.fullmatch(signature)
+        ):
+            raise BadSignature("A Wechatpay-* signature header is malformed.")
         public_key, cert_serial = keys.load_public_key(s.wechat_platform_key or "")
         expected_serial = s.wechat_platform_serial or cert_serial
         if expected_serial is None or serial.upper() != expected_serial.upper():
