@@ -181,6 +181,8 @@ class GatewayState:
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
+    # The User-Agent of every request the gateways received ("" when there was none).
+    user_agents: list[str] = field(default_factory=list)
     # Called (in the gateway's thread) while a refund request is being answered.
     while_refunding: Callable[[], None] | None = None
 
@@ -199,6 +201,7 @@ def _alipay_answer(method: str, node: dict[str, Any]) -> Response:
 
 
 async def alipay_gateway(request: Request) -> Response:
+    STATE.user_agents.append(request.headers.get("user-agent", ""))
     params = dict(parse_qsl((await request.body()).decode()))
     merchant = ALIPAY_MERCHANT.public_key()
     if params.get("app_id") != ALIPAY_APP_ID or not keys.rsa_verify(
@@ -278,6 +281,10 @@ def _wechat_request_ok(request: Request, body: bytes) -> bool:
 
 async def wechat_api(request: Request) -> Response:
     body = await request.body()
+    STATE.user_agents.append(request.headers.get("user-agent", ""))
+    if not request.headers.get("user-agent") or not request.headers.get("accept"):
+        # As WeChat Pay's rules say it answers.
+        return _wechat_answer({"code": "INVALID_REQUEST", "message": "Http头缺少Accept或User-Agent"}, 400)
     if not _wechat_request_ok(request, body):
         STATE.bad_request_signatures += 1
         return _wechat_answer({"code": "SIGN_ERROR", "message": "签名错误"}, 401)

@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from importlib import metadata
 
 import httpx
 
@@ -78,7 +80,20 @@ def http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=get_settings().payment_gateway_timeout_seconds)
 
 
+@lru_cache
+def user_agent() -> str:
+    """Who is calling, as gateways require (WeChat Pay refuses a request without one)."""
+    try:
+        version = metadata.version("daoxiang")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return f"Daoxiang/{version} (Wuchang rice shop) httpx/{httpx.__version__}"
+
+
 async def send(request: httpx.Request) -> httpx.Response:
+    """Send a request built by hand (so it carries no client defaults): with our User-Agent and Accept."""
+    request.headers.setdefault("User-Agent", user_agent())
+    request.headers.setdefault("Accept", "application/json")
     async with http_client() as client:
         try:
             return await client.send(request)
