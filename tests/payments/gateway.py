@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.payments.providers import keys
-from app.payments.providers.alipay import sign_content
+from app.payments.providers.alipay import notification_content, sign_content
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -65,7 +65,7 @@ WECHAT_PLATFORM_SERIAL = "PUB_KEY_ID_0114232134912410000000000001"
 
 def alipay_form(params: dict[str, str], key: rsa.RSAPrivateKey = ALIPAY_PLATFORM) -> dict[str, str]:
     signed = {**params, "sign_type": "RSA2"}
-    signed["sign"] = keys.rsa_sign(key, sign_content(signed, drop=("sign", "sign_type")).encode())
+    signed["sign"] = keys.rsa_sign(key, notification_content(signed).encode())
     return signed
 
 

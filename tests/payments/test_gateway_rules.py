@@ -3,6 +3,9 @@ own signing and verification are the reference here, so these tests do not only 
 
 from __future__ import annotations
 
+import pytest
+from alipay import AliPay
+
 from app.config import get_settings
 from app.worker import run_job
 from tests.orders.factories import staff
@@ -13,6 +16,34 @@ from tests.users.factories import auth
 
 def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
+
+
+def alipay_sdk_as_alipay() -> AliPay:
+    """python-alipay-sdk holding Alipay's (test) key pair: it signs what Alipay signs and verifies as the SDK
+    verifies notifications."""
+    return AliPay(
+        appid=gw.ALIPAY_APP_ID,
+        app_private_key_string=gw.private_pem(gw.ALIPAY_PLATFORM),
+        alipay_public_key_string=gw.public_pem(gw.ALIPAY_PLATFORM),
+    )
+
+
+def alipay_sdk_notice(params: dict[str, str]) -> dict[str, str]:
+    """Sign a notice exactly as the SDK's `verify()` checks it (sorted, `sign`/`sign_type` left out)."""
+    sdk = alipay_sdk_as_alipay()
+    unsigned = {k: v for k, v in params.items() if k not in ("sign", "sign_type")}
+    message = "&".join(f"{k}={v}" for k, v in sorted(unsigned.items()))
+    signature = sdk._sign(message)
+    assert sdk.verify(dict(unsigned), signature)  # the reference agrees with itself
+    return {**unsigned, "sign_type": "RSA2", "sign": signature}
+
+
+async def _alipay_post(client, params: dict[str, str]):
+    return await client.post(
+        "/api/payments/alipay/notify",
+        content=gw.form_body(params),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
 
 
 class TestUserAgent:
@@ -41,3 +72,40 @@ class TestUserAgent:
         response = await client.post(f"/api/admin/orders/{order['id']}/refund", headers=auth(await staff()))
         assert response.json()["status"] == "refunded"
         assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
+
+
+class TestAlipayNotificationSignature:
+    """16.2: a notice's signature covers empty parameters too (`key=`), as Alipay and the SDK compute it."""
+
+    @pytest.mark.parametrize(
+        "extra",
+        [
+            {"passback_params": ""},
+            {"body": "", "seller_email": ""},
+            {
+                "fund_bill_list": '[{"amount":"119.80","fundChannel":"ALIPAYACCOUNT"}]',
+                "voucher_detail_list": "",
+            },
+            {},
+        ],
+        ids=["one_empty", "two_empty", "empty_and_json", "none_empty"],
+    )
+    async def test_a_notice_signed_by_the_sdks_rule_pays_the_order(self, client, gateways, extra):
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        params = {**gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])), **extra}
+        response = await _alipay_post(client, alipay_sdk_notice(params))
+        assert (response.status_code, response.text) == (200, "success")
+        assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
+
+    async def test_dropping_an_empty_parameter_breaks_the_signature(self, client, gateways):
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        params = {**gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])), "passback_params": ""}
+        signed = alipay_sdk_notice(params)
+        signed.pop("passback_params")
+        response = await _alipay_post(client, signed)
+        assert response.text == "failure"
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")

@@ -2,8 +2,8 @@
 refund, as the open platform documents them.
 
 Signing: every non-empty parameter except `sign` sorted by name, joined as `k=v&k=v` (raw values), signed
-SHA256withRSA with the merchant's private key. Notifications: drop `sign` and `sign_type`, the same string,
-verified with Alipay's public key. Answers of the gateway: the JSON text of `<method>_response` verified the
+SHA256withRSA with the merchant's private key. Notifications: every parameter but `sign` and `sign_type`,
+empty ones included, the same way, verified with Alipay's public key. Answers of the gateway: the JSON text of `<method>_response` verified the
 same way.
 """
 
@@ -47,7 +47,14 @@ FAILED_STATES = {"TRADE_CLOSED"}
 
 
 def sign_content(params: Mapping[str, str], *, drop: tuple[str, ...] = ("sign",)) -> str:
+    """What a request's signature covers: every non-empty parameter but `sign`, sorted, `k=v&k=v`."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in drop and params[k] != "")
+
+
+def notification_content(params: Mapping[str, str]) -> str:
+    """What a notification's (or a synchronous return's) signature covers: every parameter but `sign` and
+    `sign_type`, sorted, EMPTY ONES INCLUDED (`key=`), as Alipay and its SDK's `verify()` compute it."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in ("sign", "sign_type"))
 
 
 def _state(trade_status: str) -> TradeState:
@@ -130,7 +137,7 @@ class AlipayProvider(Provider):
         if not BASE64_SIGNATURE.fullmatch(signature):
             raise BadSignature("The sign parameter is not a base64 RSA2 signature.")
         public_key, _ = keys.load_public_key(s.alipay_public_key or "")
-        content = sign_content(params, drop=("sign", "sign_type"))
+        content = notification_content(params)
         if not keys.rsa_verify(public_key, content.encode("utf-8"), signature):
             raise BadSignature("The Alipay signature does not verify.")
         if params.get("app_id") != s.alipay_app_id:
