@@ -181,6 +181,8 @@ class GatewayState:
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
+    # The Wechatpay-Serial the stand-in signs its answers under (None: WECHAT_PLATFORM_SERIAL).
+    answer_serial: str | None = None
     # The User-Agent of every request the gateways received ("" when there was none).
     user_agents: list[str] = field(default_factory=list)
     # Called (in the gateway's thread) while a refund request is being answered.
@@ -258,7 +260,7 @@ async def alipay_gateway(request: Request) -> Response:
 
 def _wechat_answer(payload: dict[str, Any], status: int = 200) -> Response:
     body = json.dumps(payload).encode()
-    headers = wechat_headers(body)
+    headers = wechat_headers(body, serial=STATE.answer_serial)
     return Response(body, status_code=status, headers=headers)
 
 

@@ -109,3 +109,60 @@ class TestAlipayNotificationSignature:
         response = await _alipay_post(client, signed)
         assert response.text == "failure"
         assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
+
+
+def platform_certificate(serial: int) -> str:
+    """A (test) WeChat Pay platform certificate for the stand-in's platform key, with the given serial."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(gw.WECHAT_PLATFORM.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .sign(gw.WECHAT_PLATFORM, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class TestWechatSerialWithALeadingZero:
+    """16.3: certificate mode with WECHAT_PLATFORM_SERIAL unset; serials compared as numbers, as the SDK
+    (wechatpayv3 `int('0x' + serial_no, 16) == cert.serial_number`) does."""
+
+    SERIAL = 0x0A5F09EFDC096DE15EBE81A47057A7232F1B8E10
+
+    @pytest.mark.parametrize(
+        "header,accepted",
+        [
+            ("0A5F09EFDC096DE15EBE81A47057A7232F1B8E10", True),
+            ("0a5f09efdc096de15ebe81a47057a7232f1b8e10", True),
+            ("A5F09EFDC096DE15EBE81A47057A7232F1B8E10", True),
+            ("0A5F09EFDC096DE15EBE81A47057A7232F1B8E11", False),
+            ("PUB_KEY_ID_0A5F09EFDC096DE15EBE81A47057A7", False),
+        ],
+    )
+    async def test_the_header_serial_matches_the_certificate(
+        self, client, gateways, monkeypatch, header, accepted
+    ):
+        monkeypatch.setattr(get_settings(), "wechat_platform_key", platform_certificate(self.SERIAL))
+        monkeypatch.setattr(get_settings(), "wechat_platform_serial", None)
+        gateways.answer_serial = f"{self.SERIAL:040X}"
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "wechat")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        body = gw.wechat_notification(gw.wechat_transaction(out_trade_no, order["total_fen"]))
+        response = await client.post(
+            "/api/payments/wechat/notify", content=body, headers=gw.wechat_headers(body, serial=header)
+        )
+        assert response.status_code == (204 if accepted else 400)
+        expected = ("paid", "succeeded") if accepted else ("pending_payment", "pending")
+        assert await state_of(order["id"], payment["id"]) == expected

@@ -113,7 +113,7 @@ class WechatProvider(Provider):
             raise BadSignature("A Wechatpay-* signature header is malformed.")
         public_key, cert_serial = keys.load_public_key(s.wechat_platform_key or "")
         expected_serial = s.wechat_platform_serial or cert_serial
-        if expected_serial is None or serial.upper() != expected_serial.upper():
+        if expected_serial is None or not keys.same_serial(serial, expected_serial):
             raise BadSignature("Wechatpay-Serial names a key we do not have.")
         message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
         if not keys.rsa_verify(public_key, message, signature):
