@@ -160,6 +160,7 @@ async def finish_refund(
         .values(
             status=RefundStatus.succeeded.value,
             gateway_refund_no=gateway_refund_no,
+            last_error=None,
             refunded_at=at,
             updated_at=at,
         )

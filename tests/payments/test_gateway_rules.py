@@ -166,3 +166,45 @@ class TestWechatSerialWithALeadingZero:
         assert response.status_code == (204 if accepted else 400)
         expected = ("paid", "succeeded") if accepted else ("pending_payment", "pending")
         assert await state_of(order["id"], payment["id"]) == expected
+
+
+class TestLatePaymentsAnswerAtOnce:
+    """16.5: a payment for a cancelled order is acknowledged without waiting for the gateway's refund."""
+
+    async def test_the_notice_is_answered_before_any_refund_call_and_the_job_refunds(self, client, gateways):
+        user, sku, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
+        calls_while_answering: list[str] = []
+        gateways.while_refunding = lambda: calls_while_answering.append("refund called")
+        response = await _alipay_post(client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
+        assert response.text == "success"
+        assert calls_while_answering == []
+        assert await state_of(order["id"], payment["id"]) == ("refunding", "succeeded")
+        assert await run_job("payments.retry_refunds") == 1
+        assert calls_while_answering == ["refund called"]
+        assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
+
+
+class TestRefundBookkeeping:
+    """16.9 (bookkeeping): Alipay's trade number is not stored as a refund number; a refund that succeeds
+    after failures no longer shows the last failure."""
+
+    async def test_an_alipay_refund_after_a_failure(self, client, gateways):
+        from tests.payments.factories import refunds
+
+        user, sku, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
+        await _alipay_post(client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
+        gateways.refuse_refunds = True
+        assert await run_job("payments.retry_refunds") == 0
+        [refund] = await refunds()
+        assert refund.last_error and refund.attempts == 1
+        gateways.refuse_refunds = False
+        assert await run_job("payments.retry_refunds") == 1
+        [refund] = await refunds()
+        assert refund.status == "succeeded" and refund.last_error is None
+        assert refund.gateway_refund_no != "2026112522001499999"  # the stand-in's trade_no

@@ -396,6 +396,9 @@ class TestLatePayment:
             client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
         )
         assert response.text == "success"  # acknowledged: the gateway must stop retrying
+        assert gateways.refund_calls == []  # answered at once; the job refunds
+        assert await state_of(order["id"], payment["id"]) == ("refunding", "succeeded")
+        assert await run_job("payments.retry_refunds") == 1
         assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
         assert await stock_of(sku.id) == 10
         [refund] = await refunds()
@@ -431,6 +434,7 @@ class TestLatePayment:
             client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
         )
         assert response.text == "success"
+        assert await run_job("payments.retry_refunds") == 1
         assert await state_of(order["id"], first["id"]) == ("paid", "succeeded")
         assert (await payment_row(second["id"])).status == "refunded"
         assert len(gateways.refunds_paid) == 1
@@ -451,6 +455,7 @@ class TestPaymentRacingCancel:
         service.after_verification = cancel_now
         response = await sandbox_notify(client, sandbox_body(payment, order))
         assert response.status_code == 200
+        assert await run_job("payments.retry_refunds") == 1
         assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
         assert await stock_of(sku.id) == 10  # returned once at cancellation, never taken again
         assert len(await events_of("order.cancelled")) == 1

@@ -205,7 +205,8 @@ class AlipayProvider(Provider):
         if answer.get("code") != "10000":
             raise GatewayError(f"Alipay refund failed: {answer.get('sub_code') or answer.get('code')}.")
         # fund_change "N" on a repeat of the same out_request_no: already refunded, nothing more moved.
-        return RefundOutcome(done=True, gateway_refund_no=answer.get("trade_no"))
+        # Alipay gives a refund no number of its own (`trade_no` is the trade's): ours, out_request_no, is it.
+        return RefundOutcome(done=True, gateway_refund_no=None)
 
 
 def _raw_member(text: str, name: str) -> tuple[str, dict[str, Any]]:
