@@ -137,6 +137,12 @@ class Settings(BaseSettings):
                 raise ValueError("APP_ENV=prod needs SECRET_KEY set to a random value of 32+ characters")
             if self.payment_sandbox_secret == DEFAULT_SANDBOX_SECRET:
                 raise ValueError("APP_ENV=prod needs PAYMENT_SANDBOX_SECRET set")
+            real_channel = self.alipay_app_id or self.wechat_mch_id
+            if real_channel and not self.public_base_url.lower().startswith("https://"):
+                # Gateways post their notices to PUBLIC_BASE_URL; WeChat Pay accepts only HTTPS notify URLs.
+                raise ValueError(
+                    "APP_ENV=prod with Alipay or WeChat Pay configured needs an https:// PUBLIC_BASE_URL"
+                )
         return self
 
     @property

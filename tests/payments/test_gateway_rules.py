@@ -208,3 +208,93 @@ class TestRefundBookkeeping:
         [refund] = await refunds()
         assert refund.status == "succeeded" and refund.last_error is None
         assert refund.gateway_refund_no != "2026112522001499999"  # the stand-in's trade_no
+
+
+PROD_SECRETS = {"secret_key": "k" * 40, "payment_sandbox_secret": "s" * 40, "app_env": "prod"}
+
+
+class TestGoingLive:
+    """16.9: production refuses a plain-HTTP notify URL while a real channel is configured; `daoxiang payments
+    check` lists each channel's configuration problems without calling a gateway."""
+
+    @pytest.mark.parametrize(
+        "channel", [{"alipay_app_id": "2021000000000001"}, {"wechat_mch_id": "1900000001"}]
+    )
+    @pytest.mark.parametrize(
+        "url", ["http://shop.example.com", "HTTP://shop.example.com", "shop.example.com"]
+    )
+    def test_production_refuses_to_start_without_https(self, channel, url):
+        from pydantic import ValidationError
+
+        from app.config import Settings
+
+        with pytest.raises(ValidationError, match="https"):
+            Settings(**PROD_SECRETS, **channel, public_base_url=url)
+        assert Settings(**PROD_SECRETS, **channel, public_base_url="https://shop.example.com")
+        assert Settings(**PROD_SECRETS, public_base_url=url)  # no real channel: nothing to notify
+
+    def _live(self, **overrides):
+        settings = get_settings().model_copy(
+            update={
+                **gw.settings_for("https://api.mch.weixin.qq.com"),
+                "alipay_gateway_url": "https://openapi.alipay.com/gateway.do",
+                "public_base_url": "https://shop.example.com",
+                **overrides,
+            }
+        )
+        return settings
+
+    def test_a_ready_configuration_has_no_problems(self):
+        from app.payments.checks import check_all
+
+        report = check_all(self._live())
+        assert report["alipay"] == [] and report["wechat"] == []
+
+    @pytest.mark.parametrize(
+        "overrides,channel,expected",
+        [
+            ({"public_base_url": "http://shop.example.com"}, "wechat", "PUBLIC_BASE_URL"),
+            ({"public_base_url": "https://127.0.0.1:8000"}, "alipay", "not a public address"),
+            ({"public_base_url": "https://localhost"}, "wechat", "not a public address"),
+            ({"public_base_url": "https://10.1.2.3"}, "alipay", "not a public address"),
+            ({"alipay_private_key": "not a key"}, "alipay", "ALIPAY_PRIVATE_KEY"),
+            ({"alipay_public_key": None}, "alipay", "ALIPAY_PUBLIC_KEY is not set"),
+            ({"wechat_apiv3_key": "short"}, "wechat", "32 bytes"),
+            ({"wechat_platform_serial": None}, "wechat", "WECHAT_PLATFORM_SERIAL"),
+            (
+                {"wechat_platform_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"},
+                "wechat",
+                "KEY",
+            ),
+            ({"wechat_api_base_url": "http://api.mch.weixin.qq.com"}, "wechat", "WECHAT_API_BASE_URL"),
+        ],
+    )
+    def test_each_problem_is_named(self, overrides, channel, expected):
+        from app.payments.checks import check_all
+
+        problems = check_all(self._live(**overrides))[channel]
+        assert problems and any(expected in p for p in problems), problems
+
+    def test_a_platform_serial_that_is_not_the_certificates_is_named(self):
+        from app.payments.checks import check_all
+
+        settings = self._live(
+            wechat_platform_key=platform_certificate(TestWechatSerialWithALeadingZero.SERIAL),
+            wechat_platform_serial="5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+        )
+        assert any("not the certificate's serial" in p for p in check_all(settings)["wechat"])
+        settings = self._live(
+            wechat_platform_key=platform_certificate(TestWechatSerialWithALeadingZero.SERIAL),
+            wechat_platform_serial=f"{TestWechatSerialWithALeadingZero.SERIAL:040X}",
+        )
+        assert check_all(settings)["wechat"] == []
+
+    def test_the_command_exits_1_on_problems_and_calls_no_gateway(self, gateways):
+        from typer.testing import CliRunner
+
+        from app.cli import cli
+
+        result = CliRunner().invoke(cli, ["payments", "check"])
+        assert result.exit_code == 1, result.output
+        assert "alipay:" in result.output and "PUBLIC_BASE_URL" in result.output
+        assert gateways.user_agents == []  # nothing was asked of the gateways
