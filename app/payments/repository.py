@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.orders.models import Order, OrderStatus
 from app.payments.models import (
     Payment,
     PaymentNotification,
@@ -231,3 +232,21 @@ async def delete_notifications_before(session: AsyncSession, cutoff: datetime, l
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+async def pending_of_cancelled_orders(
+    session: AsyncSession, channels: Sequence[str], limit: int
+) -> Sequence[int]:
+    """Payments still open at a gateway whose order was cancelled (by the buyer or at its deadline)."""
+    stmt = (
+        select(Payment.id)
+        .join(Order, Order.id == Payment.order_id)
+        .where(
+            Payment.status == P.pending.value,
+            Payment.channel.in_(list(channels)),
+            Order.status == OrderStatus.cancelled.value,
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).scalars().all()

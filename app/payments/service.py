@@ -475,6 +475,27 @@ async def reconcile(session: AsyncSession) -> int:
     return changed
 
 
+async def close_abandoned(session: AsyncSession) -> int:
+    """Worker job: close at the gateway the open trades of cancelled orders, so a buyer can no longer pay
+    them (a payment that still slips through is refunded as a late payment). Returns how many closed."""
+    channels = [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+    if not channels:
+        return 0
+    closed = 0
+    for payment_id in await repository.pending_of_cancelled_orders(session, channels, JOB_BATCH):
+        payment = await repository.get(session, payment_id)
+        if payment is None:
+            continue
+        try:
+            if not await providers.get(payment.channel).close(payment):
+                continue  # paid first: its notice (or reconciliation) refunds it
+        except GatewayError as exc:
+            log.warning("closing a trade failed", extra={"payment_id": payment_id, "error": exc.detail})
+            continue
+        closed += await _fail(session, payment)
+    return closed
+
+
 # ---------------------------------------------------------------------------------------------- sandbox page
 
 

@@ -3,6 +3,8 @@ own signing and verification are the reference here, so these tests do not only 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alipay import AliPay
 
@@ -298,3 +300,53 @@ class TestGoingLive:
         assert result.exit_code == 1, result.output
         assert "alipay:" in result.output and "PUBLIC_BASE_URL" in result.output
         assert gateways.user_agents == []  # nothing was asked of the gateways
+
+
+class TestCancelledOrdersCannotBePaidAtTheGateway:
+    """16.6: the trade expires with the order (time_expire), and a cancelled order's trade is closed."""
+
+    async def test_page_pay_and_prepay_carry_the_orders_deadline(self, client, gateways):
+        from datetime import timedelta, timezone
+        from urllib.parse import parse_qsl, urlsplit
+
+        from tests.payments.factories import order_row
+
+        beijing = timezone(timedelta(hours=8))
+        user, _, order = await order_to_pay(client)
+        alipay = await start_payment(client, user, order["id"], "alipay")
+        await start_payment(client, user, order["id"], "wechat")
+        deadline = (await order_row(order["id"])).pay_deadline.astimezone(beijing)
+        biz = json.loads(dict(parse_qsl(urlsplit(alipay["pay_url"]).query))["biz_content"])
+        assert biz["time_expire"] == deadline.strftime("%Y-%m-%d %H:%M:%S")
+        [native] = gateways.native_requests
+        assert native["time_expire"] == deadline.isoformat(timespec="seconds")
+        assert native["time_expire"].endswith("+08:00")
+
+    @pytest.mark.parametrize("channel", ["alipay", "wechat"])
+    async def test_cancelling_closes_the_trade_and_the_payment_fails(self, client, gateways, channel):
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], channel)
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        assert await run_job("payments.close_abandoned") == 0  # not cancelled yet
+        await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
+        assert await run_job("payments.close_abandoned") == 1
+        assert gateways.closed == [out_trade_no]
+        assert await state_of(order["id"], payment["id"]) == ("cancelled", "failed")
+        assert await run_job("payments.close_abandoned") == 0
+
+    @pytest.mark.parametrize("channel", ["alipay", "wechat"])
+    async def test_a_trade_paid_before_it_could_be_closed_is_refunded(
+        self, client, gateways, channel, monkeypatch
+    ):
+        monkeypatch.setattr(get_settings(), "payment_reconcile_after_minutes", 0)
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], channel)
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
+        trades = gateways.alipay_trades if channel == "alipay" else gateways.wechat_trades
+        trades[out_trade_no] = ("TRADE_SUCCESS" if channel == "alipay" else "SUCCESS", order["total_fen"])
+        assert await run_job("payments.close_abandoned") == 0
+        assert gateways.closed == []
+        assert await run_job("payments.reconcile") == 1
+        await run_job("payments.retry_refunds")
+        assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")

@@ -112,6 +112,8 @@ class AlipayProvider(Provider):
                 "total_amount": fen_to_yuan(payment.amount_fen),
                 "subject": f"稻香订单 {order.order_no}",
                 "product_code": "FAST_INSTANT_TRADE_PAY",
+                # Past the order's deadline the trade cannot be paid (the order is cancelled then).
+                "time_expire": order.pay_deadline.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
             },
             notify_url=f"{base}/api/payments/alipay/notify",
             return_url=f"{base}/orders/{order.id}",
@@ -207,6 +209,14 @@ class AlipayProvider(Provider):
         # fund_change "N" on a repeat of the same out_request_no: already refunded, nothing more moved.
         # Alipay gives a refund no number of its own (`trade_no` is the trade's): ours, out_request_no, is it.
         return RefundOutcome(done=True, gateway_refund_no=None)
+
+    async def close(self, payment: Payment) -> bool:
+        answer = await self._call("alipay.trade.close", {"out_trade_no": payment.out_trade_no})
+        if answer.get("code") == "10000" or answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+            return True  # closed, or never opened (the buyer did not scan): nothing can be paid
+        if answer.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
+            return False  # paid (or finished) already
+        raise GatewayError(f"Alipay close failed: {answer.get('sub_code') or answer.get('code')}.")
 
 
 def _raw_member(text: str, name: str) -> tuple[str, dict[str, Any]]:

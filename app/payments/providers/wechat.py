@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -46,6 +46,7 @@ from app.payments.providers.base import (
 )
 
 MAX_CLOCK_SKEW_SECONDS = 300
+BEIJING = timezone(timedelta(hours=8))
 FAILED_STATES = {"CLOSED", "REVOKED", "PAYERROR"}
 # What each Wechatpay-* header may look like; anything else is a malformed signature.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -175,6 +176,8 @@ class WechatProvider(Provider):
                 "out_trade_no": payment.out_trade_no,
                 "notify_url": f"{s.public_base_url.rstrip('/')}/api/payments/wechat/notify",
                 "amount": {"total": payment.amount_fen, "currency": "CNY"},
+                # Past the order's deadline the trade cannot be paid (the order is cancelled then).
+                "time_expire": order.pay_deadline.astimezone(BEIJING).isoformat(timespec="seconds"),
             },
         )
         if status != 200 or not answer.get("code_url"):
@@ -259,6 +262,19 @@ class WechatProvider(Provider):
         if status != 200:
             raise GatewayError(f"WeChat Pay refund failed: {answer.get('code', status)}.")
         return self._refund_outcome(answer)
+
+    async def close(self, payment: Payment) -> bool:
+        s = get_settings()
+        status, answer = await self._call(
+            "POST",
+            f"/v3/pay/transactions/out-trade-no/{payment.out_trade_no}/close",
+            {"mchid": s.wechat_mch_id},
+        )
+        if status in (200, 204) or answer.get("code") == "ORDER_NOT_EXIST":
+            return True
+        if answer.get("code") == "ORDERPAID":
+            return False
+        raise GatewayError(f"WeChat Pay close failed: {answer.get('code', status)}.")
 
     @staticmethod
     def _refund_outcome(answer: dict[str, Any]) -> RefundOutcome:
