@@ -148,8 +148,10 @@ def _register_more() -> None:
     from app import apidocs, ops
     from app.catalog import importer
     from app.eventbus import cli as eventbus_cli
+    from app.payments import checks as payment_checks
 
     ops.register(cli)
+    payment_checks.register(cli)
     eventbus_cli.register(cli)
     apidocs.register(cli)
     importer.register(cli)

@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     wechat_platform_key: str | None = None  # WeChat Pay platform certificate or public key (PEM)
     wechat_platform_serial: str | None = None  # its serial / public key id (read from a certificate if unset)
     wechat_api_base_url: str = "https://api.mch.weixin.qq.com"
+    # Gateway notices: processed ones (applied or refused) are deleted after this many days; refused ones
+    # are also bounded in number per sending address. Per address and minute: at most so many notices,
+    # and once so many were refused, nothing more is taken until the minute has passed.
+    payment_notification_retention_days: float = Field(default=90, gt=0)
+    payment_notify_max_per_ip: int = Field(default=120, ge=1)
+    payment_notify_max_rejected_per_ip: int = Field(default=10, ge=1)
+    payment_notify_rejected_kept_per_ip: int = Field(default=200, ge=1)
 
     # Events: outbox → Redis stream `daoxiang:events` (see app.eventbus)
     event_stream_maxlen: int = Field(default=100_000, ge=100, description="XADD MAXLEN ~ bound of the stream")
@@ -216,6 +223,12 @@ class Settings(BaseSettings):
                 raise ValueError("APP_ENV=prod needs PAYMENT_SANDBOX_SECRET set")
             if not self.allowed_hosts.strip():
                 raise ValueError("APP_ENV=prod needs ALLOWED_HOSTS: the host names the shop answers to")
+            real_channel = self.alipay_app_id or self.wechat_mch_id
+            if real_channel and not self.public_base_url.lower().startswith("https://"):
+                # Gateways post their notices to PUBLIC_BASE_URL; WeChat Pay accepts only HTTPS notify URLs.
+                raise ValueError(
+                    "APP_ENV=prod with Alipay or WeChat Pay configured needs an https:// PUBLIC_BASE_URL"
+                )
         return self
 
     @model_validator(mode="after")

@@ -560,6 +560,11 @@ async def request_refund(session: AsyncSession, user: User, order_id: int, reaso
 
 
 def _day_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
+    # The calendar's first and last days have no Beijing midnight in UTC: they bound nothing.
+    if date_from is not None and date_from <= date.min + timedelta(days=1):
+        date_from = None
+    if date_to is not None and date_to >= date.max - timedelta(days=1):
+        date_to = None
     start = datetime.combine(date_from, time.min, SHOP_TZ).astimezone(UTC) if date_from else None
     end = (
         datetime.combine(date_to + timedelta(days=1), time.min, SHOP_TZ).astimezone(UTC) if date_to else None
@@ -712,7 +717,12 @@ def _yuan(fen: int) -> str:
 
 
 def _local(at: datetime | None) -> str:
-    return at.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+    if at is None:
+        return ""
+    try:
+        return at.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError):  # no Beijing time at the calendar's edge: never fail the export
+        return at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
 async def export_csv(session: AsyncSession, date_from: date | None, date_to: date | None) -> str:

@@ -1,4 +1,4 @@
-from app.errors import AppError, BadRequest, NotFound, Unprocessable
+from app.errors import AppError, BadRequest, NotFound, TooManyRequests, Unprocessable
 from app.orders.errors import AmountMismatch
 
 __all__ = [
@@ -8,8 +8,10 @@ __all__ = [
     "BadSignature",
     "ChannelNotConfigured",
     "GatewayError",
+    "NotificationTooLarge",
     "PaymentNotFound",
     "StaleNotification",
+    "TooManyNotifications",
 ]
 
 
@@ -47,3 +49,14 @@ class GatewayError(AppError):
     status_code = 502
     code = "gateway_error"
     title = "Payment gateway error"
+
+
+class NotificationTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class TooManyNotifications(TooManyRequests):
+    code = "too_many_notifications"
+    title = "Too many payment notifications from this address"

@@ -4,9 +4,12 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import MYSQL_TABLE_ARGS, Base, BigId, TimestampMixin, UTCDateTime, utcnow
+
+NoticeBody = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 
 class PaymentStatus(enum.StrEnum):
@@ -42,7 +45,10 @@ class Payment(TimestampMixin, Base):
     # The gateway's own number (Alipay `trade_no`, WeChat `transaction_id`), once it told us.
     gateway_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pay_url: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # When the gateway says the buyer paid (its clock, checked against a sane window, else ours).
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When we learned it (our clock): the receive time of the notice or query that confirmed the payment.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # When the reconciliation job last asked the gateway about this payment.
@@ -83,15 +89,23 @@ class PaymentNotification(Base):
     own short transaction before it is processed, so forged and rejected ones are kept too."""
 
     __tablename__ = "payment_notifications"
-    __table_args__ = (Index("ix_payment_notifications_received_at", "received_at"), MYSQL_TABLE_ARGS)
+    __table_args__ = (
+        Index("ix_payment_notifications_received_at", "received_at"),
+        Index("ix_payment_notifications_client_ip_outcome", "client_ip", "outcome"),
+        MYSQL_TABLE_ARGS,
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
     headers: Mapped[str] = mapped_column(Text, nullable=False)  # JSON of the signature-related headers
-    body: Mapped[str] = mapped_column(Text, nullable=False)
+    # Up to 64 KiB of bytes, which may be up to three times as long as UTF-8 text (undecodable bytes are
+    # kept as U+FFFD): more than a MariaDB TEXT holds.
+    body: Mapped[str] = mapped_column(NoticeBody, nullable=False)
     payment_id: Mapped[int | None] = mapped_column(BigId, index=True, nullable=True)
     # received → applied | refund_due (money came for a cancelled or already paid order) | duplicate |
     # ignored (not final yet) | rejected
     outcome: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The sender's address (app.users.dependencies.client_ip); None for the sandbox page's own presses.
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

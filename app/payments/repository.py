@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.orders.models import Order, OrderStatus
 from app.payments.models import (
     Payment,
     PaymentNotification,
@@ -57,7 +58,11 @@ async def list_for_order(session: AsyncSession, order_id: int) -> Sequence[Payme
 
 
 async def mark_succeeded(
-    session: AsyncSession, payment_id: int, paid_at: datetime, gateway_trade_no: str | None
+    session: AsyncSession,
+    payment_id: int,
+    paid_at: datetime,
+    gateway_trade_no: str | None,
+    confirmed_at: datetime,
 ) -> bool:
     """pending (or failed: the gateway changed its mind and took the money after all) → succeeded.
     True for exactly one caller, however many replays race."""
@@ -67,8 +72,9 @@ async def mark_succeeded(
         .values(
             status=P.succeeded.value,
             paid_at=paid_at,
+            confirmed_at=confirmed_at,
             gateway_trade_no=gateway_trade_no,
-            updated_at=paid_at,
+            updated_at=confirmed_at,
         )
         .execution_options(synchronize_session=False)
     )
@@ -155,6 +161,7 @@ async def finish_refund(
         .values(
             status=RefundStatus.succeeded.value,
             gateway_refund_no=gateway_refund_no,
+            last_error=None,
             refunded_at=at,
             updated_at=at,
         )
@@ -187,3 +194,59 @@ async def set_notification_outcome(
         .values(outcome=outcome, payment_id=payment_id, error_code=error_code)
         .execution_options(synchronize_session=False)
     )
+
+
+async def trim_rejected_notifications(session: AsyncSession, client_ip: str, keep: int) -> int:
+    """Keep only the newest `keep` refused notices of one sending address."""
+    stmt = (
+        select(PaymentNotification.id)
+        .where(PaymentNotification.client_ip == client_ip, PaymentNotification.outcome == "rejected")
+        .order_by(PaymentNotification.id.desc())
+        .offset(keep)
+        .limit(1000)
+    )
+    ids = list((await session.execute(stmt)).scalars().all())
+    if not ids:
+        return 0
+    result = await session.execute(
+        delete(PaymentNotification)
+        .where(PaymentNotification.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def delete_notifications_before(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    stmt = (
+        select(PaymentNotification.id)
+        .where(PaymentNotification.received_at < cutoff)
+        .order_by(PaymentNotification.id)
+        .limit(limit)
+    )
+    ids = list((await session.execute(stmt)).scalars().all())
+    if not ids:
+        return 0
+    result = await session.execute(
+        delete(PaymentNotification)
+        .where(PaymentNotification.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def pending_of_cancelled_orders(
+    session: AsyncSession, channels: Sequence[str], limit: int
+) -> Sequence[int]:
+    """Payments still open at a gateway whose order was cancelled (by the buyer or at its deadline)."""
+    stmt = (
+        select(Payment.id)
+        .join(Order, Order.id == Payment.order_id)
+        .where(
+            Payment.status == P.pending.value,
+            Payment.channel.in_(list(channels)),
+            Order.status == OrderStatus.cancelled.value,
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).scalars().all()

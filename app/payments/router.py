@@ -15,11 +15,13 @@ from app.payments.errors import (
     BadSignature,
     ChannelNotConfigured,
     GatewayError,
+    NotificationTooLarge,
     PaymentNotFound,
+    TooManyNotifications,
 )
 from app.payments.models import Channel
 from app.payments.schemas import NotifyAck, PaymentCreate, PaymentRead
-from app.users.dependencies import CurrentUser
+from app.users.dependencies import ClientIP, CurrentUser
 
 router = APIRouter()
 TAGS = ["payments"]
@@ -54,18 +56,47 @@ async def list_payments(order_id: IdPath, user: CurrentUser, session: SessionDep
     return [PaymentRead.model_validate(p) for p in await service.list_for_order(session, user, order_id)]
 
 
+async def _capped_body(request: Request) -> bytes:
+    """The raw body (the signature covers these exact bytes), refused past NOTIFY_MAX_BYTES whether the
+    length is announced or not."""
+    limit = service.NOTIFY_MAX_BYTES
+    declared = request.headers.get("content-length", "")
+    if len(declared) > 12 or (declared.isascii() and declared.isdigit() and int(declared) > limit):
+        raise NotificationTooLarge(f"A payment notification is at most {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise NotificationTooLarge(f"A payment notification is at most {limit} bytes.")
+    return bytes(body)
+
+
+async def _receive(channel: Channel, request: Request, client_ip: str) -> None:
+    await service.receive_notification(channel.value, await _capped_body(request), request.headers, client_ip)
+
+
+def _gateway_error_headers(exc: AppError) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
+
+
 @router.post(
     "/api/payments/sandbox/notify",
     response_model=NotifyAck,
     tags=CALLBACK_TAGS,
     summary="Sandbox gateway callback: JSON signed with X-Sandbox-Signature (hex HMAC-SHA256 of the body)",
     responses=problem_responses(
-        BadSignature, AmountMismatch, BadNotification, PaymentNotFound, ChannelNotConfigured, validation=False
+        BadSignature,
+        AmountMismatch,
+        BadNotification,
+        PaymentNotFound,
+        NotificationTooLarge,
+        ChannelNotConfigured,
+        TooManyNotifications,
+        validation=False,
     ),
 )
-async def sandbox_notify(request: Request) -> NotifyAck:
-    # The raw body: the signature covers these exact bytes.
-    await service.receive_notification(Channel.sandbox.value, await request.body(), request.headers)
+async def sandbox_notify(request: Request, client_ip: ClientIP) -> NotifyAck:
+    await _receive(Channel.sandbox, request, client_ip)
     return NotifyAck()
 
 
@@ -74,13 +105,19 @@ async def sandbox_notify(request: Request) -> NotifyAck:
     tags=CALLBACK_TAGS,
     summary="Alipay asynchronous notification (form, RSA2); answers the text success or failure",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"example": "success"}}}, 400: {"description": "failure"}},
+    responses={
+        200: {"content": {"text/plain": {"example": "success"}}},
+        400: {"description": "failure (not accepted, or Alipay is not configured)"},
+        413: {"description": "failure (body over 64 KiB)"},
+        429: {"description": "failure (too many notifications from this address; see Retry-After)"},
+    },
 )
-async def alipay_notify(request: Request) -> Response:
+async def alipay_notify(request: Request, client_ip: ClientIP) -> Response:
     try:
-        await service.receive_notification(Channel.alipay.value, await request.body(), request.headers)
-    except AppError:
-        return PlainTextResponse("failure", status_code=400)
+        await _receive(Channel.alipay, request, client_ip)
+    except AppError as exc:
+        status_code = exc.status_code if exc.status_code in (413, 429) else 400
+        return PlainTextResponse("failure", status_code=status_code, headers=_gateway_error_headers(exc))
     return PlainTextResponse("success")
 
 
@@ -92,15 +129,18 @@ async def alipay_notify(request: Request) -> Response:
     responses={
         400: {"description": 'Not accepted: {"code": "FAIL", "message": "..."}'},
         404: {"description": 'Unknown payment: {"code": "FAIL", "message": "..."}'},
+        413: {"description": 'Body over 64 KiB: {"code": "FAIL", "message": "..."}'},
         422: {"description": 'WeChat Pay is not configured: {"code": "FAIL", "message": "..."}'},
+        429: {"description": 'Too many notifications from this address: {"code": "FAIL", "message": "..."}'},
     },
 )
-async def wechat_notify(request: Request) -> Response:
+async def wechat_notify(request: Request, client_ip: ClientIP) -> Response:
     try:
-        await service.receive_notification(Channel.wechat.value, await request.body(), request.headers)
+        await _receive(Channel.wechat, request, client_ip)
     except AppError as exc:
         return JSONResponse(
             {"code": "FAIL", "message": exc.detail},
             status_code=exc.status_code if exc.status_code < 500 else 500,
+            headers=_gateway_error_headers(exc),
         )
     return Response(status_code=204)

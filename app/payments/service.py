@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,13 +31,17 @@ from app.payments import providers, repository
 from app.payments.errors import (
     AmountMismatch,
     BadNotification,
+    BadSignature,
     ChannelNotConfigured,
     GatewayError,
+    NotificationTooLarge,
     PaymentNotFound,
+    TooManyNotifications,
 )
 from app.payments.models import Channel, Payment, PaymentNotification, PaymentRefund, RefundStatus
 from app.payments.providers import sandbox
 from app.payments.providers.base import Provider, TradeState, VerifiedNotification
+from app.users import throttle
 from app.users.models import User
 
 log = logging.getLogger("daoxiang.payments")
@@ -58,6 +62,25 @@ _LOGGED_HEADERS = (
     "user-agent",
 )
 JOB_BATCH = 100
+# Real notices are a few KB; the cap keeps a flood from filling the log table.
+NOTIFY_MAX_BYTES = 64 * 1024
+NOTIFY_WINDOW_SECONDS = 60
+_NOTIFY_KEY = "payments:notify:"
+_REFUSED_KEY = "payments:notify-refused:"
+# A notice that repeats one of these is refused: which copy would the signature cover?
+_SIGNATURE_HEADERS = frozenset(
+    {
+        "x-sandbox-signature",
+        "wechatpay-timestamp",
+        "wechatpay-nonce",
+        "wechatpay-signature",
+        "wechatpay-serial",
+        "wechatpay-signature-type",
+    }
+)
+# A gateway's clock may be a little off ours; a payment time outside [created - skew, received + skew]
+# is not believed (the receive time is used) — it could not be stored or shown anyway (year 9999).
+GATEWAY_CLOCK_SKEW = timedelta(minutes=10)
 # Outcome of a success whose money must go back (late, or a second payment of a paid order).
 REFUND_DUE = "refund_due"
 
@@ -100,10 +123,50 @@ async def list_for_order(session: AsyncSession, user: User, order_id: int) -> li
 # ---------------------------------------------------------------------------------------------- notifications
 
 
-async def receive_notification(channel: str, body: bytes, headers: Mapping[str, str]) -> str:
+def _header_pairs(headers: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
+    """Lower-cased headers, and the names that came more than once (Starlette's Headers yields each)."""
+    single: dict[str, str] = {}
+    repeated: set[str] = set()
+    for name, value in headers.items():
+        key = name.lower()
+        if key in single:
+            repeated.add(key)
+        single.setdefault(key, value)
+    return single, repeated
+
+
+async def _throttle(client_ip: str) -> None:
+    """Per sending address: a ceiling on all notices, and a low one on refused notices (a forger stops
+    being heard for the rest of the window; a real gateway's notices are not refused)."""
+    s = get_settings()
+    refused, retry_after = await throttle.count(_REFUSED_KEY + client_ip, NOTIFY_WINDOW_SECONDS)
+    if refused >= s.payment_notify_max_rejected_per_ip:
+        raise TooManyNotifications(
+            "Too many refused payment notifications from this address.", retry_after=retry_after
+        )
+    claim = await throttle.claim(_NOTIFY_KEY + client_ip, NOTIFY_WINDOW_SECONDS, s.payment_notify_max_per_ip)
+    if not claim.allowed:
+        raise TooManyNotifications(
+            "Too many payment notifications from this address.", retry_after=claim.retry_after
+        )
+
+
+async def receive_notification(
+    channel: str, body: bytes, headers: Mapping[str, str], client_ip: str | None = None
+) -> str:
     """Log, verify and apply one gateway notification. Returns the outcome (applied, duplicate, ignored);
-    raises the AppError that rejected it (after logging it), having changed nothing else."""
-    kept = {k: v for k, v in ((k.lower(), v) for k, v in headers.items()) if k in _LOGGED_HEADERS}
+    raises the AppError that rejected it (after logging it), having changed nothing else.
+
+    A channel that is not configured, an oversized body (the router's cap) and a throttled sender are
+    refused before anything is stored. `client_ip` is None only for the sandbox page's own presses."""
+    provider = providers.get(channel)
+    if len(body) > NOTIFY_MAX_BYTES:
+        raise NotificationTooLarge(f"A payment notification is at most {NOTIFY_MAX_BYTES} bytes.")
+    if client_ip is not None:
+        await _throttle(client_ip)
+    received_at = utcnow()
+    single, repeated = _header_pairs(headers)
+    kept = {k: v[:1024] for k, v in single.items() if k in _LOGGED_HEADERS}
     async with session_scope() as session:
         note_id = await repository.add_notification(
             session,
@@ -111,16 +174,19 @@ async def receive_notification(channel: str, body: bytes, headers: Mapping[str, 
                 channel=channel[:16],
                 headers=json.dumps(kept, ensure_ascii=False),
                 body=body.decode("utf-8", errors="replace"),
+                client_ip=client_ip,
+                received_at=received_at,
             ),
         )
     outcome, payment_id, error = "rejected", None, None
     try:
-        provider = providers.get(channel)
-        verified = provider.verify_notification(body, {k.lower(): v for k, v in headers.items()})
+        if repeated & _SIGNATURE_HEADERS:
+            raise BadSignature("A signature header is repeated.")
+        verified = provider.verify_notification(body, single)
         async with session_scope() as session:
             payment = await _payment_for(session, verified)
             payment_id = payment.id
-            outcome = await _apply(session, provider, payment, verified)
+            outcome = await _apply(session, provider, payment, verified, received_at)
     except AppError as exc:
         error = exc
         outcome = "rejected"
@@ -129,14 +195,30 @@ async def receive_notification(channel: str, body: bytes, headers: Mapping[str, 
         await repository.set_notification_outcome(
             session, note_id, outcome, payment_id, error.code if error else None
         )
+        if error is not None and client_ip is not None:
+            await repository.trim_rejected_notifications(
+                session, client_ip, get_settings().payment_notify_rejected_kept_per_ip
+            )
     if error is not None:
+        if client_ip is not None:
+            await throttle.hit(_REFUSED_KEY + client_ip, NOTIFY_WINDOW_SECONDS)
         raise error
-    if outcome == REFUND_DUE and payment_id is not None:
-        # After the commit, so no row stays locked while the gateway is on the phone. If the gateway does
-        # not confirm now, the refund job keeps asking.
-        async with session_scope() as session:
-            await settle_refund(session, payment_id)
+    # A refund due (a late or second payment) is recorded; the refund job asks the gateway. The notice is
+    # answered at once: a slow or dead gateway must not make the gateway resend its notice.
     return outcome
+
+
+async def purge_notifications(session: AsyncSession, now: datetime | None = None) -> int:
+    """Worker job: delete notices (applied, refused, whatever became of them) older than the retention."""
+    days = get_settings().payment_notification_retention_days
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    deleted = 0
+    for _ in range(20):  # at most 20,000 rows per run; the next run goes on
+        batch = await repository.delete_notifications_before(session, cutoff, JOB_BATCH * 10)
+        deleted += batch
+        if batch < JOB_BATCH * 10:
+            break
+    return deleted
 
 
 async def _payment_for(session: AsyncSession, verified: VerifiedNotification) -> Payment:
@@ -152,7 +234,11 @@ async def _payment_for(session: AsyncSession, verified: VerifiedNotification) ->
 
 
 async def _apply(
-    session: AsyncSession, provider: Provider, payment: Payment, verified: VerifiedNotification
+    session: AsyncSession,
+    provider: Provider,
+    payment: Payment,
+    verified: VerifiedNotification,
+    received_at: datetime,
 ) -> str:
     if payment.channel != provider.channel:
         raise PaymentNotFound("The notification names no payment of this channel.")
@@ -171,7 +257,20 @@ async def _apply(
         )
     if after_verification is not None:
         await after_verification(payment.id)
-    return await _succeed(session, payment, verified.paid_at or utcnow(), verified.gateway_trade_no)
+    return await _succeed(session, payment, verified.paid_at, verified.gateway_trade_no, received_at)
+
+
+def believable_paid_at(payment: Payment, claimed: datetime | None, received_at: datetime) -> datetime:
+    """The gateway's payment time when it is plausible, otherwise our receive time."""
+    if claimed is None or claimed.tzinfo is None:
+        return received_at
+    if payment.created_at - GATEWAY_CLOCK_SKEW <= claimed <= received_at + GATEWAY_CLOCK_SKEW:
+        return claimed.astimezone(UTC)
+    log.warning(
+        "gateway payment time out of range; using the receive time",
+        extra={"payment_id": payment.id, "claimed": claimed.isoformat()},
+    )
+    return received_at
 
 
 def _event_data(payment: Payment, order_no: str) -> dict[str, Any]:
@@ -201,10 +300,17 @@ async def _fail(session: AsyncSession, payment: Payment) -> bool:
     return True
 
 
-async def _succeed(session: AsyncSession, payment: Payment, paid_at: datetime, trade_no: str | None) -> str:
+async def _succeed(
+    session: AsyncSession,
+    payment: Payment,
+    claimed_paid_at: datetime | None,
+    trade_no: str | None,
+    received_at: datetime,
+) -> str:
     """The gateway has the money. Returns "applied", REFUND_DUE (the money must go back: the order was
     cancelled, or another payment paid it first) or "duplicate" (already applied; nothing changed)."""
-    if not await repository.mark_succeeded(session, payment.id, paid_at, trade_no):
+    paid_at = believable_paid_at(payment, claimed_paid_at, received_at)
+    if not await repository.mark_succeeded(session, payment.id, paid_at, trade_no, received_at):
         return "duplicate"
     order_no = await _order_no(session, payment.order_id)
     await events.emit(
@@ -362,29 +468,57 @@ async def reconcile(session: AsyncSession) -> int:
             if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
                 log.error("reconciliation amount mismatch", extra={"payment_id": payment_id})
                 continue
-            outcome = await _succeed(session, payment, trade.paid_at or now, trade.gateway_trade_no)
+            outcome = await _succeed(session, payment, trade.paid_at, trade.gateway_trade_no, utcnow())
             if outcome == REFUND_DUE:
                 await settle_refund(session, payment.id)
             changed += outcome != "duplicate"
     return changed
 
 
+async def close_abandoned(session: AsyncSession) -> int:
+    """Worker job: close at the gateway the open trades of cancelled orders, so a buyer can no longer pay
+    them (a payment that still slips through is refunded as a late payment). Returns how many closed."""
+    channels = [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+    if not channels:
+        return 0
+    closed = 0
+    for payment_id in await repository.pending_of_cancelled_orders(session, channels, JOB_BATCH):
+        payment = await repository.get(session, payment_id)
+        if payment is None:
+            continue
+        try:
+            if not await providers.get(payment.channel).close(payment):
+                continue  # paid first: its notice (or reconciliation) refunds it
+        except GatewayError as exc:
+            log.warning("closing a trade failed", extra={"payment_id": payment_id, "error": exc.detail})
+            continue
+        closed += await _fail(session, payment)
+    return closed
+
+
 # ---------------------------------------------------------------------------------------------- sandbox page
 
 
-async def sandbox_payment(session: AsyncSession, payment_id: int) -> tuple[Payment, Order]:
+async def sandbox_payment(
+    session: AsyncSession, payment_id: int, user_id: int | None
+) -> tuple[Payment, Order]:
+    """A sandbox payment of the signed-in buyer's order. Anyone else (anonymous, another customer, staff:
+    they are not the payer) gets the same 404 as for a payment that does not exist."""
     payment = await repository.get(session, payment_id)
-    if payment is None or payment.channel != Channel.sandbox:
+    if payment is None or payment.channel != Channel.sandbox or user_id is None:
+        raise PaymentNotFound("No such sandbox payment.")
+    order = await orders_service.get_or_raise(session, payment.order_id)
+    if order.user_id != user_id:
         raise PaymentNotFound("No such sandbox payment.")
     providers.get(Channel.sandbox.value)
-    return payment, await orders_service.get_or_raise(session, payment.order_id)
+    return payment, order
 
 
-async def sandbox_press(payment_id: int, result: str) -> int:
+async def sandbox_press(payment_id: int, result: str, user_id: int | None) -> int:
     """The sandbox page's button: build and sign the gateway's notification on the server and send it
     through the same path as `POST /api/payments/sandbox/notify`. Returns the order id."""
     async with session_scope() as session:
-        payment, order = await sandbox_payment(session, payment_id)
+        payment, order = await sandbox_payment(session, payment_id, user_id)
     body = sandbox.notification_body(payment, order.order_no, result, utcnow())
     await receive_notification(Channel.sandbox.value, body, {sandbox.SIGNATURE_HEADER: sandbox.sign(body)})
     return order.id

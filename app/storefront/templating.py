@@ -44,10 +44,18 @@ def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(SHOP_TZ)
+            try:
+                value = value.astimezone(SHOP_TZ)
+            except (OverflowError, ValueError):
+                # A stored time at the edge of the calendar (9999-12-31 in UTC) has no Beijing time: show
+                # it as it is rather than fail the page.
+                return value.strftime(fmt) + " UTC"
         return value.strftime(fmt)
     if isinstance(value, date):
         return value.strftime("%Y-%m-%d")

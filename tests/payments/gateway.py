@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.payments.providers import keys
-from app.payments.providers.alipay import sign_content
+from app.payments.providers.alipay import notification_content, sign_content
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -65,7 +65,7 @@ WECHAT_PLATFORM_SERIAL = "PUB_KEY_ID_0114232134912410000000000001"
 
 def alipay_form(params: dict[str, str], key: rsa.RSAPrivateKey = ALIPAY_PLATFORM) -> dict[str, str]:
     signed = {**params, "sign_type": "RSA2"}
-    signed["sign"] = keys.rsa_sign(key, sign_content(signed, drop=("sign", "sign_type")).encode())
+    signed["sign"] = keys.rsa_sign(key, notification_content(signed).encode())
     return signed
 
 
@@ -181,6 +181,13 @@ class GatewayState:
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
+    # The Wechatpay-Serial the stand-in signs its answers under (None: WECHAT_PLATFORM_SERIAL).
+    answer_serial: str | None = None
+    # out_trade_no of every trade closed at either gateway; the last Native prepay body.
+    closed: list[str] = field(default_factory=list)
+    native_requests: list[dict[str, Any]] = field(default_factory=list)
+    # The User-Agent of every request the gateways received ("" when there was none).
+    user_agents: list[str] = field(default_factory=list)
     # Called (in the gateway's thread) while a refund request is being answered.
     while_refunding: Callable[[], None] | None = None
 
@@ -199,6 +206,7 @@ def _alipay_answer(method: str, node: dict[str, Any]) -> Response:
 
 
 async def alipay_gateway(request: Request) -> Response:
+    STATE.user_agents.append(request.headers.get("user-agent", ""))
     params = dict(parse_qsl((await request.body()).decode()))
     merchant = ALIPAY_MERCHANT.public_key()
     if params.get("app_id") != ALIPAY_APP_ID or not keys.rsa_verify(
@@ -211,6 +219,13 @@ async def alipay_gateway(request: Request) -> Response:
     method = params["method"]
     biz = json.loads(params["biz_content"])
     trade = STATE.alipay_trades.get(biz["out_trade_no"])
+    if method == "alipay.trade.close":
+        if trade is not None and trade[0] in ("TRADE_SUCCESS", "TRADE_FINISHED"):
+            return _alipay_answer(method, {"code": "40004", "sub_code": "ACQ.TRADE_STATUS_ERROR"})
+        STATE.closed.append(biz["out_trade_no"])
+        return _alipay_answer(
+            method, {"code": "10000", "msg": "Success", "out_trade_no": biz["out_trade_no"]}
+        )
     if trade is None:
         return _alipay_answer(
             method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST"}
@@ -254,8 +269,8 @@ async def alipay_gateway(request: Request) -> Response:
 
 
 def _wechat_answer(payload: dict[str, Any], status: int = 200) -> Response:
-    body = json.dumps(payload).encode()
-    headers = wechat_headers(body)
+    body = b"" if status == 204 else json.dumps(payload).encode()
+    headers = wechat_headers(body, serial=STATE.answer_serial)
     return Response(body, status_code=status, headers=headers)
 
 
@@ -278,12 +293,24 @@ def _wechat_request_ok(request: Request, body: bytes) -> bool:
 
 async def wechat_api(request: Request) -> Response:
     body = await request.body()
+    STATE.user_agents.append(request.headers.get("user-agent", ""))
+    if not request.headers.get("user-agent") or not request.headers.get("accept"):
+        # As WeChat Pay's rules say it answers.
+        return _wechat_answer({"code": "INVALID_REQUEST", "message": "Http头缺少Accept或User-Agent"}, 400)
     if not _wechat_request_ok(request, body):
         STATE.bad_request_signatures += 1
         return _wechat_answer({"code": "SIGN_ERROR", "message": "签名错误"}, 401)
     path = request.url.path
+    if path.startswith("/v3/pay/transactions/out-trade-no/") and path.endswith("/close"):
+        no = path.split("/")[-2]
+        trade = STATE.wechat_trades.get(no)
+        if trade is not None and trade[0] == "SUCCESS":
+            return _wechat_answer({"code": "ORDERPAID", "message": "订单已支付"}, 400)
+        STATE.closed.append(no)
+        return _wechat_answer({}, 204)
     if path == "/v3/pay/transactions/native":
         data = json.loads(body)
+        STATE.native_requests.append(data)
         return _wechat_answer({"code_url": f"weixin://wxpay/bizpayurl?pr={data['out_trade_no']}"})
     if path.startswith("/v3/pay/transactions/out-trade-no/"):
         no = path.rsplit("/", 1)[1]

@@ -2,8 +2,8 @@
 refund, as the open platform documents them.
 
 Signing: every non-empty parameter except `sign` sorted by name, joined as `k=v&k=v` (raw values), signed
-SHA256withRSA with the merchant's private key. Notifications: drop `sign` and `sign_type`, the same string,
-verified with Alipay's public key. Answers of the gateway: the JSON text of `<method>_response` verified the
+SHA256withRSA with the merchant's private key. Notifications: every parameter but `sign` and `sign_type`,
+empty ones included, the same way, verified with Alipay's public key. Answers of the gateway: the JSON text of `<method>_response` verified the
 same way.
 """
 
@@ -29,6 +29,7 @@ from app.payments.errors import (
 from app.payments.models import Payment, PaymentRefund
 from app.payments.providers import keys
 from app.payments.providers.base import (
+    BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
     RefundOutcome,
@@ -46,7 +47,14 @@ FAILED_STATES = {"TRADE_CLOSED"}
 
 
 def sign_content(params: Mapping[str, str], *, drop: tuple[str, ...] = ("sign",)) -> str:
+    """What a request's signature covers: every non-empty parameter but `sign`, sorted, `k=v&k=v`."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in drop and params[k] != "")
+
+
+def notification_content(params: Mapping[str, str]) -> str:
+    """What a notification's (or a synchronous return's) signature covers: every parameter but `sign` and
+    `sign_type`, sorted, EMPTY ONES INCLUDED (`key=`), as Alipay and its SDK's `verify()` compute it."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in ("sign", "sign_type"))
 
 
 def _state(trade_status: str) -> TradeState:
@@ -104,6 +112,8 @@ class AlipayProvider(Provider):
                 "total_amount": fen_to_yuan(payment.amount_fen),
                 "subject": f"稻香订单 {order.order_no}",
                 "product_code": "FAST_INSTANT_TRADE_PAY",
+                # Past the order's deadline the trade cannot be paid (the order is cancelled then).
+                "time_expire": order.pay_deadline.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
             },
             notify_url=f"{base}/api/payments/alipay/notify",
             return_url=f"{base}/orders/{order.id}",
@@ -119,12 +129,17 @@ class AlipayProvider(Provider):
             raise BadNotification("The notification is not a UTF-8 form.") from exc
         params = dict(pairs)
         if len(params) != len(pairs):
+            names = [name for name, _ in pairs]
+            if names.count("sign") > 1 or names.count("sign_type") > 1:
+                raise BadSignature("The signature appears twice.")
             raise BadNotification("A parameter appears twice.")
         signature = params.get("sign", "")
         if params.get("sign_type", "RSA2") != "RSA2" or not signature:
             raise BadSignature("Only RSA2-signed notifications are accepted.")
+        if not BASE64_SIGNATURE.fullmatch(signature):
+            raise BadSignature("The sign parameter is not a base64 RSA2 signature.")
         public_key, _ = keys.load_public_key(s.alipay_public_key or "")
-        content = sign_content(params, drop=("sign", "sign_type"))
+        content = notification_content(params)
         if not keys.rsa_verify(public_key, content.encode("utf-8"), signature):
             raise BadSignature("The Alipay signature does not verify.")
         if params.get("app_id") != s.alipay_app_id:
@@ -192,7 +207,16 @@ class AlipayProvider(Provider):
         if answer.get("code") != "10000":
             raise GatewayError(f"Alipay refund failed: {answer.get('sub_code') or answer.get('code')}.")
         # fund_change "N" on a repeat of the same out_request_no: already refunded, nothing more moved.
-        return RefundOutcome(done=True, gateway_refund_no=answer.get("trade_no"))
+        # Alipay gives a refund no number of its own (`trade_no` is the trade's): ours, out_request_no, is it.
+        return RefundOutcome(done=True, gateway_refund_no=None)
+
+    async def close(self, payment: Payment) -> bool:
+        answer = await self._call("alipay.trade.close", {"out_trade_no": payment.out_trade_no})
+        if answer.get("code") == "10000" or answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+            return True  # closed, or never opened (the buyer did not scan): nothing can be paid
+        if answer.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
+            return False  # paid (or finished) already
+        raise GatewayError(f"Alipay close failed: {answer.get('sub_code') or answer.get('code')}.")
 
 
 def _raw_member(text: str, name: str) -> tuple[str, dict[str, Any]]:

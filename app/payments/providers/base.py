@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from importlib import metadata
 
 import httpx
 
@@ -73,18 +75,39 @@ class Provider(abc.ABC):
     async def refund(self, payment: Payment, refund: PaymentRefund) -> RefundOutcome:
         """Refund the whole payment. Sent again with the same `refund.out_refund_no` it refunds nothing more."""
 
+    async def close(self, payment: Payment) -> bool:
+        """Close an unpaid trade at the gateway so it can no longer be paid. True when it is closed (or the
+        gateway never heard of it); False when the buyer paid first (the late-payment refund takes over)."""
+        return True
+
 
 def http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=get_settings().payment_gateway_timeout_seconds)
 
 
+@lru_cache
+def user_agent() -> str:
+    """Who is calling, as gateways require (WeChat Pay refuses a request without one)."""
+    try:
+        version = metadata.version("daoxiang")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return f"Daoxiang/{version} (Wuchang rice shop) httpx/{httpx.__version__}"
+
+
 async def send(request: httpx.Request) -> httpx.Response:
+    """Send a request built by hand (so it carries no client defaults): with our User-Agent and Accept."""
+    request.headers.setdefault("User-Agent", user_agent())
+    request.headers.setdefault("Accept", "application/json")
     async with http_client() as client:
         try:
             return await client.send(request)
         except httpx.HTTPError as exc:
             raise GatewayError(f"The payment gateway did not answer: {type(exc).__name__}.") from exc
 
+
+# A base64 RSA signature (2048 to 4096 bits: 344 to 684 characters), nothing else.
+BASE64_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{340,1020}={0,2}")
 
 _YUAN = re.compile(r"^(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?$")
 

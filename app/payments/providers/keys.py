@@ -75,3 +75,12 @@ def rsa_verify(key: rsa.RSAPublicKey, message: bytes, signature_b64: str) -> boo
     except (binascii.Error, ValueError, InvalidSignature):
         return False
     return True
+
+
+def same_serial(given: str, expected: str) -> bool:
+    """Certificate serials compared as numbers when both are hex (as the WeChat Pay SDK does: a header
+    `0A5F…` names the certificate whose serial prints as `A5F…`), otherwise as text (public key ids)."""
+    try:
+        return int(given, 16) == int(expected, 16)
+    except ValueError:
+        return given.upper() == expected.upper()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
@@ -26,6 +27,8 @@ from app.payments.providers.base import (
 )
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
+# Exactly the hex of an HMAC-SHA256: anything else (empty, other length, non-hex, non-ASCII) is malformed.
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class SandboxNotification(BaseModel):
@@ -66,8 +69,10 @@ class SandboxProvider(Provider):
         return f"{get_settings().public_base_url.rstrip('/')}/pay/sandbox/{payment.id}"
 
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> VerifiedNotification:
-        given = headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER) or ""
-        if not hmac.compare_digest(sign(body), given.strip().lower()):
+        given = (headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER) or "").strip()
+        if not _SIGNATURE.fullmatch(given):
+            raise BadSignature("The X-Sandbox-Signature header is not 64 hexadecimal digits.")
+        if not hmac.compare_digest(sign(body), given.lower()):
             raise BadSignature("The X-Sandbox-Signature header does not match the body.")
         try:
             note = SandboxNotification.model_validate_json(body)

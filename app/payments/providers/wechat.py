@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -35,6 +36,7 @@ from app.payments.errors import (
 from app.payments.models import Payment, PaymentRefund
 from app.payments.providers import keys
 from app.payments.providers.base import (
+    BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
     RefundOutcome,
@@ -44,7 +46,12 @@ from app.payments.providers.base import (
 )
 
 MAX_CLOCK_SKEW_SECONDS = 300
+BEIJING = timezone(timedelta(hours=8))
 FAILED_STATES = {"CLOSED", "REVOKED", "PAYERROR"}
+# What each Wechatpay-* header may look like; anything else is a malformed signature.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_NONCE = re.compile(r"[0-9A-Za-z_\-]{1,64}")
+_SERIAL = re.compile(r"[0-9A-Za-z_]{1,64}")
 
 
 def _state(trade_state: str) -> TradeState:
@@ -98,9 +105,16 @@ class WechatProvider(Provider):
         serial = _header(headers, "Wechatpay-Serial")
         if not (timestamp and nonce and signature and serial):
             raise BadSignature("The Wechatpay-* signature headers are missing.")
+        if not (
+            _TIMESTAMP.fullmatch(timestamp)
+            and _NONCE.fullmatch(nonce)
+            and _SERIAL.fullmatch(serial)
+            and BASE64_SIGNATURE.fullmatch(signature)
+        ):
+            raise BadSignature("A Wechatpay-* signature header is malformed.")
         public_key, cert_serial = keys.load_public_key(s.wechat_platform_key or "")
         expected_serial = s.wechat_platform_serial or cert_serial
-        if expected_serial is None or serial.upper() != expected_serial.upper():
+        if expected_serial is None or not keys.same_serial(serial, expected_serial):
             raise BadSignature("Wechatpay-Serial names a key we do not have.")
         message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
         if not keys.rsa_verify(public_key, message, signature):
@@ -162,6 +176,8 @@ class WechatProvider(Provider):
                 "out_trade_no": payment.out_trade_no,
                 "notify_url": f"{s.public_base_url.rstrip('/')}/api/payments/wechat/notify",
                 "amount": {"total": payment.amount_fen, "currency": "CNY"},
+                # Past the order's deadline the trade cannot be paid (the order is cancelled then).
+                "time_expire": order.pay_deadline.astimezone(BEIJING).isoformat(timespec="seconds"),
             },
         )
         if status != 200 or not answer.get("code_url"):
@@ -246,6 +262,19 @@ class WechatProvider(Provider):
         if status != 200:
             raise GatewayError(f"WeChat Pay refund failed: {answer.get('code', status)}.")
         return self._refund_outcome(answer)
+
+    async def close(self, payment: Payment) -> bool:
+        s = get_settings()
+        status, answer = await self._call(
+            "POST",
+            f"/v3/pay/transactions/out-trade-no/{payment.out_trade_no}/close",
+            {"mchid": s.wechat_mch_id},
+        )
+        if status in (200, 204) or answer.get("code") == "ORDER_NOT_EXIST":
+            return True
+        if answer.get("code") == "ORDERPAID":
+            return False
+        raise GatewayError(f"WeChat Pay close failed: {answer.get('code', status)}.")
 
     @staticmethod
     def _refund_outcome(answer: dict[str, Any]) -> RefundOutcome:
