@@ -212,7 +212,12 @@ class TestRefundBookkeeping:
         assert refund.gateway_refund_no != "2026112522001499999"  # the stand-in's trade_no
 
 
-PROD_SECRETS = {"secret_key": "k" * 40, "payment_sandbox_secret": "s" * 40, "app_env": "prod"}
+PROD_SECRETS = {
+    "secret_key": "k" * 40,
+    "payment_sandbox_secret": "s" * 40,
+    "app_env": "prod",
+    "allowed_hosts": "shop.example.com",
+}
 
 
 class TestGoingLive:
