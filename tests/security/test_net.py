@@ -67,32 +67,32 @@ def scope(peer: str | None, *headers: tuple[str, str], scheme: str = "http") -> 
 
 # Each spoofing style, as a function of the attempt number: the headers an attacker adds to look new.
 SPOOFS = {
-    "xff": lambda i: [("X-Forwarded-For", f"198.51.100.{i}")],
-    "xff-list": lambda i: [("X-Forwarded-For", f"198.51.100.{i}, 192.0.2.{i}")],
-    "xff-ending-in-the-proxy": lambda i: [("X-Forwarded-For", f"198.51.100.{i}, 127.0.0.1")],
+    "xff": lambda i: [("X-Forwarded-For", f"198.51.{100 + i}.9")],
+    "xff-list": lambda i: [("X-Forwarded-For", f"198.51.{100 + i}.9, 192.0.{i}.2")],
+    "xff-ending-in-the-proxy": lambda i: [("X-Forwarded-For", f"198.51.{100 + i}.9, 127.0.0.1")],
     "xff-spaces": lambda i: [("X-Forwarded-For", f"   10.{i}.0.1 ,  ,  ")],
-    "xff-ipv6": lambda i: [("X-Forwarded-For", f"2001:db8::{i:x}")],
+    "xff-ipv6": lambda i: [("X-Forwarded-For", f"2001:db8:{i:x}::1")],
     "xff-ipv6-brackets-port": lambda i: [("X-Forwarded-For", f"[2001:db8:{i:x}::1]:443")],
-    "xff-ipv4-port": lambda i: [("X-Forwarded-For", f"198.51.100.{i}:8080")],
+    "xff-ipv4-port": lambda i: [("X-Forwarded-For", f"198.51.{100 + i}.9:8080")],
     "xff-garbage": lambda i: [("X-Forwarded-For", f"garbage-{i}, <script>, unknown")],
     "xff-loopback": lambda i: [("X-Forwarded-For", "127.0.0.1" if i % 2 else "::1")],
     "xff-long-chain": lambda i: [("X-Forwarded-For", ", ".join(f"10.0.{i}.{n}" for n in range(200)))],
     "two-xff-headers": lambda i: [
-        ("X-Forwarded-For", f"192.0.2.{i}"),
-        ("X-Forwarded-For", f"198.51.100.{i}"),
+        ("X-Forwarded-For", f"192.0.{i}.2"),
+        ("X-Forwarded-For", f"198.51.{100 + i}.9"),
     ],
-    "x-real-ip": lambda i: [("X-Real-IP", f"198.51.100.{i}")],
-    "forwarded-for": lambda i: [("Forwarded", f"for=198.51.100.{i};proto=https")],
-    "forwarded-ipv6": lambda i: [("Forwarded", f'for="[2001:db8::{i:x}]:4711"')],
+    "x-real-ip": lambda i: [("X-Real-IP", f"198.51.{100 + i}.9")],
+    "forwarded-for": lambda i: [("Forwarded", f"for=198.51.{100 + i}.9;proto=https")],
+    "forwarded-ipv6": lambda i: [("Forwarded", f'for="[2001:db8:{i:x}::1]:4711"')],
     "client-ip-headers": lambda i: [
-        ("X-Client-IP", f"198.51.100.{i}"),
-        ("True-Client-IP", f"198.51.100.{i}"),
-        ("CF-Connecting-IP", f"198.51.100.{i}"),
-        ("X-Cluster-Client-IP", f"198.51.100.{i}"),
+        ("X-Client-IP", f"198.51.{100 + i}.9"),
+        ("True-Client-IP", f"198.51.{100 + i}.9"),
+        ("CF-Connecting-IP", f"198.51.{100 + i}.9"),
+        ("X-Cluster-Client-IP", f"198.51.{100 + i}.9"),
     ],
     "everything-at-once": lambda i: [
-        ("X-Forwarded-For", f"198.51.100.{i}"),
-        ("X-Real-IP", f"192.0.2.{i}"),
+        ("X-Forwarded-For", f"198.51.{100 + i}.9"),
+        ("X-Real-IP", f"192.0.{i}.2"),
         ("Forwarded", f"for=10.0.0.{i}"),
         ("X-Forwarded-Host", "evil.example"),
         ("X-Forwarded-Proto", "https"),
@@ -207,7 +207,7 @@ class TestSpoofingCannotEscapeTheLimits:
     @pytest.mark.parametrize("spoof", sorted(SPOOFS))
     @pytest.mark.parametrize("allow", sorted(UNTRUSTED))
     async def test_login_failures_are_counted_per_real_peer(self, monkeypatch, spoof, allow):
-        monkeypatch.setattr(get_settings(), "login_max_failures_per_ip", 3)
+        monkeypatch.setattr(get_settings(), "login_max_phones_per_network", 3)
         if UNTRUSTED[allow] is not None:
             trust(monkeypatch, UNTRUSTED[allow])
         async with client_for(DIRECT_PEER) as c:
@@ -216,7 +216,7 @@ class TestSpoofingCannotEscapeTheLimits:
 
     @pytest.mark.parametrize("spoof", ["xff", "x-real-ip", "forwarded-for", "two-xff-headers", "xff-ipv6"])
     async def test_registrations_are_counted_per_real_peer(self, monkeypatch, spoof):
-        monkeypatch.setattr(get_settings(), "register_max_per_ip", 2)
+        monkeypatch.setattr(get_settings(), "register_max_per_network", 2)
         trust(monkeypatch, "10.0.0.0/8")  # trust on, but not for this peer
         async with client_for(DIRECT_PEER) as c:
             statuses = []
@@ -232,7 +232,7 @@ class TestSpoofingCannotEscapeTheLimits:
             assert (await session.execute(select(func.count()).select_from(User))).scalar_one() == 2
 
     async def test_behind_a_trusted_proxy_each_client_is_counted_on_its_own(self, monkeypatch):
-        monkeypatch.setattr(get_settings(), "login_max_failures_per_ip", 3)
+        monkeypatch.setattr(get_settings(), "login_max_phones_per_network", 3)
         trust(monkeypatch, "127.0.0.1, 10.0.0.0/8")
         async with client_for(PROXY) as proxy:
             attacker = [
@@ -245,13 +245,11 @@ class TestSpoofingCannotEscapeTheLimits:
         assert attacker == [401, 401, 401, 429, 429]
         assert bystander == 401 and ipv6_bystander == 401
 
-    async def test_the_trusted_proxy_itself_is_not_a_loophole_without_trust(self):
+    async def test_the_trusted_proxy_itself_is_not_a_loophole_without_trust(self, monkeypatch):
         # TRUST_FORWARDED_FOR off: even requests from 127.0.0.1 are that one client.
+        monkeypatch.setattr(get_settings(), "login_max_phones_per_network", 3)
         async with client_for(PROXY) as c:
-            statuses = [
-                await failed_login(c, [("X-Forwarded-For", f"198.51.100.{i}")])
-                for i in range(get_settings().login_max_failures_per_ip + 1)
-            ]
+            statuses = [await failed_login(c, [("X-Forwarded-For", f"198.51.{100 + i}.9")]) for i in range(4)]
         assert statuses[-1] == 429
 
     async def test_the_access_log_names_the_real_peer(self, caplog):
