@@ -245,3 +245,69 @@ def auth_header() -> dict[str, str]:
     from app.users import security
 
     return {"Authorization": f"Bearer {security.create_access_token(1, 'customer')[0]}"}
+
+
+@pytest.mark.mysql_only
+class TestConnectionsTheServerClosed:
+    """A database restart (or KILL, or wait_timeout) leaves every pooled connection dead. The requests
+    after it must not fail on them: both pools (the engine's and the lean checkout's) replace them."""
+
+    async def _kill_our_connections(self) -> int:
+        from asyncmy import connect
+        from sqlalchemy.engine import make_url
+
+        url = make_url(get_settings().database_url)
+        admin = await connect(
+            host=url.host,
+            port=url.port or 3306,
+            user=url.username,
+            password=url.password or "",
+            db=url.database,
+        )
+        try:
+            async with admin.cursor() as cur:
+                await cur.execute(
+                    "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+                ids = [row[0] for row in await cur.fetchall()]
+                for thread_id in ids:
+                    await cur.execute(f"KILL {int(thread_id)}")
+        finally:
+            admin.close()
+        return len(ids)
+
+    async def _until_the_pools_saw_it(self) -> None:
+        import asyncio
+
+        pools = [leandb.get_pool(), leandb.get_pool(transactions=True)]
+        for _ in range(500):  # the event loop reads each connection's end of stream
+            if all(leandb.server_closed(conn) for pool in pools for conn, _since in pool._idle):
+                return
+            await asyncio.sleep(0.01)
+
+    async def test_every_request_after_the_server_killed_the_idle_connections_succeeds(self, client):
+        import asyncio
+
+        sku = await sku_on_sale(stock=100)
+        buyers = [await customer() for _ in range(6)]
+
+        async def checkout(user, address) -> httpx.Response:
+            body = {"address_id": address.id, "items": [{"sku_id": sku.id, "quantity": 1}]}
+            return await client.post("/api/orders", json=body, headers=auth(user))
+
+        async def round_of_requests() -> list[int]:
+            answers = await asyncio.gather(
+                *(checkout(user, address) for user, address in buyers),
+                *(client.get("/api/orders", headers=auth(user)) for user, _ in buyers),
+                *(client.get(f"/api/products/{sku.product_id}") for _ in range(4)),
+                client.get("/api/products"),
+            )
+            return [r.status_code for r in answers]
+
+        warm = await round_of_requests()  # both pools now hold several idle connections
+        assert set(warm) <= {200, 201}, warm
+        assert await self._kill_our_connections() >= 4
+        await self._until_the_pools_saw_it()
+        after = await round_of_requests()
+        assert after.count(201) == len(buyers), after
+        assert set(after) == {200, 201}, after
