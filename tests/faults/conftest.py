@@ -18,7 +18,7 @@ ENABLED = os.environ.get("FAULT_DRILLS") == "1"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "faults" not in item.keywords:
+        if item.get_closest_marker("faults") is None:
             continue
         if not ENABLED:
             item.add_marker(pytest.mark.skip(reason="fault drill: run with FAULT_DRILLS=1 (see .ci/run)"))
