@@ -189,7 +189,7 @@ async def test_kill_9_of_the_worker_mid_relay_loses_no_event(drill_dir: Path):
     relay = infra.worker(drill_dir, EVENT_RELAY_BATCH_SIZE="500")
     killed_at_published = []
     started = time.monotonic()
-    for fraction in (0.15, 0.4, 0.65):
+    for fraction, delay in ((0.15, 0.0), (0.4, 0.04), (0.65, 0.08)):
         relay.start(wait=False)
         while True:
             _, published = await _outbox_counts("user.registered")
@@ -197,6 +197,7 @@ async def test_kill_9_of_the_worker_mid_relay_loses_no_event(drill_dir: Path):
                 break
             assert relay.process.poll() is None, relay.log.read_text()[-2000:]
             await asyncio.sleep(0.005)
+        await asyncio.sleep(delay)  # into the next batch: claimed, maybe published, not yet committed
         relay.kill()
         killed_at_published.append(published)
     relay.start(wait=False)
