@@ -138,7 +138,10 @@ class Settings(BaseSettings):
 
     # Events: outbox → Redis stream `daoxiang:events` (see app.eventbus)
     event_stream_maxlen: int = Field(default=100_000, ge=100, description="XADD MAXLEN ~ bound of the stream")
-    event_relay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    event_relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    event_relay_poll_seconds: float = Field(
+        default=0.2, gt=0, le=60, description="how often an idle relay looks for new outbox events"
+    )
     event_relay_backoff_seconds: float = Field(default=2, gt=0, description="first retry delay; doubles")
     event_relay_backoff_max_seconds: float = Field(default=300, gt=0)
     event_outbox_retention_days: float = Field(default=7, gt=0, description="published rows kept this long")

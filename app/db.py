@@ -7,6 +7,7 @@ raises. Code below the router only flushes. Background jobs open their own sessi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,11 +16,13 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.config import get_settings
+from app.kit import leandb
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -106,17 +109,41 @@ def build_engine(url: str | None = None) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         # READ COMMITTED: conditional updates see the latest committed stock, and gap locks do not
         # turn unrelated inserts into deadlocks.
         isolation_level="READ COMMITTED",
         **kwargs,
     )
+    # Instead of pool_pre_ping (a round trip before every use): see _check_out_live.
+    event.listen(engine.sync_engine, "checkin", _note_idle_since)
+    event.listen(engine.sync_engine, "checkout", _check_out_live)
+    return engine
+
+
+def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _check_out_live(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A pooled connection is checked before use, cheaply. One the server has closed (a restart, a KILL,
+    wait_timeout: its socket has seen the end) is replaced without a round trip; one idle longer than
+    IDLE_PING_SECONDS is pinged, since a server that vanished without closing it is only found by asking.
+    Either way the pool opens a fresh connection (DisconnectionError), so the first requests after a
+    database restart do not fail on the connections the old server left behind."""
+    driver_connection = getattr(dbapi_connection, "_connection", None)
+    if leandb.server_closed(driver_connection):
+        raise DisconnectionError("the server closed this pooled connection")
+    idle_since = record.info.get("idle_since")
+    if idle_since is not None and time.monotonic() - idle_since > leandb.IDLE_PING_SECONDS:
+        try:
+            dbapi_connection.ping(False)
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection did not answer its ping") from exc
 
 
 def get_engine() -> AsyncEngine:

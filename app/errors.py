@@ -73,3 +73,19 @@ class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
     title = "Service unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (down, restarting, every connection busy). Nothing was written: the
+    request may be repeated once it is back."""
+
+    code = "database_unavailable"
+    title = "Database unavailable"
+    retry_after = 5
+
+    def __init__(self, detail: str | None = None, **extra: Any):
+        super().__init__(
+            detail or "The shop cannot reach its database right now; try again shortly.",
+            headers={"Retry-After": str(self.retry_after)},
+            **extra,
+        )

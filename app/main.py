@@ -13,12 +13,12 @@ from app.config import get_settings
 from app.db import dispose_engine
 from app.kit.guard import HttpGuardMiddleware
 from app.kit.logging import configure_logging
-from app.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.kit.middleware import BodySizeLimitMiddleware, ErrorBoundary, RequestIdMiddleware
 from app.kit.openapi import tidy_openapi
 from app.kit.problems import install_exception_handlers
 from app.redis import close_redis
 from app.storefront.csrf import CsrfMiddleware
-from app.storefront.errors import install_page_error_handlers
+from app.storefront.errors import boundary_response, install_page_error_handlers
 from app.storefront.templating import STATIC_DIR
 
 DESCRIPTION = """
@@ -144,6 +144,9 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
         app.add_middleware(CatalogFastPath)
     # Outside the fast paths: no request, hot or not, is answered for a host that is not ours.
     app.add_middleware(HttpGuardMiddleware)
+    # Just inside the request id: whatever escapes (a bug, an unreachable database) is answered and logged
+    # once here, with the request id, and the connection stays open.
+    app.add_middleware(ErrorBoundary, respond=boundary_response)
     app.add_middleware(RequestIdMiddleware)
     return app
 

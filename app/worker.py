@@ -40,6 +40,11 @@ class Job:
 
 
 _JOBS: dict[str, Job] = {}
+# Work that runs continuously beside the ticks (the event relay keeps up with checkout this way); a loop
+# runs until `stop` is set and outlives its own failures. A job of the same name is the loop's one-shot
+# form (for `daoxiang worker --once`): skipped by the ticks while the loop runs.
+LoopFunc = Callable[[asyncio.Event], Awaitable[None]]
+_LOOPS: dict[str, LoopFunc] = {}
 
 
 def job(name: str, every_seconds: float | None = None) -> Callable[[JobFunc], JobFunc]:
@@ -48,6 +53,19 @@ def job(name: str, every_seconds: float | None = None) -> Callable[[JobFunc], Jo
         return func
 
     return register
+
+
+def loop(name: str) -> Callable[[LoopFunc], LoopFunc]:
+    def register(func: LoopFunc) -> LoopFunc:
+        _LOOPS[name] = func
+        return func
+
+    return register
+
+
+def registered_loops() -> dict[str, LoopFunc]:
+    registered_jobs()
+    return _LOOPS
 
 
 def registered_jobs() -> dict[str, Job]:
@@ -67,10 +85,12 @@ async def run_job(name: str) -> int:
     return handled
 
 
-async def run_due_jobs(*, force: bool = False) -> dict[str, int]:
+async def run_due_jobs(*, force: bool = False, skip: frozenset[str] = frozenset()) -> dict[str, int]:
     results: dict[str, int] = {}
     now = time.monotonic()
     for name, job_ in registered_jobs().items():
+        if name in skip:
+            continue
         if not force and job_.every_seconds and job_.last_run and now - job_.last_run < job_.every_seconds:
             continue
         try:
@@ -83,12 +103,23 @@ async def run_due_jobs(*, force: bool = False) -> dict[str, int]:
 
 async def run_forever(interval_seconds: float, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
+    loops = registered_loops()
     log.info(
-        "worker started", extra={"jobs": sorted(registered_jobs()), "interval_seconds": interval_seconds}
+        "worker started",
+        extra={
+            "jobs": sorted(registered_jobs()),
+            "loops": sorted(loops),
+            "interval_seconds": interval_seconds,
+        },
     )
-    while not stop.is_set():
-        await run_due_jobs()
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-        except TimeoutError:
-            pass
+    tasks = [asyncio.create_task(func(stop), name=name) for name, func in loops.items()]
+    try:
+        while not stop.is_set():
+            await run_due_jobs(skip=frozenset(loops))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+            except TimeoutError:
+                pass
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

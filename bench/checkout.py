@@ -7,6 +7,8 @@ Measured beside the framework's ceiling in the same run:
             customers picked at random from --customers accounts
 Both with one uvicorn worker, loaded by `wrk` with the same threads/connections/duration (alternating
 rounds). Checks afterwards that no request failed and that the stock fell by exactly what was sold.
+While checkout runs, --relay-workers `daoxiang worker` processes (default 1) relay the outbox to the Redis
+stream; the outbox is sampled every 0.2 s: events pending and the age of the oldest (the lag, target < 2 s).
 
     python bench/checkout.py                                   # 2 rounds, 10 s, 32 connections
     python bench/checkout.py --connections 50 --duration 15 --rounds 3
@@ -145,6 +147,81 @@ def stock_and_sold(db_url: str) -> tuple[int, int, int]:
         sold = conn.execute(text("SELECT COALESCE(SUM(quantity), 0) FROM order_items")).scalar_one()
     engine.dispose()
     return int(stock), int(orders), int(sold)
+
+
+class OutboxLag:
+    """Samples the outbox while checkout runs: events not yet published and the age of the oldest one
+    (how far the relay, `daoxiang worker`, is behind the sales)."""
+
+    def __init__(self, db_url: str, every: float = 0.2) -> None:
+        import threading
+
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(re.sub(r"^mysql(\+\w+)?://", "mysql+pymysql://", db_url))
+        self.every = every
+        self.samples: list[tuple[int, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> tuple[int, float]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            pending, lag_us = conn.execute(
+                text(
+                    "SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, MIN(occurred_at), UTC_TIMESTAMP(6)) "
+                    "FROM outbox_events WHERE published_at IS NULL"
+                )
+            ).one()
+        return int(pending), max(0.0, (lag_us or 0) / 1e6)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append(self.sample())
+
+    def __enter__(self) -> OutboxLag:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def until_drained(self, timeout: float = 60) -> float:
+        """Seconds after the load until nothing is pending (inf if it does not drain in `timeout`)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.sample()[0] == 0:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        return float("inf")
+
+    def summary(self) -> dict[str, float]:
+        samples = self.samples or [(0, 0.0)]
+        return {
+            "max_pending": max(p for p, _ in samples),
+            "last_pending": samples[-1][0],
+            "max_lag_s": max(lag for _, lag in samples),
+            "last_lag_s": samples[-1][1],
+        }
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def start_workers(count: int, db_url: str, redis_url: str) -> list[subprocess.Popen]:
+    """`daoxiang worker` processes: their relay publishes the outbox while checkout runs."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"],
+            cwd=ROOT,
+            env=_env(db_url, redis_url, "WARNING"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
 
 
 def start(kind: str, db_url: str, redis_url: str, log_level: str) -> tuple[subprocess.Popen, str]:
@@ -344,10 +421,26 @@ def run(args: argparse.Namespace) -> int:
                         run_wrk(base + "/items", args.connections, 2)
                         result = run_wrk(base + "/items", args.connections, args.duration)
                     else:
-                        warm = write_script(Path(tmp), sku_id, customers, not args.no_key)
-                        run_wrk(base, args.connections, 2, warm)
-                        script = write_script(Path(tmp), sku_id, customers, not args.no_key)
-                        result = run_wrk(base, args.connections, args.duration, script)
+                        workers = start_workers(args.relay_workers, args.database_url, args.redis_url)
+                        try:
+                            warm = write_script(Path(tmp), sku_id, customers, not args.no_key)
+                            run_wrk(base, args.connections, 2, warm)
+                            script = write_script(Path(tmp), sku_id, customers, not args.no_key)
+                            lag = OutboxLag(args.database_url)
+                            if workers:  # measure from a running relay: the warm-up's events are out
+                                lag.until_drained()
+                            with lag:
+                                result = run_wrk(base, args.connections, args.duration, script)
+                            result["outbox"] = {
+                                **lag.summary(),
+                                "drained_s": lag.until_drained() if workers else float("nan"),
+                            }
+                            lag.close()
+                        finally:
+                            for worker in workers:
+                                worker.terminate()
+                            for worker in workers:
+                                worker.wait(timeout=15)
                 finally:
                     process.terminate()
                     process.wait(timeout=15)
@@ -356,6 +449,13 @@ def run(args: argparse.Namespace) -> int:
                     f"  round {round_no} {kind:>8}: {result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.1f} ms"
                     f"  p99 {result['p99_ms']:6.1f} ms  failed {result['failed']}"
                 )
+                if "outbox" in result:
+                    o = result["outbox"]
+                    print(
+                        f"           outbox ({args.relay_workers} relay worker(s)): pending max {o['max_pending']}"
+                        f" last {o['last_pending']}; lag max {o['max_lag_s']:.2f} s last {o['last_lag_s']:.2f} s;"
+                        f" drained {o['drained_s']:.2f} s after the load"
+                    )
     stock, orders, sold = stock_and_sold(args.database_url)
     ceiling = statistics.median(r["rps"] for r in results["ceiling"])
     checkout = statistics.median(r["rps"] for r in results["checkout"])
@@ -370,12 +470,18 @@ def run(args: argparse.Namespace) -> int:
     ratio = checkout / ceiling
     print(f"ratio checkout/ceiling   {ratio:.3f}   (target >= 0.05)   p99 target < 100 ms")
     print(f"failed checkout requests {failed}")
+    max_lag = max(r["outbox"]["max_lag_s"] for r in results["checkout"])
+    max_pending = max(r["outbox"]["max_pending"] for r in results["checkout"])
+    print(
+        f"outbox lag during checkout: max {max_lag:.2f} s, max {max_pending} events pending"
+        f"   (target < 2 s; {args.relay_workers} relay worker(s))"
+    )
     exact = start_stock - stock == sold == orders
     print(
         f"stock {start_stock} -> {stock}: fell by {start_stock - stock}; orders {orders}, bags sold {sold}; "
         f"measured responses {counted} (+ warm-ups)  -> {'EXACT' if exact else 'MISMATCH'}"
     )
-    ok = exact and failed == 0 and ratio >= 0.05 and p99 < 100
+    ok = exact and failed == 0 and ratio >= 0.05 and p99 < 100 and (max_lag < 2 or not args.relay_workers)
     print("verdict:", "targets met" if ok else "targets NOT met")
     return 0 if exact and failed == 0 else 1
 
@@ -394,6 +500,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="ceiling/checkout pairs, alternated (max 5)")
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--no-key", action="store_true", help="send no Idempotency-Key")
+    parser.add_argument(
+        "--relay-workers",
+        type=int,
+        default=1,
+        help="`daoxiang worker` processes relaying the outbox (0: none)",
+    )
     parser.add_argument("--log-level", default="INFO", help="the shop's LOG_LEVEL (INFO logs every request)")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile checkout in-process instead of loading a server"

@@ -143,3 +143,14 @@ class TestEveryOperationIsDocumented:
     def test_the_allowance_for_old_bodies_only_shrinks(self):
         existing = {(m, p) for m, p, _ in operations(served())}
         assert BODIES_WITHOUT_EXAMPLES <= existing, "remove entries for routes that no longer exist"
+
+
+class TestDatabaseOutageIsDocumented:
+    def test_every_operation_documents_its_503(self):
+        schema = served()
+        missing = []
+        for method, path, op in operations(schema):
+            body = op["responses"].get("503", {}).get("content", {}).get("application/problem+json", {})
+            if path != "/api/health" and body.get("example", {}).get("code") != "database_unavailable":
+                missing.append(f"{method.upper()} {path}")
+        assert missing == [], "app.kit.openapi documents 503 database_unavailable on every operation"

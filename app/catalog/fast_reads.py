@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.catalog import service
 from app.catalog.errors import ProductNotFound
 from app.catalog.schemas import ProductListQuery
+from app.kit.faults import infrastructure_fault
 from app.kit.params import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class CatalogFastPath:
                 body = await self._answer(scope["path"], scope["query_string"])
             except ProductNotFound:
                 body = None
-            except Exception:  # noqa: BLE001 - the application answers, with its own error handling
+            except Exception as exc:  # noqa: BLE001 - the application answers, with its own error handling
+                if infrastructure_fault(exc) is not None:
+                    raise  # the database is unreachable: the route would fail alike (app.kit.faults)
                 log.warning("fast catalogue read failed; the application answers", exc_info=True)
                 body = None
             if body is not None:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from app.db import get_engine
 from app.kit import leandb
+from app.kit.faults import is_disconnect
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ async def _fetch(sql: str, args: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...],
                 return await cursor.fetchall()
         except Exception as exc:  # noqa: BLE001 - the engine path has its own pool, retries and errors
             if attempt == 2:
+                if is_disconnect(exc):
+                    raise  # a fresh connection failed too: the database is unreachable (503), not the pool
                 log.warning("lean catalogue read failed; using the engine", extra={"error": repr(exc)})
     return await _via_engine(sql, args)
 

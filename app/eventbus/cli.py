@@ -21,10 +21,12 @@ def register(cli: typer.Typer) -> None:
         from app.config import get_settings
         from app.eventbus.consumer import Consumer
         from app.kit.logging import configure_logging
-        from app.redis import get_redis
+        from app.redis import background_redis
 
-        configure_logging(get_settings().log_level)
-        redis = get_redis()
+        settings = get_settings()
+        configure_logging(settings.log_level)
+        # Its socket outwaits the blocking read: an idle stream is not a dead Redis.
+        redis = background_redis(longest_block_seconds=settings.event_consumer_block_ms / 1000)
         if redis is None:
             typer.echo("REDIS_URL is not set: there is no stream to consume", err=True)
             raise typer.Exit(2)

@@ -114,7 +114,9 @@ class Consumer:
             handler = HANDLERS[self.group]()
         self.handler = handler
         self.batch_size = batch_size
-        self.block_ms = settings.event_consumer_block_ms if block_ms is None else block_ms
+        self.block_ms = _block_within_timeout(
+            redis, settings.event_consumer_block_ms if block_ms is None else block_ms
+        )
         self.claim_idle_ms = settings.event_consumer_claim_idle_ms if claim_idle_ms is None else claim_idle_ms
         self._autoclaim_cursor = "0-0"
         self._own_pending_checked = False
@@ -222,6 +224,15 @@ class Consumer:
                     await asyncio.wait_for(stop.wait(), timeout=2)
                 except TimeoutError:
                     pass
+
+
+def _block_within_timeout(redis: Redis, block_ms: int) -> int:
+    """A blocking read must end before the client's socket timeout, or an idle stream looks like a dead
+    Redis (a timeout error, "redis unavailable", a pause). Blocks no longer than the timeout allows."""
+    timeout = redis.connection_pool.connection_kwargs.get("socket_timeout")
+    if timeout is None:
+        return block_ms
+    return max(1, min(block_ms, int(timeout * 1000 * 0.8)))
 
 
 def _entries(reply: Any, *, keep_deleted: bool = False) -> list[tuple[bytes, Any]]:

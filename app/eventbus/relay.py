@@ -1,12 +1,16 @@
 """The outbox relay: unpublished outbox rows → the Redis stream `daoxiang:events`, at least once.
 
-One relay run is one transaction: claim a batch, XADD every envelope, mark the batch published, commit.
+One relay run is one transaction: claim a batch, XADD every envelope (one pipelined round trip), mark the
+batch published (one UPDATE), commit. The worker runs them back to back while there is a backlog
+(`relay_forever`), so publishing keeps up with checkout; idle, it looks every EVENT_RELAY_POLL_SECONDS.
 A process killed after XADD but before the commit leaves the rows unpublished (the transaction rolls back),
 so the next run publishes them again: a duplicate, never a loss. Consumers drop duplicates by event `id`.
 
 Claims are safe with several workers: on MariaDB the batch is read `FOR UPDATE SKIP LOCKED` (each worker
 gets other rows); on SQLite the claim is a conditional UPDATE, which takes the database's single write
-lock until the commit, so a second relay waits and then finds the rows already published.
+lock until the commit, so a second relay waits and then finds the rows already published. One relay
+publishes in outbox order; with several, batches may interleave in the stream (consumers do not rely on
+the order: each event is handled on its own and de-duplicated by id).
 
 Redis down: the rows get `attempts + 1` and `next_attempt_at` with exponential backoff, and stay in the
 outbox. No Redis configured: nothing is claimed; the outbox keeps everything until one is.
@@ -14,6 +18,7 @@ outbox. No Redis configured: nothing is claimed; the outbox keeps everything unt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
@@ -83,18 +88,12 @@ async def publish(redis: Redis, events: Sequence[OutboxEvent]) -> list[bytes]:
 
 
 async def mark_published(session: AsyncSession, events: Sequence[OutboxEvent], now: datetime) -> None:
+    # One statement for the batch (an executemany by primary key was one round trip per row).
     await session.execute(
-        update(OutboxEvent),
-        [
-            {
-                "id": e.id,
-                "published_at": now,
-                "attempts": e.attempts + 1,
-                "last_error": None,
-                "claim_token": None,
-            }
-            for e in events
-        ],
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_([e.id for e in events]))
+        .values(published_at=now, attempts=OutboxEvent.attempts + 1, last_error=None, claim_token=None)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -143,6 +142,29 @@ async def relay_once(
         return 0
     await mark_published(session, events, now)
     return len(events)
+
+
+async def relay_forever(stop: asyncio.Event, redis: Redis | None = None) -> None:
+    """The worker's relay: publish batch after batch, each in its own transaction, as long as there is a
+    backlog; when the outbox is empty, look again every EVENT_RELAY_POLL_SECONDS. Several workers may run
+    it at once (the claims skip each other's rows). A failure (database down) is logged and retried after a
+    pause; Redis down is handled per batch by `relay_once` (backoff on the rows)."""
+    settings = get_settings()
+    pause = settings.event_relay_poll_seconds
+    while not stop.is_set():
+        try:
+            async with session_scope() as session:
+                published = await relay_once(session, redis)
+            pause = settings.event_relay_poll_seconds
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive a database outage
+            log.warning("event relay failed; retrying", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
+            published, pause = 0, min(max(pause * 2, 1.0), 30.0)
+        if published:
+            continue  # a backlog: the next batch at once
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=pause)
+        except TimeoutError:
+            pass
 
 
 async def drain(redis: Redis | None = None, *, max_batches: int = 1000) -> int:

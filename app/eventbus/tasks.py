@@ -1,22 +1,30 @@
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
 from app.eventbus import consumer, relay
-from app.worker import job
+from app.worker import job, loop
 
-MAX_BATCHES_PER_TICK = 10
+MAX_BATCHES = 1000  # --once ends even while checkout keeps adding events
+
+
+@loop("events.relay")
+async def relay_continuously(stop: asyncio.Event) -> None:
+    """`daoxiang worker`: publish outbox events as they come, batch after batch while there is a backlog."""
+    await relay.relay_forever(stop)
 
 
 @job("events.relay")
 async def relay_events(session: AsyncSession) -> int:
-    """Every tick: publish due outbox events to the Redis stream, a batch per transaction."""
+    """`daoxiang worker --once`: publish every due outbox event, a batch per transaction."""
     batch_size = get_settings().event_relay_batch_size
     total = 0
-    for _ in range(MAX_BATCHES_PER_TICK):
+    for _ in range(MAX_BATCHES):
         published = await relay.relay_once(session, limit=batch_size)
         total += published
         if published < batch_size:
-            break
+            return total
         await session.commit()
     return total
 

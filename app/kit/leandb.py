@@ -9,9 +9,10 @@ constraints, the COMMIT itself, which keeps the hot SKU row locked for as short 
 
 Connections of `get_pool()` run in autocommit mode (a single read needs no COMMIT round trip), those of
 `get_pool(transactions=True)` do not (the first statement opens the transaction: no BEGIN round trip) and
-accept several statements per round trip; all at READ COMMITTED, like the engine's. A connection whose state is in doubt after an error is dropped, never reused; one that sat
-idle longer than IDLE_PING_SECONDS is pinged before use (the server may have closed it). SQLite has no
-pool: callers take the SQLAlchemy path there.
+accept several statements per round trip; all at READ COMMITTED, like the engine's. A connection whose state is in doubt after an error is dropped, never reused; one the
+server has closed (a restart, KILL: the socket has seen its end) is dropped before use at no cost; one that
+sat idle longer than IDLE_PING_SECONDS is also pinged (the server may have vanished without closing it).
+SQLite has no pool: callers take the SQLAlchemy path there.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ def _connection_suspect(exc: BaseException) -> bool:
         return True
     code = error_code(exc)
     return isinstance(exc, MySQLError) and (code is None or code >= 2000)
+
+
+def server_closed(conn: Any) -> bool:
+    """True when the server has closed this asyncmy connection (end of stream seen, transport closing),
+    checked without a round trip. A half-open connection (the server vanished without closing it) is not
+    seen here: the idle ping catches those."""
+    return bool(getattr(conn, "_stream_broken", False))
 
 
 class HexText:
@@ -123,6 +131,11 @@ class LeanPool:
     async def _acquire(self) -> Any:
         while self._idle:
             conn, since = self._idle.pop()
+            if server_closed(conn):
+                # The server went away (restart, KILL, wait_timeout) while this sat idle: it said so with
+                # a FIN that the event loop has already read. Known without a round trip.
+                conn.close()
+                continue
             if time.monotonic() - since < IDLE_PING_SECONDS:
                 return conn
             try:

@@ -6,15 +6,19 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import AppError
 from app.kit.client import client_address_of
 from app.kit.context import request_id_var
 
 access_log = logging.getLogger("daoxiang.access")
+errors_log = logging.getLogger("daoxiang.errors")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
@@ -130,3 +134,69 @@ class BodySizeLimitMiddleware:
             413, "payload_too_large", "Payload too large", f"The request body is larger than {limit} bytes."
         )
         await response(scope, receive, send)
+
+
+ErrorResponder = Callable[[Scope, Exception, "AppError | None"], Awaitable[Response]]
+
+
+def problem_for(_scope: Scope, exc: Exception, fault: AppError | None) -> Awaitable[Response]:
+    """The default answer: the fault's own problem+json, or a 500 problem for a bug."""
+    from app.kit import problems
+
+    async def respond() -> Response:
+        if fault is not None:
+            return problems.app_error_response(fault)
+        return problems.internal_error_response()
+
+    return respond()
+
+
+class ErrorBoundary:
+    """The one place an exception that escaped the application is answered and logged.
+
+    Starlette's own catch-all (an exception handler for `Exception`) sends the 500 and then re-raises, so the
+    server logs the traceback a second time and drops the client's keep-alive connection. This middleware,
+    just inside the request id, answers instead and returns normally:
+    - an expected fault (database or Redis unreachable, app.kit.faults) with the app's own error (503
+      `database_unavailable` + Retry-After), logged once in one line;
+    - anything else with 500 `internal_error`, logged once with its traceback.
+    Errors raised before FastAPI's routing (the fast paths, CSRF) are covered the same way."""
+
+    def __init__(self, app: ASGIApp, respond: ErrorResponder = problem_for) -> None:
+        self.app = app
+        self.respond = respond
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            from app.kit.faults import infrastructure_fault
+
+            where = {"method": scope.get("method"), "path": scope.get("path")}
+            fault = exc if isinstance(exc, AppError) else infrastructure_fault(exc)
+            if isinstance(exc, AppError):
+                pass  # an answer raised outside the routes (middleware): nothing to log
+            elif fault is None:
+                errors_log.error("unhandled error", exc_info=exc, extra=where)
+            else:
+                cause = (
+                    getattr(exc, "orig", None) or exc
+                )  # the driver's error, without SQLAlchemy's help text
+                errors_log.warning(
+                    fault.code, extra={**where, "error": f"{type(cause).__name__}: {cause}"[:300]}
+                )
+            if started:
+                return  # part of a response went out: the server closes the connection, nothing to add
+            response = await self.respond(scope, exc, fault)
+            await response(scope, receive, send)

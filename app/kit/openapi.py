@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.errors import AppError
+from app.errors import AppError, DatabaseUnavailable
 
 
 class Problem(BaseModel):
@@ -75,6 +76,32 @@ def problem_responses(*errors: type[AppError], validation: bool = True) -> dict[
     return responses
 
 
+DATABASE_UNAVAILABLE_RESPONSE: dict[str, Any] = {
+    "description": "Database unavailable (`database_unavailable`): retry after `Retry-After` seconds",
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    "content": {
+        "application/problem+json": {
+            "schema": {"$ref": "#/components/schemas/Problem"},
+            "example": {
+                "type": "https://daoxiang.example/problems/database-unavailable",
+                "title": DatabaseUnavailable.title,
+                "status": 503,
+                "detail": "The shop cannot reach its database right now; try again shortly.",
+                "code": DatabaseUnavailable.code,
+            },
+        }
+    },
+}
+
+
+def _document_database_unavailable(operation: dict[str, Any]) -> None:
+    """Every operation may meet a database outage (app.kit.faults): document its 503, unless the operation
+    documents its own (health)."""
+    responses = operation.get("responses")
+    if isinstance(responses, dict) and "503" not in responses:
+        responses["503"] = copy.deepcopy(DATABASE_UNAVAILABLE_RESPONSE)
+
+
 def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     """Make the documented errors match what is sent: problem+json only, validation errors in our shape.
 
@@ -87,6 +114,7 @@ def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     validation_ref = {"$ref": "#/components/schemas/ValidationProblem"}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            _document_database_unavailable(operation)
             for status, response in operation.get("responses", {}).items():
                 if status[:1] not in ("4", "5"):
                     continue

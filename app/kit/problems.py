@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,8 +11,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError
 from app.kit.context import request_id_var
-
-log = logging.getLogger("daoxiang.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -116,8 +113,8 @@ async def http_exception_handler(_request: Request, exc: Exception) -> JSONRespo
     return problem_response(exc.status_code, code, title, detail, dict(exc.headers or {}))
 
 
-async def unhandled_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", exc_info=exc)
+def internal_error_response() -> JSONResponse:
+    """A bug's answer (app.kit.middleware.ErrorBoundary logs it)."""
     return problem_response(
         500, "internal_error", "Internal server error", "Something went wrong on our side."
     )
@@ -127,4 +124,5 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
-    app.add_exception_handler(Exception, unhandled_error_handler)
+    # No handler for Exception: Starlette would re-raise after it (a second log, a dropped keep-alive
+    # connection). app.kit.middleware.ErrorBoundary answers what escapes.

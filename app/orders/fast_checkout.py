@@ -130,5 +130,6 @@ async def _checkout(token: str, data: OrderCreate, key: str | None) -> Response 
             status, body = await service.place_order(session, principal, data, idempotency_key=key)
     except AppError as exc:
         return app_error_response(exc)
-    # Any other error goes up to Starlette's ServerErrorMiddleware, as the route's would: a 500 problem.
+    # Any other error goes up to app.kit.middleware.ErrorBoundary, as the route's would: a 503 problem for an
+    # unreachable database, a 500 problem for a bug.
     return JSONResponse(body, status_code=status)

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from app.errors import AppError, NotAuthenticated
 from app.kit import problems
@@ -45,6 +46,7 @@ CODE_TEXT = {
     "unknown_code": "没有找到这个溯源码，请核对后重试；若商品来源可疑，请联系客服。",
     "too_many_attempts": "尝试次数太多，请稍后再试。",
     "cart_empty": "购物车是空的。",
+    "database_unavailable": "系统正忙，暂时无法处理您的请求，请稍后再试。您的订单和账户信息不会丢失。",
 }
 
 
@@ -83,7 +85,9 @@ async def _app_error(request: Request, exc: Exception) -> Response:
         return await problems.app_error_handler(request, exc)
     if isinstance(exc, NotAuthenticated):
         return RedirectResponse(page_session.login_url(request), status_code=303)
-    return error_page(request, exc.status_code, CODE_TEXT.get(exc.code))
+    response = error_page(request, exc.status_code, CODE_TEXT.get(exc.code))
+    response.headers.update(exc.headers)  # Retry-After of a 429 or 503
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -101,10 +105,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_page(request, status)
 
 
-async def _unhandled(request: Request, exc: Exception) -> Response:
+async def boundary_response(scope: Scope, _exc: Exception, fault: AppError | None) -> Response:
+    """What app.kit.middleware.ErrorBoundary answers (it has logged the error): a page for a page request
+    (503 "稍后再试" when the database is unreachable), problem+json otherwise."""
+    request = Request(scope)
+    if fault is not None:
+        return await _app_error(request, fault)
     if not is_page_request(request):
-        return await problems.unhandled_error_handler(request, exc)
-    log.error("unhandled error on a page", exc_info=exc)
+        return problems.internal_error_response()
     return error_page(request, 500)
 
 
@@ -112,4 +120,3 @@ def install_page_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unhandled)

@@ -229,3 +229,115 @@ class TestJobs:
             assert await relay.purge_published(session, now=later) == 1
         (row,) = await outbox()
         assert row.published_at is None
+
+
+async def _until_published(deadline_s: float = 30) -> None:
+    """Wait (polling the outbox, no fixed sleep) until every event is published."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while any(r.published_at is None for r in await outbox()):
+        assert loop.time() < deadline, "the relay did not publish the backlog"
+        await asyncio.sleep(0.02)
+
+
+async def _emit_many(count: int) -> None:
+    from sqlalchemy import insert
+
+    from app.events import OutboxEvent, outbox_row
+
+    payload = {"role": "customer", "registered_at": "2026-11-25T13:05:00+00:00"}
+    async with session_scope() as session:
+        await session.execute(
+            insert(OutboxEvent),
+            [
+                outbox_row("user.registered", {"user_id": i, **payload}, subject=f"user/{i}")
+                for i in range(1, count + 1)
+            ],
+        )
+
+
+class TestContinuousRelay:
+    """`daoxiang worker` relays batch after batch while there is a backlog, not a few batches per tick."""
+
+    @pytest.mark.parametrize(("events", "batch_size"), [(1, 1000), (57, 10), (600, 7), (2500, 1000)])
+    async def test_publishes_a_backlog_of_many_batches_once_each_in_outbox_order(
+        self, monkeypatch: pytest.MonkeyPatch, events, batch_size
+    ):
+        redis = real_redis()
+        monkeypatch.setattr(get_settings(), "event_relay_batch_size", batch_size)
+        await _emit_many(events)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.relay_forever(stop, redis))
+        try:
+            await _until_published()
+        finally:
+            stop.set()
+            await task
+        rows = await outbox()
+        ids = [e["id"] for e in await stream_envelopes(redis)]
+        assert ids == [r.event_id for r in rows]  # each once, in outbox order (one relay)
+        assert all(r.attempts == 1 for r in rows)
+
+    async def test_new_events_go_out_while_it_waits_idle(self, monkeypatch: pytest.MonkeyPatch):
+        redis = real_redis()
+        monkeypatch.setattr(get_settings(), "event_relay_poll_seconds", 0.05)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.relay_forever(stop, redis))
+        try:
+            for round_ in range(3):
+                await emit_registered(round_ + 1)
+                await _until_published(deadline_s=10)
+        finally:
+            stop.set()
+            await task
+        assert len(await stream_envelopes(redis)) == 3
+
+    @pytest.mark.parametrize("relays", [2, 4])
+    async def test_several_relays_together_publish_each_event_exactly_once(
+        self, monkeypatch: pytest.MonkeyPatch, relays
+    ):
+        redis = real_redis()
+        monkeypatch.setattr(get_settings(), "event_relay_batch_size", 25)
+        await _emit_many(700)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(relay.relay_forever(stop, redis)) for _ in range(relays)]
+        try:
+            await _until_published()
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+        ids = [e["id"] for e in await stream_envelopes(redis)]
+        assert len(ids) == len(set(ids)) == 700
+
+    async def test_redis_down_keeps_everything_and_the_loop_goes_on(self, monkeypatch: pytest.MonkeyPatch):
+        monkeypatch.setattr(get_settings(), "event_relay_poll_seconds", 0.01)
+        await _emit_many(30)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.relay_forever(stop, down_redis()))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not all(r.attempts >= 1 for r in await outbox()):
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        rows = await outbox()
+        assert all(r.published_at is None and r.next_attempt_at is not None for r in rows)
+
+    async def test_the_worker_relays_between_its_ticks(self, monkeypatch: pytest.MonkeyPatch):
+        from app.worker import run_forever
+
+        redis = real_redis()
+        monkeypatch.setattr(get_settings(), "event_relay_poll_seconds", 0.05)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_forever(interval_seconds=3600, stop=stop))
+        try:
+            await _emit_many(1500)
+            await _until_published()  # long before the next tick (an hour)
+            await emit_registered(99)
+            await _until_published()
+        finally:
+            stop.set()
+            await worker
+        ids = [e["id"] for e in await stream_envelopes(redis)]
+        assert len(ids) == len(set(ids)) == 1501
