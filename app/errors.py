@@ -75,6 +75,18 @@ class ServiceUnavailable(AppError):
     title = "Service unavailable"
 
 
+class StorageUnavailable(AppError):
+    """The disk that keeps uploaded files refused a write (read-only, full): nothing was stored, no row
+    points to a missing file."""
+
+    status_code = 507
+    code = "storage_unavailable"
+    title = "Storage unavailable"
+
+    def __init__(self, detail: str | None = None, **extra: Any):
+        super().__init__(detail or "The file could not be stored right now; try again later.", **extra)
+
+
 class DatabaseUnavailable(ServiceUnavailable):
     """The database cannot be reached (down, restarting, every connection busy). Nothing was written: the
     request may be repeated once it is back."""

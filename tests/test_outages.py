@@ -23,7 +23,7 @@ from app.payments.providers import sandbox
 from tests.ops.servers import free_port
 from tests.orders.factories import customer, sku_on_sale
 from tests.storefront.pages import csrf_token, is_html
-from tests.users.factories import DEFAULT_PASSWORD, auth
+from tests.users.factories import DEFAULT_PASSWORD, auth, create_user
 
 REQUEST_ID = "outage-test-0001"
 
@@ -203,6 +203,37 @@ class TestWhenTheDatabaseIsBack:
         assert after.status_code == 201, after.text
         again = await client.post("/api/orders", json=body, headers=headers)
         assert again.json()["id"] == after.json()["id"]
+
+    @pytest.mark.parametrize(
+        ("attempts", "callers"), [(6, 1), (31, 4)], ids=["owner-six-times", "thirty-from-one-nat"]
+    )
+    async def test_logins_that_met_the_outage_lock_nobody_out(self, client, monkeypatch, attempts, callers):
+        # Only a wrong password counts: failures the server caused must not lock the owner out afterwards
+        # (five tries), nor everyone behind one address (thirty).
+        monkeypatch.setattr(get_settings(), "login_max_phones_per_network", 3)
+        owner = await create_user()
+        neighbours = [await create_user() for _ in range(3)]
+        settings = get_settings()
+        good_url = settings.database_url
+        await dispose_engine()
+        leandb.close()
+        monkeypatch.setattr(settings, "database_url", f"mysql+asyncmy://root@127.0.0.1:{free_port()}/x")
+        try:
+            for i in range(attempts):
+                who = (owner, *neighbours)[i % callers]
+                during = await client.post(
+                    "/api/auth/login", json={"phone": who.phone, "password": DEFAULT_PASSWORD}
+                )
+                _assert_database_unavailable(during)
+        finally:
+            await dispose_engine()
+            leandb.close()
+            monkeypatch.setattr(settings, "database_url", good_url)
+        for user in (owner, *neighbours):
+            after = await client.post(
+                "/api/auth/login", json={"phone": user.phone, "password": DEFAULT_PASSWORD}
+            )
+            assert after.status_code == 200, after.text
 
 
 class TestBugs:

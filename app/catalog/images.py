@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.catalog.errors import ImageTooLarge, InvalidImage
 from app.config import get_settings
+from app.kit import storage
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -66,11 +67,7 @@ def process(data: bytes) -> bytes:
 def store(product_id: int, jpeg: bytes, name: str | None = None) -> str:
     """Write the image under MEDIA_DIR; returns its public URL."""
     relative = Path("products") / str(product_id) / (name or f"{secrets.token_hex(12)}.jpg")
-    target = get_settings().media_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(jpeg)
-    tmp.replace(target)
+    storage.write(get_settings().media_dir / relative, jpeg)
     return MEDIA_URL + relative.as_posix()
 
 

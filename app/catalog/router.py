@@ -41,7 +41,7 @@ from app.catalog.schemas import (
     StockSet,
 )
 from app.db import SessionDep
-from app.errors import Forbidden, NotAuthenticated
+from app.errors import Forbidden, NotAuthenticated, StorageUnavailable
 from app.kit.openapi import problem_responses
 from app.kit.pagination import Page, PageParamsDep
 from app.kit.params import IdPath, IdQuery
@@ -287,7 +287,9 @@ async def admin_delete_category(category_id: IdPath, staff: StaffUser, session: 
     tags=ADMIN,
     summary="Upload a product image (JPEG/PNG/WebP, ≤ 5 MB; re-encoded, EXIF removed)",
     response_model=ImageRead,
-    responses=problem_responses(*STAFF_ERRORS, ProductNotFound, InvalidImage, ImageTooLarge),
+    responses=problem_responses(
+        *STAFF_ERRORS, ProductNotFound, InvalidImage, ImageTooLarge, StorageUnavailable
+    ),
 )
 async def admin_upload_image(
     product_id: IdPath,

@@ -22,6 +22,7 @@ import anyio
 
 from app.catalog import images
 from app.config import get_settings
+from app.kit import storage
 from app.traceability.errors import UnsupportedFile
 
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -77,11 +78,7 @@ async def store(folder: str, data: bytes, content_type: str) -> str:
     relative = f"trace/{folder}/{uuid.uuid4().hex}.{EXTENSIONS[content_type]}"
     path = path_of(relative)
     assert path is not None
-    target = anyio.Path(path)
-    await target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    await tmp.write_bytes(data)
-    await tmp.replace(target)
+    await anyio.to_thread.run_sync(storage.write, path, data)
     return relative
 
 

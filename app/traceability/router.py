@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from app.catalog.errors import ImageTooLarge, InvalidImage
 from app.db import SessionDep
-from app.errors import Forbidden, NotAuthenticated
+from app.errors import Forbidden, NotAuthenticated, StorageUnavailable
 from app.kit.openapi import problem_responses
 from app.kit.pagination import Page, PageParamsDep
 from app.kit.params import DigitsOnly, IdPath, IdQuery
@@ -208,7 +208,7 @@ async def list_events(batch_id: IdPath, _staff: StaffUser, session: SessionDep) 
     response_model=EventRead,
     tags=STAFF,
     summary="Attach a photo (PNG, JPEG or WebP, sniffed from its bytes; re-encoded, EXIF dropped) to an event",
-    responses=_staff_errors(EventNotFound, UnsupportedFile, InvalidImage, ImageTooLarge),
+    responses=_staff_errors(EventNotFound, UnsupportedFile, InvalidImage, ImageTooLarge, StorageUnavailable),
 )
 async def attach_event_photo(
     batch_id: IdPath,
@@ -297,7 +297,9 @@ async def get_certificate(certificate_id: IdPath, _staff: StaffUser, session: Se
     response_model=CertificateRead,
     tags=STAFF,
     summary="Upload the certificate's scan (PDF, or PNG, JPEG or WebP re-encoded; sniffed from its bytes)",
-    responses=_staff_errors(CertificateNotFound, UnsupportedFile, InvalidImage, ImageTooLarge),
+    responses=_staff_errors(
+        CertificateNotFound, UnsupportedFile, InvalidImage, ImageTooLarge, StorageUnavailable
+    ),
 )
 async def upload_certificate_file(
     certificate_id: IdPath,

@@ -19,7 +19,7 @@ from app.catalog import cache as catalog_cache
 from app.catalog import live as catalog_live
 from app.catalog.cache import invalidate
 from app.config import get_settings
-from app.db import session_scope, utcnow
+from app.db import after_commit, session_scope, utcnow
 from app.traceability import codes as codebook
 from app.traceability import files, repository, scans
 from app.traceability.errors import (
@@ -341,6 +341,17 @@ async def list_events(session: AsyncSession, batch_id: int) -> list[EventRead]:
     return [event_read(e) for e in await repository.list_events(session, [batch_id])]
 
 
+def _remove_after_commit(session: AsyncSession, replaced: str | None) -> None:
+    """A replaced file goes once the new one is committed: removed earlier, a failed commit would leave the
+    row pointing to nothing. (A new file whose row never commits is swept by the worker: app.kit.storage.)"""
+    if replaced:
+
+        async def remove() -> None:
+            await files.remove(replaced)
+
+        after_commit(session, f"traceability.file.remove.{replaced}", remove)
+
+
 async def attach_event_photo(session: AsyncSession, batch_id: int, event_id: int, data: bytes) -> EventRead:
     event = await repository.get_event(session, batch_id, event_id)
     if event is None:
@@ -349,7 +360,7 @@ async def attach_event_photo(session: AsyncSession, batch_id: int, event_id: int
     previous = event.photo_path
     event.photo_path = await files.store("photos", cleaned, content_type)
     await session.flush()
-    await files.remove(previous)
+    _remove_after_commit(session, previous)
     invalidate(session)
     return event_read(event)
 
@@ -453,7 +464,7 @@ async def attach_certificate_file(session: AsyncSession, certificate_id: int, da
     cert.file_path = await files.store("certificates", cleaned, content_type)
     cert.file_content_type = content_type
     await session.flush()
-    await files.remove(previous)
+    _remove_after_commit(session, previous)
     invalidate(session)  # pages link to the file once there is one
     return certificate_read(cert)
 

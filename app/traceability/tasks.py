@@ -1,9 +1,13 @@
 import time
 
+import anyio
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import session_scope
-from app.traceability import scans, service
+from app.kit import storage
+from app.traceability import files, scans, service
+from app.traceability.models import BatchEvent, Certificate
 from app.worker import job
 
 CODE_RUN_BUDGET_SECONDS = 20
@@ -39,3 +43,26 @@ async def flush_scans(session: AsyncSession) -> int:
 @job("traceability.purge_scan_flushes", every_seconds=3600)
 async def purge_scan_flushes(session: AsyncSession) -> int:
     return await scans.purge_flush_records(session)
+
+
+@job("traceability.sweep_files", every_seconds=3600)
+async def sweep_files(session: AsyncSession) -> int:
+    """Delete event photos and certificate scans no row points to (a failed upload's, a replaced file's) and
+    interrupted writes, once past app.kit.storage's grace period. The quarantine is left alone."""
+    stored = [
+        *(
+            await session.execute(select(BatchEvent.photo_path).where(BatchEvent.photo_path.is_not(None)))
+        ).scalars(),
+        *(
+            await session.execute(select(Certificate.file_path).where(Certificate.file_path.is_not(None)))
+        ).scalars(),
+    ]
+    referenced = [path for path in map(files.path_of, stored) if path is not None]
+
+    def sweep() -> int:
+        return sum(
+            storage.sweep(files.root() / "trace" / folder, referenced)
+            for folder in ("photos", "certificates")
+        )
+
+    return await anyio.to_thread.run_sync(sweep)

@@ -93,8 +93,14 @@ async def _check_password_throttled(
     attempt = await throttle.admit_login(phone, client_ip)
     if isinstance(attempt, throttle.LoginRefused):
         raise TooManyAttempts("Too many failed logins; try again later.", retry_after=attempt.retry_after)
-    user = await repository.get_by_phone(session, phone)
-    ok = await security.verify_password(password, user.password_hash if user else None)
+    try:
+        user = await repository.get_by_phone(session, phone)
+        ok = await security.verify_password(password, user.password_hash if user else None)
+    except BaseException:
+        # Not a wrong password (the database is unreachable, the request was cancelled): the attempt must
+        # not count, or an outage would lock out everyone who tried to log in during it.
+        await throttle.login_abandoned(attempt)
+        raise
     if not ok or user is None or not user.is_active:
         await throttle.login_failed(attempt)
         return None

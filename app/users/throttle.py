@@ -363,6 +363,16 @@ async def login_failed(attempt: LoginAttempt) -> None:
         await hit(_keys(attempt.phone, attempt.network)[3], get_settings().login_network_window_seconds)
 
 
+async def login_abandoned(attempt: LoginAttempt) -> None:
+    """The password could not be checked (a server-side failure): give the attempt back. Best effort: the
+    store that counted it may be the one that is failing."""
+    for claimed in (attempt.pair, attempt.phone_claim):
+        try:
+            await release(claimed)
+        except Exception:  # noqa: BLE001 - the original error is what the caller must see
+            log.warning("could not give back an abandoned login attempt (%s)", claimed.key)
+
+
 async def login_succeeded(attempt: LoginAttempt) -> None:
     """The owner is in: forget this network's failures for the phone and remember the network as known."""
     pair_key, known_key, _, _ = _keys(attempt.phone, attempt.network)

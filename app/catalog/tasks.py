@@ -1,0 +1,20 @@
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog import images
+from app.catalog.models import ProductImage
+from app.config import get_settings
+from app.kit import storage
+from app.worker import job
+
+
+@job("catalog.sweep_media", every_seconds=3600)
+async def sweep_media(session: AsyncSession) -> int:
+    """Delete product image files no row points to (a failed upload's, a deleted image's) and interrupted
+    writes, once past app.kit.storage's grace period."""
+    urls = (await session.execute(select(ProductImage.url))).scalars().all()
+    referenced = [path for path in map(images.path_for, urls) if path is not None]
+    return await anyio.to_thread.run_sync(
+        lambda: storage.sweep(get_settings().media_dir / "products", referenced)
+    )
