@@ -139,7 +139,9 @@ class TestBugsRevealNothing:
         async def boom() -> None:
             raise RuntimeError(secret)
 
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as c:
             response = await c.get(path)
         assert response.status_code == 500
         assert secret not in response.text
