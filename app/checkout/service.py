@@ -72,10 +72,11 @@ async def place_order(
     data: OrderCreate,
     *,
     idempotency_key: str | None,
+    kind: pipeline.OrderKind = pipeline.STANDARD,
     store: Backend | None = None,
 ) -> PlacedOrder:
-    """Checkout for `user`; with an Idempotency-Key a repeat gets the saved answer. `store` overrides the
-    one chosen for this database (the contract suite runs both on MariaDB)."""
+    """Checkout of an order of `kind` for `user`; with an Idempotency-Key a repeat gets the saved answer.
+    `store` overrides the one chosen for this database (the contract suite runs both on MariaDB)."""
     assert user.id is not None
     if isinstance(user, User):
         # Detached, the loaded user survives the rollbacks below (retries, a failed claim) without a reload.
@@ -83,7 +84,7 @@ async def place_order(
     key = (
         IdempotentRequest(user.id, idempotency_key, body_hash(data)) if idempotency_key is not None else None
     )
-    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key))
+    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key, kind))
 
 
 @functools.cache
