@@ -11,7 +11,7 @@ Idempotency-Key's rules, the body limit, `OrderCreate`), the caller is authentic
 Everything it is not sure about goes on to the application before anything is written, with the body replayed:
 another content type, a body that is not valid JSON or not a valid order, a missing or bad token, a malformed
 Idempotency-Key, an oversized or chunked body. Those are answered by the route, which stays the documented
-interface. tests/orders/test_fast_checkout.py proves both paths answer alike.
+interface. tests/checkout/test_fast_checkout.py proves both paths answer alike.
 """
 
 from __future__ import annotations
