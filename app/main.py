@@ -51,6 +51,7 @@ def _routers() -> list:
     # One router per domain; each domain package owns its routes.
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
+    from app.checkout.router import router as checkout_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
@@ -65,6 +66,7 @@ def _routers() -> list:
         health_router,
         users_router,
         cart_router,
+        checkout_router,
         orders_router,
         catalog_router,
         payments_router,
@@ -136,7 +138,7 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
     if fast_paths:
         # Inside the request id (every response keeps its X-Request-ID and access log line), outside the rest.
         from app.catalog.fast_reads import CatalogFastPath
-        from app.orders.fast_checkout import CheckoutFastPath
+        from app.checkout.fast_path import CheckoutFastPath
         from app.traceability.fast_scan import TraceScanFastPath
 
         app.add_middleware(TraceScanFastPath)

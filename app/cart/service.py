@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cart import repository
@@ -61,11 +63,16 @@ async def remove_item(session: AsyncSession, user: User, sku_id: int) -> CartRea
 async def lines_for_checkout(session: AsyncSession, user_id: int) -> dict[int, int]:
     """{sku_id: quantity} of the whole cart, capped as `get_cart` shows it (a sold-out line keeps its
     quantity, so that checkout reports it as out of stock rather than dropping it)."""
+    rows = await repository.lines_with_skus(session, user_id)
+    return checkout_quantities((row.sku_id, row.quantity, row.stock) for row in rows)
+
+
+def checkout_quantities(rows: Iterable[tuple[int, int, int]]) -> dict[int, int]:
+    """{sku_id: quantity} from (sku_id, quantity in the cart, stock) rows, capped as `get_cart` shows them."""
     limit = get_settings().order_max_quantity_per_sku
-    lines: dict[int, int] = {}
-    for row in await repository.lines_with_skus(session, user_id):
-        lines[row.sku_id] = min(row.quantity, limit, row.stock) if row.stock > 0 else row.quantity
-    return lines
+    return {
+        sku_id: min(quantity, limit, stock) if stock > 0 else quantity for sku_id, quantity, stock in rows
+    }
 
 
 async def remove_lines(session: AsyncSession, user_id: int, sku_ids: list[int]) -> None:

@@ -3,7 +3,7 @@
 Measured on the 2-core box: one statement through an AsyncSession costs ~320 us of CPU when built per call
 and ~150 us prebuilt; the same statement on a bare asyncmy cursor costs ~60 us, and the session's pool
 checkout with pre-ping and its commit another ~400 us. Checkout runs ten statements, so on MariaDB it uses
-this pool instead and owns its short transaction here, in three round trips (app.orders.repository): the
+this pool instead and owns its short transaction here, in three round trips (app.checkout.stores): the
 reads, the order with its lines, then the rest with the stock UPDATEs and, where the server enforces CHECK
 constraints, the COMMIT itself, which keeps the hot SKU row locked for as short a time as possible.
 
@@ -116,7 +116,7 @@ class LeanPool:
         if not autocommit:
             from asyncmy.constants import CLIENT
 
-            # Transactions send their last writes together with the stock UPDATE (app.orders.repository).
+            # Transactions send their last writes together with the stock UPDATE (app.checkout.stores).
             self._kwargs["client_flag"] = CLIENT.MULTI_STATEMENTS
         self.autocommit = autocommit
         # What the server is, known once the first connection is open: MariaDB (rather than MySQL), and

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, status
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
@@ -13,76 +13,25 @@ from app.kit.pagination import Page, PageParamsDep
 from app.kit.params import IdPath
 from app.orders import service
 from app.orders.errors import (
-    CartEmpty,
-    CouponNotFound,
-    IdempotencyKeyReused,
     InvalidOrderState,
     OrderNotFound,
-    OutOfStock,
-    QuantityLimitExceeded,
     RefundRequestLimitReached,
-    RequestInProgress,
-    SkuUnavailable,
-    TooManyUnpaidOrders,
 )
 from app.orders.models import Order, OrderStatus
 from app.orders.schemas import (
     AdminOrderRead,
-    OrderCreate,
     OrderRead,
     RefundReject,
     RefundRequest,
     ShipRequest,
 )
-from app.users.dependencies import CurrentPrincipal, CurrentUser, StaffUser
-from app.users.errors import AddressNeedsCorrection, AddressNotFound
+from app.users.dependencies import CurrentUser, StaffUser
 
 router = APIRouter()
 TAGS = ["orders"]
 ADMIN_TAGS = ["orders (staff)"]
 
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Any unique string (a UUID is good). Repeating a request with the same key and body "
-        "returns the first answer instead of placing a second order; keys are kept for at least 24 hours.",
-    ),
-]
 StatusQuery = Annotated[OrderStatus | None, Query(alias="status", description="only orders in this status")]
-
-
-@router.post(
-    "/api/orders",
-    status_code=status.HTTP_201_CREATED,
-    response_model=OrderRead,
-    tags=TAGS,
-    summary="Place an order (named items, or the whole cart); stock is reserved until pay_deadline",
-    responses=problem_responses(
-        NotAuthenticated,
-        AddressNotFound,
-        OutOfStock,
-        SkuUnavailable,
-        TooManyUnpaidOrders,
-        AddressNeedsCorrection,
-        RequestInProgress,
-        QuantityLimitExceeded,
-        CartEmpty,
-        CouponNotFound,
-        IdempotencyKeyReused,
-    ),
-)
-async def place_order(
-    data: OrderCreate,
-    user: CurrentPrincipal,
-    session: SessionDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
-    status_code, body = await service.place_order(session, user, data, idempotency_key=idempotency_key)
-    return JSONResponse(body, status_code=status_code)
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Checkout, order actions for customers and staff, and the API the payments domain calls.
+"""Order actions for customers and staff, and the API the payments domain calls (checkout: app.checkout).
 
 Status changes go through `app.orders.state.transition` only. Stock moves with conditional UPDATEs in
 ascending SKU id order (so overlapping multi-line orders never wait on each other in a cycle) and goes back
@@ -7,57 +7,37 @@ at most once per order (`stock_released_at`, claimed by a conditional UPDATE).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import enum
 import io
 import logging
-import random
-import secrets
-import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
-from app.cart import service as cart_service
-from app.catalog.models import ProductStatus
 from app.config import get_settings
 from app.db import utcnow
-from app.kit import leandb, regions
-from app.orders import idempotency, repository
+from app.orders import repository
 from app.orders.errors import (
     AmountMismatch,
-    CartEmpty,
-    CouponNotFound,
     InvalidOrderState,
     OrderNotFound,
-    OutOfStock,
-    QuantityLimitExceeded,
     RefundRequestLimitReached,
-    RequestInProgress,
-    SkuUnavailable,
-    TooManyUnpaidOrders,
 )
 from app.orders.models import Order, OrderHistory, OrderItem, OrderStatus
-from app.orders.schemas import OrderCreate, OrderRead, RefundReject, ShipLine, ShipRequest
+from app.orders.schemas import OrderRead, RefundReject, ShipLine, ShipRequest
 from app.orders.state import SYSTEM, Actor, transition
-from app.users.errors import AddressNeedsCorrection, AddressNotFound
-from app.users.models import Principal, User
+from app.users.models import User
 
 log = logging.getLogger("daoxiang.orders")
 
 S = OrderStatus
 # Shop dates (order numbers, staff date filters, exports) are Beijing dates; China has no daylight saving.
 SHOP_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-# MariaDB: 1213 deadlock (the transaction was rolled back), 1205 lock wait timeout.
-RETRYABLE_DB_ERRORS = {1213, 1205}
-CHECKOUT_ATTEMPTS = 4
-CHECKOUT_CONCURRENCY = 8
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -95,7 +75,7 @@ def _read_dict(order: Order, items: Sequence[OrderItem], history: Sequence[Order
             else None
         ),
         "history": [
-            _placed_entry(order.user_id, order.created_at),
+            placed_entry(order.user_id, order.created_at),
             *(
                 {
                     "from_status": h.from_status,
@@ -111,7 +91,7 @@ def _read_dict(order: Order, items: Sequence[OrderItem], history: Sequence[Order
     }
 
 
-def _placed_entry(user_id: int, created_at: datetime) -> dict[str, Any]:
+def placed_entry(user_id: int, created_at: datetime) -> dict[str, Any]:
     """The first history entry. Placing is not a transition, so it is not stored: the order row itself
     says who placed it and when (one INSERT fewer on the hottest path)."""
     return {
@@ -142,298 +122,6 @@ async def list_for_customer(
     session: AsyncSession, user: User, status: OrderStatus | None, offset: int, limit: int
 ) -> tuple[Sequence[Order], int]:
     return await repository.list_for_user(session, user.id, status, offset, limit)
-
-
-# ---------------------------------------------------------------------------------------------- checkout
-
-
-def shipping_fee(subtotal_fen: int, province: str) -> int:
-    """Free from the threshold on, otherwise a flat fee; remote provinces always add a surcharge. `province`
-    is a canonical name (app.kit.regions), as is every name in SHIPPING_REMOTE_PROVINCES."""
-    settings = get_settings()
-    fee = 0 if subtotal_fen >= settings.shipping_free_threshold_fen else settings.shipping_flat_fee_fen
-    if province in settings.shipping_remote_provinces:
-        fee += settings.shipping_remote_surcharge_fen
-    return fee
-
-
-def new_order_no(now: datetime) -> str:
-    """Date (Beijing) + 12 random digits: readable on the phone, not guessable from a neighbour's number."""
-    return now.astimezone(SHOP_TZ).strftime("%Y%m%d") + f"{secrets.randbelow(10**12):012d}"
-
-
-async def place_order(
-    session: AsyncSession, user: User | Principal, data: OrderCreate, *, idempotency_key: str | None
-) -> tuple[int, dict[str, Any]]:
-    """Checkout. Returns (HTTP status, body); with an Idempotency-Key a repeat returns the saved answer."""
-    actor = Actor(user.id, user.role)
-    assert actor.user_id is not None
-    if isinstance(user, User):
-        # Detached, the loaded user survives the rollbacks below (claims, retries) without a reload.
-        session.expunge(user)
-    # On MariaDB, named items go through the lean store in its own transaction (see app.kit.leandb). The
-    # whole-cart checkout changes the cart in the request's session, and the expired-GI guard reads
-    # certificates through it, so those stay on the session.
-    pool = None
-    if data.items is not None and not get_settings().block_sale_on_expired_gi:
-        pool = leandb.get_pool(transactions=True)
-    claim: idempotency.Claim | None = None
-    if idempotency_key is not None:
-        body_hash = idempotency.request_hash(data.model_dump(mode="json"))
-        if pool is not None:
-            # The key's row is inserted with the order, in its transaction (app.orders.idempotency).
-            claim = idempotency.Claim(actor.user_id, idempotency_key, body_hash)
-            try:
-                return 201, await _place_order_under_claim(session, pool, actor, data, claim)
-            except idempotency.KeyInUse:
-                raise RequestInProgress(
-                    "A request with this Idempotency-Key is still being processed; retry shortly."
-                ) from None
-            except idempotency.KeyAlreadyStored:
-                pass  # answered below from the stored row (or its stale claim taken over)
-        outcome = await idempotency.claim(session, actor.user_id, idempotency_key, body_hash)
-        if isinstance(outcome, idempotency.SavedResponse):
-            return outcome.status, outcome.body
-        claim = outcome
-    return 201, await _place_order_under_claim(session, pool, actor, data, claim)
-
-
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-def _checkout_slot() -> asyncio.Semaphore:
-    """Admission control: at most CHECKOUT_CONCURRENCY checkouts of this process run their transaction at
-    once. Where the COMMIT is a round trip of its own (the session path, servers that do not enforce CHECK
-    constraints) the hot SKU row stays locked from the stock UPDATE until the event loop comes back to send
-    it: with fewer transactions in flight it comes back sooner. The others wait here, holding no locks and
-    no connection."""
-    loop = asyncio.get_running_loop()
-    slot = _slots.get(loop)
-    if slot is None:
-        slot = _slots[loop] = asyncio.Semaphore(CHECKOUT_CONCURRENCY)
-    return slot
-
-
-def _db_error_code(exc: BaseException) -> int | None:
-    if isinstance(exc, DBAPIError):
-        return exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-    return leandb.error_code(exc)
-
-
-async def _place_order_under_claim(
-    session: AsyncSession,
-    pool: leandb.LeanPool | None,
-    actor: Actor,
-    data: OrderCreate,
-    claim: idempotency.Claim | None,
-) -> dict[str, Any]:
-    """One checkout slot, the order's transaction retried on deadlocks; a committed claim is let go of when
-    the order fails."""
-    try:
-        async with _checkout_slot():
-            for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
-                try:
-                    if pool is None:
-                        store = repository.SessionCheckoutStore(session)
-                        return await _place_order_once(store, actor, data, claim)
-                    async with pool.transaction() as tx:
-                        lean = repository.LeanCheckoutStore(
-                            tx, nowait_keys=pool.is_mariadb, commit_with_stock=pool.enforces_checks
-                        )
-                        body = await _place_order_once(lean, actor, data, claim)
-                        assert not lean.queued, "every queued write is sent with the stock UPDATE"
-                        return body
-                except Exception as exc:
-                    code = _db_error_code(exc)
-                    if code not in RETRYABLE_DB_ERRORS or attempt == CHECKOUT_ATTEMPTS:
-                        raise
-                    log.warning("checkout retried", extra={"db_error": code, "attempt": attempt})
-                    if pool is None:
-                        await session.rollback()
-                    await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
-            raise AssertionError("unreachable")
-    except BaseException:
-        if claim is not None and claim.row_id is not None:
-            # Undo our half of the work first: the claim row may be locked by this very transaction.
-            await session.rollback()
-            await idempotency.release(session, claim)
-        raise
-
-
-async def _place_order_once(
-    store: repository.CheckoutStore, actor: Actor, data: OrderCreate, claim: idempotency.Claim | None
-) -> dict[str, Any]:
-    settings = get_settings()
-    user_id = actor.user_id
-    assert user_id is not None
-    from_cart = data.items is None
-    if from_cart:
-        assert isinstance(store, repository.SessionCheckoutStore)
-        lines = await cart_service.lines_for_checkout(store.session, user_id)
-        if not lines:
-            raise CartEmpty("The cart is empty; add something first or name the items.")
-    else:
-        lines = {line.sku_id: line.quantity for line in data.items or []}
-    if len(lines) > settings.order_max_lines:
-        raise QuantityLimitExceeded(f"At most {settings.order_max_lines} different items per order.")
-    too_many = sorted(sku_id for sku_id, qty in lines.items() if qty > settings.order_max_quantity_per_sku)
-    if too_many:
-        raise QuantityLimitExceeded(
-            f"At most {settings.order_max_quantity_per_sku} of one item per order.", sku_ids=too_many
-        )
-    if data.coupon_code:
-        # Promotions (coupons) are not built yet: no code is known.
-        raise CouponNotFound("No such coupon.", coupon_code=data.coupon_code)
-
-    # A key whose row is not committed yet goes in with the order (lean path): the reads look for it first.
-    unclaimed_key = claim.key if claim is not None and claim.row_id is None else None
-    reads = await store.read_for_checkout(user_id, data.address_id, lines, unclaimed_key)
-    address, skus = reads.address, reads.skus
-    if address is None:
-        raise AddressNotFound("No such address.")
-    # The fee is decided on the canonical name. An address whose province could not be mapped when provinces
-    # began to be checked is refused until the customer chooses it again (so is any row that slipped past).
-    province = regions.canonical(address.province)
-    if address.needs_correction or province is None:
-        raise AddressNeedsCorrection(
-            "This address's province is not recognised; choose it again from the list before checking out.",
-            address_id=data.address_id,
-        )
-    unavailable = sorted(
-        sku_id
-        for sku_id in lines
-        if sku_id not in skus
-        or not skus[sku_id].is_active
-        or skus[sku_id].product_status != ProductStatus.published.value
-    )
-    if unavailable:
-        raise SkuUnavailable("Some items are not on sale.", sku_ids=unavailable)
-    if settings.block_sale_on_expired_gi:
-        from app.traceability import service as traceability_service
-
-        assert isinstance(store, repository.SessionCheckoutStore)
-        # Refuses products whose geographical-indication certificates all expired.
-        await traceability_service.assert_sellable(
-            store.session, {skus[sku_id].product_id for sku_id in lines}
-        )
-
-    _check_unpaid_limits(reads, lines)
-
-    # The hot path writes with plain statements: the ORM's unit of work cost more CPU than all the rest.
-    now = utcnow()
-    subtotal = sum(skus[sku_id].price_fen * qty for sku_id, qty in lines.items())
-    shipping = shipping_fee(subtotal, province)
-    discount = 0
-    order: dict[str, Any] = {
-        "order_no": new_order_no(now),
-        "user_id": user_id,
-        "status": S.pending_payment.value,
-        "subtotal_fen": subtotal,
-        "shipping_fen": shipping,
-        "discount_fen": discount,
-        "total_fen": subtotal + shipping - discount,
-        "coupon_code": None,
-        "note": data.note,
-        "address": {
-            "recipient": address.recipient,
-            "phone": address.phone,
-            "province": province,
-            "city": address.city,
-            "district": address.district,
-            "detail": address.detail,
-        },
-        "recipient_phone": address.phone,
-        "pay_deadline": now + timedelta(minutes=settings.order_pay_timeout_minutes),
-        "created_at": now,
-        "updated_at": now,
-    }
-    items = [
-        {
-            "sku_id": sku_id,
-            "product_id": skus[sku_id].product_id,
-            "name": f"{skus[sku_id].product_name} {skus[sku_id].name}"[:200],
-            "sku_name": skus[sku_id].name,
-            "quantity": qty,
-            "unit_price_fen": skus[sku_id].price_fen,
-            "subtotal_fen": skus[sku_id].price_fen * qty,
-        }
-        for sku_id, qty in sorted(lines.items())
-    ]
-    order["id"], item_ids = await store.insert_order_and_items(order, items)
-    for item, item_id in zip(items, item_ids, strict=True):
-        item.update(id=item_id, order_id=order["id"])
-    await store.emit(
-        events.outbox_row(
-            "order.created",
-            {
-                "order_id": order["id"],
-                "order_no": order["order_no"],
-                "user_id": order["user_id"],
-                "items": [
-                    {k: i[k] for k in ("sku_id", "product_id", "quantity", "unit_price_fen")} for i in items
-                ],
-                "subtotal_fen": subtotal,
-                "shipping_fen": shipping,
-                "discount_fen": discount,
-                "total_fen": order["total_fen"],
-                "pay_deadline": order["pay_deadline"].isoformat(),
-                "created_at": now.isoformat(),
-            },
-            subject=f"order/{order['id']}",
-        )
-    )
-    body = _checkout_body(order, items)
-    if claim is not None:
-        await idempotency.save_response(store, claim, 201, body)
-    if from_cart:
-        assert isinstance(store, repository.SessionCheckoutStore)
-        await cart_service.remove_lines(store.session, user_id, list(lines))
-    # Stock last: the hot rows stay locked only from here to the commit.
-    short = await store.take_stock(sorted(lines.items()))
-    if short:
-        raise OutOfStock("Not enough stock for some items; nothing was reserved.", sku_ids=short)
-    return body
-
-
-def _check_unpaid_limits(reads: repository.CheckoutReads, lines: dict[int, int]) -> None:
-    """One customer may not hold all the stock hostage with orders left unpaid (each reserves its stock until
-    the pay deadline). `reads` were counted under the lock on the customer's row, in this transaction."""
-    settings = get_settings()
-    max_orders = settings.max_unpaid_orders_per_customer
-    if reads.unpaid_orders >= max_orders:
-        raise TooManyUnpaidOrders(
-            f"You have {reads.unpaid_orders} unpaid orders (at most {max_orders}); pay or cancel one first.",
-            limit=max_orders,
-        )
-    max_units = settings.max_unpaid_units_per_sku
-    over = sorted(
-        sku_id for sku_id, qty in lines.items() if reads.unpaid_units.get(sku_id, 0) + qty > max_units
-    )
-    if over:
-        raise TooManyUnpaidOrders(
-            f"At most {max_units} of one item may wait for payment across your unpaid orders; pay or cancel"
-            " one first.",
-            limit=max_units,
-            sku_ids=over,
-        )
-
-
-def _checkout_body(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
-    read = OrderRead.model_validate(
-        {
-            **order,
-            "items": items,
-            "paid_at": None,
-            "shipped_at": None,
-            "completed_at": None,
-            "cancelled_at": None,
-            "refunded_at": None,
-            "refund_reason": None,
-            "shipment": None,
-            "history": [_placed_entry(order["user_id"], order["created_at"])],
-        }
-    )
-    return read.model_dump(mode="json")
 
 
 def _event_base(order: Order) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from app.cart import service as cart_service
 from app.cart.errors import CartItemNotFound, SkuNotFound
+from app.checkout import service as checkout_service
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError
@@ -220,14 +221,14 @@ async def place_order(
     key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
     user_id = user.id
     try:
-        _status, body = await orders_service.place_order(session, user, data, idempotency_key=key)
+        placed = await checkout_service.place_order(session, user, data, idempotency_key=key)
     except AppError as exc:
         # The failed attempt was rolled back; start clean (and with the user loaded afresh) before
         # showing the page again.
         await session.rollback()
         fresh = await users_service.get(session, user_id)
         return await _checkout_failed(request, session, fresh, exc, data.address_id)
-    return RedirectResponse(f"/orders/{body['id']}?done=placed", status_code=303)
+    return RedirectResponse(f"/orders/{placed.order['id']}?done=placed", status_code=303)
 
 
 async def _checkout_failed(

@@ -5,7 +5,7 @@ password change, disabling the account and changing its role raise the version (
 the commit on every token carrying an older one is refused.
 
 Routes that load the User row (`current_user`) compare with the row itself. The calls that only need who is
-calling (`current_principal`, checkout's fast path in app.orders.fast_checkout) read the user's
+calling (`current_principal`, checkout's fast path in app.checkout.fast_path) read the user's
 *auth state* (role, version, active) from a cache, so the hot path costs no database round trip:
 
 - with Redis: one GET of `daoxiang:auth:<user id>` (kept AUTH_STATE_CACHE_SECONDS). A change writes the new

@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
+from app.checkout import service as checkout_service
 from app.config import get_settings
 from app.db import session_scope
 from app.users.models import Address
@@ -21,10 +22,12 @@ from tests.users.factories import auth, create_address, create_user
 
 @pytest.fixture(params=["lean store", "session store"])
 def store(request, monkeypatch) -> str:
-    """Named items go through the lean MariaDB store (on SQLite the session); with the expired-GI guard on,
-    through the session."""
+    """The store of this database (on MariaDB the lean store, on SQLite the ORM store), or the ORM store in
+    the request's session with the expired-GI guard's reads too (on MariaDB: that store's locks proven
+    there)."""
     if request.param == "session store":
         monkeypatch.setattr(get_settings(), "block_sale_on_expired_gi", True)
+        monkeypatch.setattr(checkout_service, "backend", checkout_service.OrmBackend)
     return request.param
 
 

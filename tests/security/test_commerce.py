@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
+from app.checkout import pipeline as checkout_pipeline
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.events import OutboxEvent
@@ -276,8 +277,8 @@ class TestProvinceNormalisation:
         canonical, typed = case
         data = AddressCreate.model_validate({**ADDRESS, "province": typed})
         assert data.province == canonical
-        assert orders_service.shipping_fee(5990, data.province) == 2500
-        assert orders_service.shipping_fee(99_00, data.province) == 1500
+        assert checkout_pipeline.shipping_fee(5990, data.province) == 2500
+        assert checkout_pipeline.shipping_fee(99_00, data.province) == 1500
 
     @settings(max_examples=400, deadline=None)
     @given(st.text(max_size=40))

@@ -8,10 +8,11 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
+from app.checkout import stores
 from app.db import session_scope
 from app.events import OutboxEvent
 from app.kit import leandb
-from app.orders import idempotency, repository
+from app.orders import idempotency
 from app.orders.models import IdempotencyKey
 from app.orders.schemas import OrderCreate
 from app.users.models import User
@@ -29,13 +30,13 @@ async def _count(model: type) -> int:
 class TestLeanCheckout:
     async def test_order_reads_back_as_it_was_answered(self, client, monkeypatch):
         used: list[int] = []
-        take_stock = repository.LeanCheckoutStore.take_stock
+        take_stock = stores.LeanCheckoutStore.take_stock
 
         async def spy(self, lines: list[tuple[int, int]]) -> list[int]:
             used.extend(sku_id for sku_id, _ in lines)
             return await take_stock(self, lines)
 
-        monkeypatch.setattr(repository.LeanCheckoutStore, "take_stock", spy)
+        monkeypatch.setattr(stores.LeanCheckoutStore, "take_stock", spy)
         a = await sku_on_sale(stock=5)
         b = await sku_on_sale(stock=5)
         user, address = await customer()
@@ -60,7 +61,7 @@ class TestLeanCheckout:
             raise RuntimeError("crash between the order rows and the stock")
 
         with monkeypatch.context() as patch:
-            patch.setattr(repository.LeanCheckoutStore, "take_stock", broken)
+            patch.setattr(stores.LeanCheckoutStore, "take_stock", broken)
             crashed = await place(client, user, address, [(sku.id, 1)], key="lean-2")
         # A bug: answered 500 (app.kit.middleware.ErrorBoundary), not re-raised into the server.
         assert crashed.status_code == 500

@@ -1,4 +1,4 @@
-"""Checkout's fast path (app.orders.fast_checkout) answers exactly as the route does, and hands everything it is
+"""Checkout's fast path (app.checkout.fast_path) answers exactly as the route does, and hands everything it is
 unsure about to the route, body and all, before it has written anything."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.types import Receive, Scope, Send
 
+from app.checkout.fast_path import CheckoutFastPath
 from app.main import create_app
-from app.orders.fast_checkout import CheckoutFastPath
 from app.users.models import User
 from tests.orders.factories import count_orders, customer, sku_on_sale, stock_of
 from tests.users.factories import auth, create_user

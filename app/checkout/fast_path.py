@@ -3,36 +3,31 @@
 Checkout is the shop's hottest write, and once its own statements were lean (app.kit.leandb) close to half of
 its CPU was the framework: the middleware stack, matching the path against every route, solving the
 dependencies and parsing the body. This ASGI middleware recognises an ordinary checkout request and runs the
-same steps as the route, with the same functions: the body is validated with `OrderCreate`, the caller is
-authenticated like `current_principal`, the unit of work is `session_scope` (what `SessionDep` uses), the
-order is placed by `service.place_order`, and errors are rendered by the same problem+json handlers.
+same steps as the route, with the same functions: the request is parsed by app.checkout.request (the
+Idempotency-Key's rules, the body limit, `OrderCreate`), the caller is authenticated like
+`current_principal`, the unit of work is `session_scope` (what `SessionDep` uses), the order is placed by
+`service.place_order`, and errors are rendered by the same problem+json handlers.
 
 Everything it is not sure about goes on to the application before anything is written, with the body replayed:
 another content type, a body that is not valid JSON or not a valid order, a missing or bad token, a malformed
 Idempotency-Key, an oversized or chunked body. Those are answered by the route, which stays the documented
-interface. tests/orders/test_fast_checkout.py proves both paths answer alike.
+interface. tests/checkout/test_fast_checkout.py proves both paths answer alike.
 """
 
 from __future__ import annotations
 
-import re
-
-import orjson
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.config import get_settings
+from app.checkout import request as checkout_request
+from app.checkout import service
 from app.db import session_scope
 from app.errors import AppError
 from app.kit.problems import app_error_response
-from app.orders import service
 from app.orders.schemas import OrderCreate
 from app.users.dependencies import principal_from_token
 
 PATH = "/api/orders"
-# The route's Idempotency-Key header rules (app.orders.router.IdempotencyKeyHeader).
-_KEY = re.compile(rb"[\x21-\x7e]{1,255}")
 
 
 class CheckoutFastPath:
@@ -62,7 +57,7 @@ class CheckoutFastPath:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        data = _order(body) if len(body) == length else None
+        data = checkout_request.parse_order(body) if len(body) == length else None
         response = await _checkout(token, data, key) if data is not None else None
         if response is None:  # not a valid order, or no valid token: the route answers
             await self.app(scope, _replay(body, receive), send)
@@ -84,7 +79,7 @@ def _ordinary_request(headers: list[tuple[bytes, bytes]]) -> tuple[int, str, str
                 return None
             token = credentials.decode("latin-1")
         elif name == b"idempotency-key":
-            if key is not None or not _KEY.fullmatch(value):
+            if key is not None or not checkout_request.valid_key(value):
                 return None
             key = value.decode("ascii")
         elif name == b"content-type":
@@ -93,18 +88,11 @@ def _ordinary_request(headers: list[tuple[bytes, bytes]]) -> tuple[int, str, str
             content_type = value.split(b";", 1)[0].strip().lower()
         elif name == b"transfer-encoding":
             return None
-    if length is None or length > get_settings().max_body_bytes or token is None:
+    if length is None or not checkout_request.body_fits(length) or token is None:
         return None
     if content_type != b"application/json":
         return None
     return length, token, key
-
-
-def _order(body: bytes) -> OrderCreate | None:
-    try:
-        return OrderCreate.model_validate(orjson.loads(body))
-    except (orjson.JSONDecodeError, ValidationError):
-        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -127,9 +115,9 @@ async def _checkout(token: str, data: OrderCreate, key: str | None) -> Response 
             principal = await principal_from_token(session, token)
             if principal is None:
                 return None
-            status, body = await service.place_order(session, principal, data, idempotency_key=key)
+            placed = await service.place_order(session, principal, data, idempotency_key=key)
     except AppError as exc:
         return app_error_response(exc)
     # Any other error goes up to app.kit.middleware.ErrorBoundary, as the route's would: a 503 problem for an
     # unreachable database, a 500 problem for a bug.
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(placed.order, status_code=201)

@@ -1,0 +1,333 @@
+"""The checkout pipeline: a kind of order is data and a list of steps, run in order on one store.
+
+    lines → limits → promotions (resolve) → reads → address → on sale → sellable (GI) → unpaid limits
+          → price → promotions (apply) → shipping → persist (order, lines, outbox, Idempotency-Key answer,
+            cart) → reserve stock → answer
+
+Each step takes the `Checkout` being built and either fills in more of it or raises an AppError (a 4xx
+problem; the caller rolls the transaction back, so a refusal writes nothing). The order of the checks is
+part of the API: a request with several faults is refused for the first one found here.
+
+A new kind of order (flash sale, pre-sale, subscription...) is a new `OrderKind`: the same list with the
+steps it changes swapped (its price, its stock or quota to reserve, its pay deadline) or added (a coupon
+lookup fills `resolve_promotions` and `apply_promotions` for every kind). It never gets a path of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from app import events
+from app.catalog.models import ProductStatus
+from app.checkout.stores import CheckoutReads, CheckoutStore
+from app.config import get_settings
+from app.db import utcnow
+from app.kit import regions
+from app.orders import service as orders_service
+from app.orders.errors import (
+    CartEmpty,
+    CouponNotFound,
+    OutOfStock,
+    QuantityLimitExceeded,
+    SkuUnavailable,
+    TooManyUnpaidOrders,
+)
+from app.orders.models import OrderStatus
+from app.orders.schemas import OrderCreate, OrderRead
+from app.traceability import service as traceability_service
+from app.users.errors import AddressNeedsCorrection, AddressNotFound
+
+
+@dataclass(slots=True)
+class Checkout:
+    """One checkout as the steps build it."""
+
+    kind: OrderKind
+    store: CheckoutStore
+    user_id: int
+    data: OrderCreate
+    lines: dict[int, int] = field(default_factory=dict)  # sku_id → quantity
+    from_cart: bool = False
+    reads: CheckoutReads | None = None
+    province: str = ""  # canonical (app.kit.regions)
+    now: datetime | None = None
+    subtotal_fen: int = 0
+    discount_fen: int = 0
+    shipping_fen: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)  # stores.ITEM_FIELDS, then id and order_id
+    order: dict[str, Any] = field(default_factory=dict)  # stores.ORDER_FIELDS, then id
+    answer: dict[str, Any] | None = None
+
+
+Step = Callable[[Checkout], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderKind:
+    name: str
+    steps: tuple[Step, ...]
+
+
+async def run(kind: OrderKind, store: CheckoutStore, user_id: int, data: OrderCreate) -> dict[str, Any]:
+    """Every step of `kind` on `store`, inside the transaction the caller owns; the answer (the order)."""
+    checkout = Checkout(kind, store, user_id, data)
+    for step in kind.steps:
+        await step(checkout)
+    assert checkout.answer is not None, f"order kind {kind.name} has no step that answers"
+    return checkout.answer
+
+
+# ---------------------------------------------------------------------------------------------- the steps
+
+
+async def collect_lines(c: Checkout) -> None:
+    """The named items, or (no `items`) the whole cart, which is emptied with the order."""
+    if c.data.items is None:
+        c.from_cart = True
+        c.lines = await c.store.cart_lines(c.user_id)
+        if not c.lines:
+            raise CartEmpty("The cart is empty; add something first or name the items.")
+    else:
+        c.lines = {line.sku_id: line.quantity for line in c.data.items}
+
+
+async def check_line_limits(c: Checkout) -> None:
+    settings = get_settings()
+    if len(c.lines) > settings.order_max_lines:
+        raise QuantityLimitExceeded(f"At most {settings.order_max_lines} different items per order.")
+    limit = settings.order_max_quantity_per_sku
+    too_many = sorted(sku_id for sku_id, qty in c.lines.items() if qty > limit)
+    if too_many:
+        raise QuantityLimitExceeded(f"At most {limit} of one item per order.", sku_ids=too_many)
+
+
+async def resolve_promotions(c: Checkout) -> None:
+    """The hook where coupons (and later promotions) are looked up, before anything is read or locked.
+    None exists yet: any coupon code is unknown."""
+    if c.data.coupon_code:
+        raise CouponNotFound("No such coupon.", coupon_code=c.data.coupon_code)
+
+
+async def read(c: Checkout) -> None:
+    c.reads = await c.store.read_for_checkout(c.user_id, c.data.address_id, c.lines)
+
+
+async def check_address(c: Checkout) -> None:
+    """The address is the customer's, and its province is one the shipping fee knows. An address whose
+    province could not be mapped when provinces began to be checked is refused until the customer chooses
+    it again (so is any row that slipped past)."""
+    assert c.reads is not None
+    address = c.reads.address
+    if address is None:
+        raise AddressNotFound("No such address.")
+    province = regions.canonical(address.province)
+    if address.needs_correction or province is None:
+        raise AddressNeedsCorrection(
+            "This address's province is not recognised; choose it again from the list before checking out.",
+            address_id=c.data.address_id,
+        )
+    c.province = province
+
+
+async def check_on_sale(c: Checkout) -> None:
+    assert c.reads is not None
+    skus = c.reads.skus
+    unavailable = sorted(
+        sku_id
+        for sku_id in c.lines
+        if sku_id not in skus
+        or not skus[sku_id].is_active
+        or skus[sku_id].product_status != ProductStatus.published.value
+    )
+    if unavailable:
+        raise SkuUnavailable("Some items are not on sale.", sku_ids=unavailable)
+
+
+async def check_sellable(c: Checkout) -> None:
+    """BLOCK_SALE_ON_EXPIRED_GI: refuse products whose geographical-indication certificates all expired
+    (traceability decides, reading through the request's session)."""
+    if not get_settings().block_sale_on_expired_gi:
+        return
+    assert c.reads is not None
+    product_ids = {c.reads.skus[sku_id].product_id for sku_id in c.lines}
+    await traceability_service.assert_sellable(c.store.session, product_ids)
+
+
+async def check_unpaid_limits(c: Checkout) -> None:
+    """One customer may not hold all the stock hostage with orders left unpaid (each reserves its stock until
+    the pay deadline). The reads were counted under the lock on the customer's row, in this transaction."""
+    assert c.reads is not None
+    settings = get_settings()
+    max_orders = settings.max_unpaid_orders_per_customer
+    if c.reads.unpaid_orders >= max_orders:
+        raise TooManyUnpaidOrders(
+            f"You have {c.reads.unpaid_orders} unpaid orders (at most {max_orders}); pay or cancel one first.",
+            limit=max_orders,
+        )
+    max_units = settings.max_unpaid_units_per_sku
+    units = c.reads.unpaid_units
+    over = sorted(sku_id for sku_id, qty in c.lines.items() if units.get(sku_id, 0) + qty > max_units)
+    if over:
+        raise TooManyUnpaidOrders(
+            f"At most {max_units} of one item may wait for payment across your unpaid orders; pay or cancel"
+            " one first.",
+            limit=max_units,
+            sku_ids=over,
+        )
+
+
+async def price(c: Checkout) -> None:
+    """Each line at its SKU's list price, in ascending SKU order (the order stock is taken in)."""
+    assert c.reads is not None
+    skus = c.reads.skus
+    c.now = utcnow()
+    c.items = [
+        {
+            "sku_id": sku_id,
+            "product_id": skus[sku_id].product_id,
+            "name": f"{skus[sku_id].product_name} {skus[sku_id].name}"[:200],
+            "sku_name": skus[sku_id].name,
+            "quantity": qty,
+            "unit_price_fen": skus[sku_id].price_fen,
+            "subtotal_fen": skus[sku_id].price_fen * qty,
+        }
+        for sku_id, qty in sorted(c.lines.items())
+    ]
+    c.subtotal_fen = sum(item["subtotal_fen"] for item in c.items)
+
+
+async def apply_promotions(c: Checkout) -> None:
+    """The hook where what `resolve_promotions` found takes money off the priced lines. Nothing yet."""
+    c.discount_fen = 0
+
+
+async def shipping(c: Checkout) -> None:
+    c.shipping_fen = shipping_fee(c.subtotal_fen, c.province)
+
+
+async def persist(c: Checkout) -> None:
+    """The order and its lines, the order.created event, the answer under the Idempotency-Key, and the cart
+    emptied of what was ordered: everything but the stock, which is taken last (the hot rows stay locked
+    only from there to the commit)."""
+    assert c.reads is not None and c.reads.address is not None and c.now is not None
+    address, now = c.reads.address, c.now
+    c.order = {
+        "order_no": new_order_no(now),
+        "user_id": c.user_id,
+        "status": OrderStatus.pending_payment.value,
+        "subtotal_fen": c.subtotal_fen,
+        "shipping_fen": c.shipping_fen,
+        "discount_fen": c.discount_fen,
+        "total_fen": c.subtotal_fen + c.shipping_fen - c.discount_fen,
+        "coupon_code": None,
+        "note": c.data.note,
+        "address": {
+            "recipient": address.recipient,
+            "phone": address.phone,
+            "province": c.province,
+            "city": address.city,
+            "district": address.district,
+            "detail": address.detail,
+        },
+        "recipient_phone": address.phone,
+        "pay_deadline": now + timedelta(minutes=get_settings().order_pay_timeout_minutes),
+        "created_at": now,
+        "updated_at": now,
+    }
+    c.order["id"], item_ids = await c.store.insert_order_and_items(c.order, c.items)
+    for item, item_id in zip(c.items, item_ids, strict=True):
+        item.update(id=item_id, order_id=c.order["id"])
+    await c.store.emit(order_created_event(c))
+    c.answer = answer(c.order, c.items)
+    await c.store.record_answer(c.answer)
+    if c.from_cart:
+        await c.store.remove_cart_lines(c.user_id, list(c.lines))
+
+
+async def reserve_stock(c: Checkout) -> None:
+    short = await c.store.take_stock(sorted(c.lines.items()))
+    if short:
+        raise OutOfStock("Not enough stock for some items; nothing was reserved.", sku_ids=short)
+
+
+STANDARD = OrderKind(
+    "standard",
+    (
+        collect_lines,
+        check_line_limits,
+        resolve_promotions,
+        read,
+        check_address,
+        check_on_sale,
+        check_sellable,
+        check_unpaid_limits,
+        price,
+        apply_promotions,
+        shipping,
+        persist,
+        reserve_stock,
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def shipping_fee(subtotal_fen: int, province: str) -> int:
+    """Free from the threshold on, otherwise a flat fee; remote provinces always add a surcharge. `province`
+    is a canonical name (app.kit.regions), as is every name in SHIPPING_REMOTE_PROVINCES."""
+    settings = get_settings()
+    fee = 0 if subtotal_fen >= settings.shipping_free_threshold_fen else settings.shipping_flat_fee_fen
+    if province in settings.shipping_remote_provinces:
+        fee += settings.shipping_remote_surcharge_fen
+    return fee
+
+
+def new_order_no(now: datetime) -> str:
+    """Date (Beijing) + 12 random digits: readable on the phone, not guessable from a neighbour's number."""
+    return now.astimezone(orders_service.SHOP_TZ).strftime("%Y%m%d") + f"{secrets.randbelow(10**12):012d}"
+
+
+def order_created_event(c: Checkout) -> dict[str, Any]:
+    order = c.order
+    return events.outbox_row(
+        "order.created",
+        {
+            "order_id": order["id"],
+            "order_no": order["order_no"],
+            "user_id": order["user_id"],
+            "items": [
+                {k: i[k] for k in ("sku_id", "product_id", "quantity", "unit_price_fen")} for i in c.items
+            ],
+            "subtotal_fen": order["subtotal_fen"],
+            "shipping_fen": order["shipping_fen"],
+            "discount_fen": order["discount_fen"],
+            "total_fen": order["total_fen"],
+            "pay_deadline": order["pay_deadline"].isoformat(),
+            "created_at": order["created_at"].isoformat(),
+        },
+        subject=f"order/{order['id']}",
+    )
+
+
+def answer(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The order as GET /api/orders/{id} will show it (its JSON form)."""
+    read_ = OrderRead.model_validate(
+        {
+            **order,
+            "items": items,
+            "paid_at": None,
+            "shipped_at": None,
+            "completed_at": None,
+            "cancelled_at": None,
+            "refunded_at": None,
+            "refund_reason": None,
+            "shipment": None,
+            "history": [orders_service.placed_entry(order["user_id"], order["created_at"])],
+        }
+    )
+    return read_.model_dump(mode="json")

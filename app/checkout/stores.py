@@ -1,0 +1,485 @@
+"""Where checkout reads and writes: one interface (`CheckoutStore`), one implementation per database.
+
+* `OrmCheckoutStore` (SQLite): SQLAlchemy statements in the request's session; the request's unit of work
+  commits it. Its Idempotency-Key protocol: a claim row committed in its own short unit of work before the
+  order (app.orders.idempotency), whose answer the order's transaction fills in.
+* `LeanCheckoutStore` (MariaDB/MySQL): plain statements on an asyncmy cursor inside its own short
+  transaction (app.kit.leandb), in three round trips: the reads, the order with its lines, then the rest with
+  the stock UPDATEs (and, where the server enforces CHECK constraints, the COMMIT). Its Idempotency-Key
+  protocol: the key's row is inserted with the order, in the order's transaction, without waiting for a lock;
+  its unique-key lock is the claim (see `LeanCheckoutStore.read_for_checkout` and `take_stock`).
+
+Which one runs is decided once per process by the database (app.checkout.service.backend). Both write the
+same rows for the same request: tests/checkout/test_store_contract.py runs every case on each. The lean
+store's INSERT statements are generated from the models' tables, values missing from a row take the
+column's Python-side default, and at import every required column must be one the pipeline fills or one
+with such a default: a new column cannot be filled on one path only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
+
+import orjson
+from sqlalchemy import Column, Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cart import service as cart_service
+from app.db import utcnow
+from app.events import OutboxEvent
+from app.kit.leandb import HexText, Transaction, error_code
+from app.orders import repository
+from app.orders.models import IdempotencyKey, Order, OrderItem
+from app.users import repository as users_repository
+
+log = logging.getLogger("daoxiang.orders")
+
+
+class KeyAlreadyStored(Exception):
+    """The order's transaction found the Idempotency-Key's row already there: answer from the row instead."""
+
+
+class KeyInUse(Exception):
+    """The order's transaction found the Idempotency-Key's row being inserted by a request still running."""
+
+
+class CheckoutAddress(NamedTuple):
+    recipient: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+    needs_correction: bool
+
+
+class CheckoutSku(NamedTuple):
+    id: int
+    name: str
+    price_fen: int
+    is_active: bool
+    product_id: int
+    product_name: str
+    product_status: str
+
+
+class CheckoutReads(NamedTuple):
+    """What checkout reads, after locking the customer's row: the address (None when it is not theirs),
+    the SKUs that exist, and what the customer holds unpaid (orders, and units of each of these SKUs)."""
+
+    address: CheckoutAddress | None
+    skus: dict[int, CheckoutSku]
+    unpaid_orders: int
+    unpaid_units: dict[int, int]
+
+
+class IdempotentRequest(NamedTuple):
+    """The Idempotency-Key a checkout runs under: its row answers a repeat of the same request."""
+
+    user_id: int
+    key: str
+    body_hash: str
+
+
+# The row fields the pipeline fills (app.checkout.pipeline builds these dicts; events.outbox_row the last).
+ORDER_FIELDS = frozenset(
+    "order_no user_id status subtotal_fen shipping_fen discount_fen total_fen coupon_code note address"
+    " recipient_phone pay_deadline created_at updated_at".split()
+)
+ITEM_FIELDS = frozenset("sku_id product_id name sku_name quantity unit_price_fen subtotal_fen".split())
+OUTBOX_FIELDS = frozenset("event_id type version subject occurred_at data attempts".split())
+KEY_FIELDS = frozenset("user_id key request_hash response_status response_body claimed_at created_at".split())
+
+
+class CheckoutStore(Protocol):
+    """What the pipeline asks of a database. `session` is the request's session: the steps that ask other
+    domains (the expired-GI guard) read through their service modules with it."""
+
+    session: AsyncSession
+
+    async def cart_lines(self, user_id: int) -> dict[int, int]:
+        """{sku_id: quantity} of the customer's whole cart, as app.cart.service.checkout_quantities caps it."""
+        ...
+
+    async def read_for_checkout(self, user_id: int, address_id: int, sku_ids: Iterable[int]) -> CheckoutReads:
+        """Lock the customer's row (parallel checkouts of one customer queue there, so each counts the
+        others' unpaid orders), then read the address, the SKUs and the unpaid holdings."""
+        ...
+
+    async def insert_order_and_items(
+        self, order: dict[str, Any], items: list[dict[str, Any]]
+    ) -> tuple[int, list[int]]:
+        """The order's id and its lines' ids (`items` without order_id, in order)."""
+        ...
+
+    async def emit(self, row: dict[str, Any]) -> None:
+        """An outbox row (app.events.outbox_row), in the order's transaction."""
+        ...
+
+    async def record_answer(self, body: dict[str, Any]) -> None:
+        """Store the answer under the request's Idempotency-Key (nothing without a key)."""
+        ...
+
+    async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None: ...
+
+    async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
+        """Take every line's stock (ascending SKU order, as given), last; the SKUs short of stock (then the
+        caller rolls back and nothing is taken)."""
+        ...
+
+
+def _answer_text(body: dict[str, Any]) -> str:
+    return orjson.dumps(body).decode()  # the same JSON as json.dumps(..., ensure_ascii=False), faster
+
+
+# ------------------------------------------------------------------------------------------------ ORM store
+
+
+class OrmCheckoutStore:
+    """SQLAlchemy statements in the request's session. `claim_id`: the Idempotency-Key's committed claim row
+    (app.orders.idempotency.claim), whose answer is filled in here."""
+
+    def __init__(self, session: AsyncSession, claim_id: int | None = None) -> None:
+        self.session = session
+        self.claim_id = claim_id
+
+    async def cart_lines(self, user_id: int) -> dict[int, int]:
+        return await cart_service.lines_for_checkout(self.session, user_id)
+
+    async def read_for_checkout(self, user_id: int, address_id: int, sku_ids: Iterable[int]) -> CheckoutReads:
+        await users_repository.lock(self.session, user_id)
+        address = await users_repository.get_address(self.session, user_id, address_id)
+        if address is None:
+            return CheckoutReads(None, {}, 0, {})
+        sku_ids = list(sku_ids)
+        orders, units = await repository.unpaid_holdings(self.session, user_id, sku_ids)
+        skus = {
+            sku_id: CheckoutSku(*row)
+            for sku_id, row in (await repository.sku_rows(self.session, sku_ids)).items()
+        }
+        found = CheckoutAddress(
+            address.recipient,
+            address.phone,
+            address.province,
+            address.city,
+            address.district,
+            address.detail,
+            address.needs_correction,
+        )
+        return CheckoutReads(found, skus, orders, units)
+
+    async def insert_order_and_items(
+        self, order: dict[str, Any], items: list[dict[str, Any]]
+    ) -> tuple[int, list[int]]:
+        order_id = await repository.insert_order(self.session, order)
+        rows = [{**item, "order_id": order_id} for item in items]
+        return order_id, await repository.insert_items(self.session, rows)
+
+    async def emit(self, row: dict[str, Any]) -> None:
+        self.session.add(OutboxEvent(**row))
+        await self.session.flush()
+
+    async def record_answer(self, body: dict[str, Any]) -> None:
+        if self.claim_id is not None:
+            await repository.save_idempotent_response(self.session, self.claim_id, 201, _answer_text(body))
+
+    async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None:
+        await cart_service.remove_lines(self.session, user_id, sku_ids)
+
+    async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
+        return [sku_id for sku_id, qty in lines if not await repository.take_stock(self.session, sku_id, qty)]
+
+
+# ----------------------------------------------------------------------------------------------- lean store
+
+
+def _naive_utc(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _insertable(table: Table) -> list[Column]:
+    """Every column of `table` but an autoincrement primary key, in the table's order."""
+    return [c for c in table.columns if not (c.primary_key and c.autoincrement in (True, "auto"))]
+
+
+def _python_default(column: Column) -> Any:
+    default = column.default
+    if default is None:
+        return None
+    if default.is_callable:
+        return default.arg(None)  # SQLAlchemy wraps a callable default to take the execution context
+    return default.arg
+
+
+def check_covered(table: Table, filled: frozenset[str], *, by_server: frozenset[str] = frozenset()) -> None:
+    """Every NOT NULL column without a server default is filled by the pipeline, by the statement itself
+    (`by_server`), or by its Python-side default; a column that is none of these fails at import."""
+    missing = sorted(
+        c.name
+        for c in _insertable(table)
+        if not c.nullable
+        and c.server_default is None
+        and c.default is None
+        and c.name not in filled | by_server
+    )
+    if missing:
+        raise RuntimeError(f"checkout does not fill the required columns {missing} of {table.name}")
+
+
+# Longer text goes as a hex literal: escaping it in Python costs more (app.kit.leandb.HexText).
+HEX_FROM_CHARS = 64
+
+
+class _Insert:
+    """An INSERT of every insertable column of a table, generated from its metadata. `server_values`:
+    columns whose value is an SQL expression, not a parameter (the lines' order id)."""
+
+    def __init__(
+        self, table: Table, filled: frozenset[str], server_values: dict[str, str] | None = None
+    ) -> None:
+        server_values = server_values or {}
+        check_covered(table, filled, by_server=frozenset(server_values))
+        self.columns = [c for c in _insertable(table) if c.name not in server_values]
+        names = [*server_values, *(c.name for c in self.columns)]
+        values = [*server_values.values(), *(["%s"] * len(self.columns))]
+        self.sql = (
+            f"INSERT INTO {table.name} ({', '.join(f'`{n}`' for n in names)}) VALUES ({', '.join(values)})"  # noqa: S608 - names from the models
+        )
+
+    def params(self, row: dict[str, Any]) -> list[Any]:
+        params = []
+        for column in self.columns:
+            value = row[column.name] if column.name in row else _python_default(column)
+            if isinstance(value, datetime):
+                value = _naive_utc(value)
+            elif isinstance(value, dict | list):
+                value = HexText(orjson.dumps(value).decode())
+            elif isinstance(value, str) and len(value) > HEX_FROM_CHARS:
+                value = HexText(value)
+            params.append(value)
+        return params
+
+
+ORDER_INSERT = _Insert(Order.__table__, ORDER_FIELDS)
+ITEM_INSERT = _Insert(OrderItem.__table__, ITEM_FIELDS, {"order_id": "@daoxiang_order_id"})
+OUTBOX_INSERT = _Insert(OutboxEvent.__table__, OUTBOX_FIELDS)
+KEY_INSERT = _Insert(IdempotencyKey.__table__, KEY_FIELDS)
+
+
+class LeanCheckoutStore:
+    """The same reads and writes as OrmCheckoutStore as plain MariaDB statements on an asyncmy cursor inside
+    a transaction (app.kit.leandb; the caller commits). Datetimes go in as naive UTC and JSON as text, as the
+    column types of the models store them."""
+
+    ADDRESS_AND_SKUS_SQL = (
+        "SELECT s.id, s.name, s.price_fen, s.is_active, s.product_id, p.name, p.status,"
+        " a.recipient, a.phone, a.province, a.city, a.district, a.detail, a.needs_correction"
+        " FROM addresses a LEFT JOIN (skus s JOIN products p ON p.id = s.product_id) ON s.id IN ({})"
+        " WHERE a.id = %s AND a.user_id = %s"
+    )
+    LOCK_CUSTOMER_SQL = "SELECT id FROM users WHERE id = %s FOR UPDATE"
+    KEY_SQL = "SELECT id FROM idempotency_keys WHERE user_id = %s AND `key` = %s"
+    # A key row inserted by a checkout still running is locked: asking for it without waiting fails at once.
+    KEY_NOWAIT_SQL = "SET STATEMENT innodb_lock_wait_timeout = 0 FOR " + KEY_SQL + " LOCK IN SHARE MODE"
+    UNPAID_ORDERS_SQL = "SELECT COUNT(*) FROM orders WHERE user_id = %s AND status = 'pending_payment'"
+    UNPAID_UNITS_SQL = (
+        "SELECT i.sku_id, SUM(i.quantity) FROM orders o JOIN order_items i ON i.order_id = o.id"
+        " WHERE o.user_id = %s AND o.status = 'pending_payment' AND i.sku_id IN ({}) GROUP BY i.sku_id"
+    )
+    # The cart as app.cart.repository.lines_with_skus reads it (lines of SKUs and products that exist).
+    CART_SQL = (
+        "SELECT c.sku_id, c.quantity, s.stock FROM cart_items c JOIN skus s ON s.id = c.sku_id"
+        " JOIN products p ON p.id = s.product_id WHERE c.user_id = %s ORDER BY c.id"
+    )
+    CART_DELETE_SQL = "DELETE FROM cart_items WHERE user_id = %s AND sku_id IN ({})"
+    STOCK_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s AND stock >= %s"
+    STOCK_CHECKED_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s"
+    CHECK_FAILED = (4025, 3819)  # MariaDB, MySQL: a CHECK constraint failed
+
+    def __init__(
+        self,
+        tx: Transaction,
+        session: AsyncSession,
+        key: IdempotentRequest | None = None,
+        *,
+        nowait_keys: bool = False,
+        commit_with_stock: bool = False,
+    ) -> None:
+        self.tx = tx
+        self.cursor = tx.cursor
+        self.session = session
+        self.key = key
+        # The server enforces CHECK (stock >= 0): the stock UPDATEs need no condition, a short line fails its
+        # UPDATE, and COMMIT can go in the same round trip (the server stops at the first failing statement).
+        self.commit_with_stock = commit_with_stock
+        self.queued: list[str] = []
+        # Which of the queued statements inserts the Idempotency-Key's row (its errors mean the key is taken).
+        self._key_statement: int | None = None
+        # MariaDB: the key's insert does not wait for a request still holding it.
+        self.nowait_keys = nowait_keys
+        self._key_sql = (
+            "SET STATEMENT innodb_lock_wait_timeout = 0 FOR " if nowait_keys else ""
+        ) + KEY_INSERT.sql
+
+    async def cart_lines(self, user_id: int) -> dict[int, int]:
+        await self.cursor.execute(self.CART_SQL, (user_id,))
+        return cart_service.checkout_quantities(await self.cursor.fetchall())
+
+    async def read_for_checkout(self, user_id: int, address_id: int, sku_ids: Iterable[int]) -> CheckoutReads:
+        """Every read in one round trip, after locking the customer's row. The address query has no rows when
+        the address is not the customer's, and one row with no SKU when none of the SKUs exists.
+
+        With an Idempotency-Key, raises KeyInUse when a checkout still running holds it (looked at before
+        queueing for the customer's row, which that checkout holds), and KeyAlreadyStored when it is stored
+        (looked at again once the row is ours: a checkout we queued behind may have stored it)."""
+        key = self.key.key if self.key is not None else None
+        ids = [int(sku_id) for sku_id in sku_ids]
+        placeholders = ", ".join(["%s"] * len(ids))
+        m = self.cursor.mogrify
+        statements = []
+        if key is not None and self.nowait_keys:
+            statements.append(m(self.KEY_NOWAIT_SQL, (user_id, key)))
+        statements.append(m(self.LOCK_CUSTOMER_SQL, (user_id,)))
+        if key is not None:
+            statements.append(m(self.KEY_SQL, (user_id, key)))
+        statements += [
+            m(self.ADDRESS_AND_SKUS_SQL.format(placeholders), [*ids, address_id, user_id]),
+            m(self.UNPAID_ORDERS_SQL, (user_id,)),
+            m(self.UNPAID_UNITS_SQL.format(placeholders), [user_id, *ids]),
+        ]
+        results: list[Any] = []
+        try:
+            await self.cursor.execute("; ".join(statements))
+            results.append(await self.cursor.fetchall())
+            for _ in statements[1:]:
+                await self.cursor.nextset()
+                results.append(await self.cursor.fetchall())
+        except Exception as exc:
+            if not results and key is not None and self.nowait_keys and error_code(exc) == 1205:
+                raise KeyInUse from None
+            raise
+        *head, rows, (unpaid_orders,), units = results
+        if key is not None:
+            # head: [the key, looked at without waiting,] the customer's row, the key once that row is ours.
+            # (Until this module, the customer's row was counted as a key found: every keyed checkout on
+            # MariaDB fell back to a committed claim row, two more commits.)
+            seen_first = head[0] if self.nowait_keys else ()
+            if seen_first or head[-1]:
+                raise KeyAlreadyStored
+        skus = {
+            int(row[0]): CheckoutSku(int(row[0]), row[1], row[2], bool(row[3]), *row[4:7])
+            for row in rows
+            if row[0] is not None
+        }
+        address = CheckoutAddress(*rows[0][7:13], bool(rows[0][13])) if rows else None
+        return CheckoutReads(
+            address,
+            skus if address is not None else {},
+            int(unpaid_orders[0]),
+            {int(sku_id): int(n) for sku_id, n in units},
+        )
+
+    def _queue(self, sql: str, params: Sequence[Any]) -> None:
+        """Writes whose answer checkout does not need wait here and go with the stock UPDATE, in one round trip
+        (the transaction pool's connections accept several statements at once; the values are escaped by
+        the driver exactly as for a single statement)."""
+        self.queued.append(self.cursor.mogrify(sql, params))
+
+    async def insert_order_and_items(
+        self, order: dict[str, Any], items: list[dict[str, Any]]
+    ) -> tuple[int, list[int]]:
+        """The order and its lines in one round trip: each line takes the order's id from the server
+        (LAST_INSERT_ID() of the order's INSERT, kept in a session variable), and each INSERT's answer
+        carries the id it made."""
+        m = self.cursor.mogrify
+        statements = [
+            m(ORDER_INSERT.sql, ORDER_INSERT.params(order)),
+            "SET @daoxiang_order_id = LAST_INSERT_ID()",
+            *(m(ITEM_INSERT.sql, ITEM_INSERT.params(item)) for item in items),
+        ]
+        await self.cursor.execute("; ".join(statements))
+        order_id = int(self.cursor.lastrowid)
+        await self.cursor.nextset()
+        item_ids = []
+        for _ in items:
+            await self.cursor.nextset()
+            item_ids.append(int(self.cursor.lastrowid))
+        return order_id, item_ids
+
+    async def emit(self, row: dict[str, Any]) -> None:
+        self._queue(OUTBOX_INSERT.sql, OUTBOX_INSERT.params(row))
+
+    async def record_answer(self, body: dict[str, Any]) -> None:
+        """Queued: when the queue is sent, take_stock raises KeyAlreadyStored if the row exists already, and
+        KeyInUse if another transaction is inserting it."""
+        if self.key is None:
+            return
+        at = utcnow()
+        row = {
+            "user_id": self.key.user_id,
+            "key": self.key.key,
+            "request_hash": self.key.body_hash,
+            "response_status": 201,
+            "response_body": _answer_text(body),
+            "claimed_at": at,
+            "created_at": at,
+        }
+        self._key_statement = len(self.queued)
+        self._queue(self._key_sql, KEY_INSERT.params(row))
+
+    async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None:
+        self._queue(self.CART_DELETE_SQL.format(", ".join(["%s"] * len(sku_ids))), [user_id, *sku_ids])
+
+    async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
+        """Take every line's stock, sending the queued writes first, all in one round trip; with
+        commit_with_stock the COMMIT goes too. Returns the SKUs short of stock (then nothing was taken and
+        nothing committed: the caller rolls back). Raises KeyAlreadyStored or KeyInUse when the queued
+        Idempotency-Key row is taken."""
+        now = _naive_utc(utcnow())
+        first_stock = len(self.queued)
+        if self.commit_with_stock:
+            stock = [self.cursor.mogrify(self.STOCK_CHECKED_SQL, (qty, now, sku_id)) for sku_id, qty in lines]
+            statements = [*self.queued, *stock, "COMMIT"]
+        else:
+            stock = [self.cursor.mogrify(self.STOCK_SQL, (qty, now, sku_id, qty)) for sku_id, qty in lines]
+            statements = [*self.queued, *stock]
+        key_statement, self._key_statement = self._key_statement, None
+        self.queued.clear()
+        answered = 0  # the server stops at the first statement that fails; its error comes with its answer
+        rowcounts = []
+        try:
+            await self.cursor.execute("; ".join(statements))
+            rowcounts.append(self.cursor.rowcount)
+            while answered < len(statements) - 1:
+                answered += 1
+                await self.cursor.nextset()
+                rowcounts.append(self.cursor.rowcount)
+        except Exception as exc:
+            code = error_code(exc)
+            if answered == key_statement and code == 1062:
+                raise KeyAlreadyStored from None
+            if answered == key_statement and code == 1205:
+                raise KeyInUse from None
+            if first_stock <= answered < first_stock + len(lines) and code in self.CHECK_FAILED:
+                return await self._short_of(lines, lines[answered - first_stock][0])
+            raise
+        taken = rowcounts[first_stock : first_stock + len(lines)]
+        if self.commit_with_stock:
+            self.tx.committed = True
+            if any(n != 1 for n in taken):  # a SKU row vanished after it was read: SKUs are never deleted
+                log.error("checkout committed without taking stock", extra={"lines": lines, "taken": taken})
+            return []
+        return [sku_id for (sku_id, _), n in zip(lines, taken, strict=True) if n != 1]
+
+    async def _short_of(self, lines: list[tuple[int, int]], failed: int) -> list[int]:
+        """The lines whose stock is short now (at least the one whose UPDATE failed its CHECK)."""
+        ids = [sku_id for sku_id, _ in lines]
+        await self.cursor.execute(
+            f"SELECT id, stock FROM skus WHERE id IN ({', '.join(['%s'] * len(ids))})",  # noqa: S608
+            ids,
+        )
+        stock = {int(sku_id): int(n) for sku_id, n in await self.cursor.fetchall()}
+        return sorted({failed} | {sku_id for sku_id, qty in lines if stock.get(sku_id, 0) < qty})
