@@ -27,6 +27,7 @@ from app.errors import AppError
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
 from app.orders.models import Order, OrderStatus
+from app.orders.state import SYSTEM, Actor
 from app.payments import providers, repository
 from app.payments.errors import (
     AmountMismatch,
@@ -40,7 +41,7 @@ from app.payments.errors import (
 )
 from app.payments.models import Channel, Payment, PaymentNotification, PaymentRefund, RefundStatus
 from app.payments.providers import sandbox
-from app.payments.providers.base import Provider, TradeState, VerifiedNotification
+from app.payments.providers.base import GatewayTrade, Provider, TradeState, VerifiedNotification
 from app.users import throttle
 from app.users.models import User
 
@@ -341,37 +342,50 @@ async def _succeed(
 # ---------------------------------------------------------------------------------------------- refunds
 
 
-async def refund_order(session: AsyncSession, order_id: int, *, reason: str = "refund approved") -> bool:
-    """For orders.approve_refund: refund the payment that paid the order through its gateway.
+async def approve_refund(staff: User, order_id: int) -> None:
+    """Staff approve a customer's refund request and the money goes back through the gateway that took it.
 
-    True when the money is back now (or nothing was paid through a gateway); False when the gateway is still
-    working on it — the refund job retries and completes the order's refund then."""
-    payment = await repository.succeeded_for_order(session, order_id)
-    if payment is None:
-        return True
-    return await _refund_payment(session, payment, reason=reason, completes_order=True)
-
-
-async def _refund_payment(
-    session: AsyncSession, payment: Payment, *, reason: str, completes_order: bool
-) -> bool:
-    refund = await _open_refund(session, payment, reason=reason, completes_order=completes_order)
-    if refund.status == RefundStatus.succeeded:
-        return True
-    return await _try_refund(session, payment, refund)
+    Three steps, never one transaction around a gateway call: the decision (the approval and the refund's
+    record, with its out_refund_no) is committed first, so it is durable before any money moves; the gateway
+    is asked with no transaction open, so no row lock waits on it for its whole timeout; the outcome is
+    committed on its own. If the process dies after the gateway refunded, the refund job asks again with the
+    same out_refund_no (which refunds nothing more) and finishes it. A gateway that is slow or down leaves
+    the order `refunding` (approved) and the refund pending; the job completes both later."""
+    async with session_scope() as session:
+        order = await orders_service.approve_refund_request(session, staff, order_id)
+        payment = await repository.succeeded_for_order(session, order.id)
+        if payment is None:
+            # Nothing was paid through a gateway (a zero total): the refund is complete now.
+            await orders_service.complete_refund(
+                session, order.id, actor=Actor.of(staff), reason="refund approved"
+            )
+            return
+        refund = await _open_refund(session, payment, reason="refund approved", completes_order=True)
+        if refund.status == RefundStatus.succeeded:
+            await orders_service.complete_refund(
+                session, order.id, actor=Actor.of(staff), reason="refund approved"
+            )
+            return
+    await settle_refund(payment.id, actor=Actor.of(staff))
 
 
 async def _open_refund(
-    session: AsyncSession, payment: Payment, *, reason: str, completes_order: bool
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    reason: str,
+    completes_order: bool,
+    amount_fen: int | None = None,
 ) -> PaymentRefund:
-    """The payment's refund record; its out_refund_no is chosen here, once, and reused by every retry."""
+    """The payment's refund record; its out_refund_no is chosen here, once, and reused by every retry.
+    `amount_fen`: what the gateway holds for the trade when it is not the payment's amount."""
     refund = await repository.get_refund(session, payment.id)
     if refund is None:
         refund = PaymentRefund(
             payment_id=payment.id,
             order_id=payment.order_id,
-            out_refund_no=f"R{payment.out_trade_no}"[:64],
-            amount_fen=payment.amount_fen,
+            out_refund_no=refund_number(payment),
+            amount_fen=payment.amount_fen if amount_fen is None else amount_fen,
             reason=reason[:500],
             completes_order=completes_order,
             status=RefundStatus.pending.value,
@@ -381,40 +395,48 @@ async def _open_refund(
     return refund
 
 
-async def settle_refund(session: AsyncSession, payment_id: int) -> bool:
-    """Ask the gateway to refund a pending refund; when done, also finish the order's refund if it belongs
-    to one. True when this call finished it."""
-    payment = await repository.get(session, payment_id)
-    refund = await repository.get_refund(session, payment_id)
+def refund_number(payment: Payment) -> str:
+    """Our out_refund_no (Alipay out_request_no) of a payment's refund: one per payment, ever."""
+    return f"R{payment.out_trade_no}"[:64]
+
+
+async def settle_refund(payment_id: int, *, actor: Actor = SYSTEM) -> bool:
+    """Ask the gateway to refund a pending refund (again: the same out_refund_no never refunds twice) and
+    record the outcome; when done, also finish the order's refund if it belongs to one. True when this call
+    finished it. Called with no transaction open: the gateway may take its whole timeout."""
+    async with session_scope() as session:
+        payment = await repository.get(session, payment_id)
+        refund = await repository.get_refund(session, payment_id)
     if payment is None or refund is None or refund.status != RefundStatus.pending:
         return False
-    if not await _try_refund(session, payment, refund):
-        return False
-    if refund.completes_order:
-        await orders_service.complete_refund(session, payment.order_id, reason="refund completed")
-    return True
-
-
-async def _try_refund(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> bool:
-    """Ask the gateway to refund (again: the same out_refund_no never refunds twice). True once done.
-
-    What decided the refund (a staff approval, the refund's record) is committed first: it is durable before
-    the money moves, and no transaction, so no row lock, is held while the gateway answers, which can take
-    its whole timeout. If this request dies after the gateway refunded, the refund job asks again with the
-    same out_refund_no and finishes it."""
-    await session.commit()
     at = utcnow()
     try:
         outcome = await providers.get(payment.channel).refund(payment, refund)
     except (GatewayError, ChannelNotConfigured) as exc:
         log.warning("refund not done yet", extra={"payment_id": payment.id, "error": exc.detail})
-        await repository.note_refund_attempt(session, refund.id, exc.detail[:500], at)
+        async with session_scope() as session:
+            await repository.note_refund_attempt(session, refund.id, exc.detail[:500], at)
         return False
-    if not outcome.done:
-        await repository.note_refund_attempt(session, refund.id, "processing", at)
-        return False
-    if not await repository.finish_refund(session, refund.id, outcome.gateway_refund_no, at):
-        return False  # another worker finished it first
+    async with session_scope() as session:
+        if not outcome.done:
+            await repository.note_refund_attempt(session, refund.id, "processing", at)
+            return False
+        return await _refund_done(session, payment, refund, outcome.gateway_refund_no, at, actor=actor)
+
+
+async def _refund_done(
+    session: AsyncSession,
+    payment: Payment,
+    refund: PaymentRefund,
+    gateway_refund_no: str | None,
+    at: datetime,
+    *,
+    actor: Actor = SYSTEM,
+) -> bool:
+    """The gateway says the money is back: finish the refund (once, whoever tells us first: the answer to
+    our request, the refund job or the gateway's refund notice) and the order's refund when it has one."""
+    if not await repository.finish_refund(session, refund.id, gateway_refund_no, at):
+        return False  # finished already
     await repository.mark_refunded(session, payment.id, at)
     await events.emit(
         session,
@@ -426,59 +448,75 @@ async def _try_refund(session: AsyncSession, payment: Payment, refund: PaymentRe
         },
         subject=f"payment/{payment.id}",
     )
+    if refund.completes_order:
+        reason = "refund completed" if actor is SYSTEM else "refund approved"
+        await orders_service.complete_refund(session, payment.order_id, actor=actor, reason=reason)
     return True
 
 
 async def retry_refunds(session: AsyncSession) -> int:
-    """Worker job: push refunds the gateway has not confirmed yet; complete the order's refund when done."""
+    """Worker job: push refunds the gateway has not confirmed yet; complete the order's refund when done.
+    The job's session only lists them: each gateway call runs with no transaction open, each outcome is
+    committed on its own."""
     done = 0
     for payment_id in await repository.pending_refund_ids(session, JOB_BATCH):
-        done += await settle_refund(session, payment_id)
+        done += await settle_refund(payment_id)
     return done
 
 
 # ---------------------------------------------------------------------------------------------- reconciliation
 
 
+def _gateway_channels() -> list[str]:
+    return [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+
+
 async def reconcile(session: AsyncSession) -> int:
     """Worker job: ask the gateway about payments still pending after PAYMENT_RECONCILE_AFTER_MINUTES, so a
-    lost notification never leaves a paid order unpaid. Returns how many payments changed."""
+    lost notification never leaves a paid order unpaid. Returns how many payments changed.
+
+    The job's session only lists them; each is claimed, asked about (no transaction open) and updated in
+    units of work of its own. A refund it makes due is left to the refund job."""
     now = utcnow()
     cutoff = now - timedelta(minutes=get_settings().payment_reconcile_after_minutes)
-    channels = [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+    channels = _gateway_channels()
     if not channels:
         return 0
     changed = 0
     for payment_id in await repository.due_for_reconciliation(session, channels, cutoff, JOB_BATCH):
-        if not await repository.claim_check(session, payment_id, cutoff, now):
-            continue  # another worker has it
-        payment = await repository.get(session, payment_id)
+        async with session_scope() as claim:
+            if not await repository.claim_check(claim, payment_id, cutoff, now):
+                continue  # another worker has it
+            payment = await repository.get(claim, payment_id)
         if payment is None:
             continue
-        provider = providers.get(payment.channel)
         try:
-            trade = await provider.query(payment)
+            trade = await providers.get(payment.channel).query(payment)
         except GatewayError as exc:
             log.warning("reconciliation query failed", extra={"payment_id": payment_id, "error": exc.detail})
             continue
-        if trade.state is TradeState.failed:
-            changed += await _fail(session, payment)
-        elif trade.state is TradeState.success:
-            order = await orders_service.get_or_raise(session, payment.order_id)
-            if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
-                log.error("reconciliation amount mismatch", extra={"payment_id": payment_id})
-                continue
-            outcome = await _succeed(session, payment, trade.paid_at, trade.gateway_trade_no, utcnow())
-            if outcome == REFUND_DUE:
-                await settle_refund(session, payment.id)
-            changed += outcome != "duplicate"
+        async with session_scope() as outcome_session:
+            changed += await _reconciled(outcome_session, payment, trade)
     return changed
+
+
+async def _reconciled(session: AsyncSession, payment: Payment, trade: GatewayTrade) -> bool:
+    if trade.state is TradeState.failed:
+        return await _fail(session, payment)
+    if trade.state is not TradeState.success:
+        return False
+    order = await orders_service.get_or_raise(session, payment.order_id)
+    if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
+        log.error("reconciliation amount mismatch", extra={"payment_id": payment.id})
+        return False
+    outcome = await _succeed(session, payment, trade.paid_at, trade.gateway_trade_no, utcnow())
+    return outcome != "duplicate"
 
 
 async def close_abandoned(session: AsyncSession) -> int:
     """Worker job: close at the gateway the open trades of cancelled orders, so a buyer can no longer pay
     them (a payment that still slips through is refunded as a late payment). Returns how many closed."""
-    channels = [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+    channels = _gateway_channels()
     if not channels:
         return 0
     closed = 0
@@ -492,7 +530,8 @@ async def close_abandoned(session: AsyncSession) -> int:
         except GatewayError as exc:
             log.warning("closing a trade failed", extra={"payment_id": payment_id, "error": exc.detail})
             continue
-        closed += await _fail(session, payment)
+        async with session_scope() as outcome_session:
+            closed += await _fail(outcome_session, payment)
     return closed
 
 
