@@ -196,6 +196,37 @@ async def set_notification_outcome(
     )
 
 
+async def close_earlier_copies(
+    session: AsyncSession, channel: str, notice_key: str, before_id: int, payment_id: int | None
+) -> int:
+    """Earlier copies of a notice still `received` (their server died while handling them): a later copy was
+    handled, so they are `superseded`."""
+    result = await session.execute(
+        update(PaymentNotification)
+        .where(
+            PaymentNotification.channel == channel,
+            PaymentNotification.notice_key == notice_key,
+            PaymentNotification.outcome == "received",
+            PaymentNotification.id < before_id,
+        )
+        .values(outcome="superseded", payment_id=payment_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def give_up_unanswered(session: AsyncSession, received_before: datetime) -> int:
+    """Notices still `received` after the gateways stopped resending (24-25 hours) never will be closed by a
+    copy: `unanswered` (reconciliation asked the gateway about their payments meanwhile)."""
+    result = await session.execute(
+        update(PaymentNotification)
+        .where(PaymentNotification.outcome == "received", PaymentNotification.received_at < received_before)
+        .values(outcome="unanswered")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 async def trim_rejected_notifications(session: AsyncSession, client_ip: str, keep: int) -> int:
     """Keep only the newest `keep` refused notices of one sending address."""
     stmt = (

@@ -82,6 +82,8 @@ _SIGNATURE_HEADERS = frozenset(
 # A gateway's clock may be a little off ours; a payment time outside [created - skew, received + skew]
 # is not believed (the receive time is used) — it could not be stored or shown anyway (year 9999).
 GATEWAY_CLOCK_SKEW = timedelta(minutes=10)
+# How long the gateways resend a notice that was not acknowledged (Alipay 25 hours, WeChat Pay 24).
+NOTICE_RESENT_FOR = timedelta(hours=25)
 # Outcome of a success whose money must go back (late, or a second payment of a paid order).
 REFUND_DUE = "refund_due"
 
@@ -168,6 +170,7 @@ async def receive_notification(
     received_at = utcnow()
     single, repeated = _header_pairs(headers)
     kept = {k: v[:1024] for k, v in single.items() if k in _LOGGED_HEADERS}
+    notice_key = provider.notice_key(body)
     async with session_scope() as session:
         note_id = await repository.add_notification(
             session,
@@ -177,6 +180,7 @@ async def receive_notification(
                 body=body.decode("utf-8", errors="replace"),
                 client_ip=client_ip,
                 received_at=received_at,
+                notice_key=notice_key,
             ),
         )
     outcome, payment_id, error = "rejected", None, None
@@ -196,6 +200,9 @@ async def receive_notification(
         await repository.set_notification_outcome(
             session, note_id, outcome, payment_id, error.code if error else None
         )
+        if error is None and notice_key:
+            # A copy that verified closes the copies a dead server left `received` (issue 17.8).
+            await repository.close_earlier_copies(session, channel, notice_key, note_id, payment_id)
         if error is not None and client_ip is not None:
             await repository.trim_rejected_notifications(
                 session, client_ip, get_settings().payment_notify_rejected_kept_per_ip
@@ -211,8 +218,10 @@ async def receive_notification(
 
 async def purge_notifications(session: AsyncSession, now: datetime | None = None) -> int:
     """Worker job: delete notices (applied, refused, whatever became of them) older than the retention."""
+    now = now or utcnow()
+    await repository.give_up_unanswered(session, now - NOTICE_RESENT_FOR)
     days = get_settings().payment_notification_retention_days
-    cutoff = (now or utcnow()) - timedelta(days=days)
+    cutoff = now - timedelta(days=days)
     deleted = 0
     for _ in range(20):  # at most 20,000 rows per run; the next run goes on
         batch = await repository.delete_notifications_before(session, cutoff, JOB_BATCH * 10)

@@ -120,6 +120,13 @@ class AlipayProvider(Provider):
         )
         return f"{get_settings().alipay_gateway_url}?{urlencode(params)}"
 
+    def notice_key(self, body: bytes) -> str | None:
+        try:
+            value = dict(parse_qsl(body.decode("utf-8", errors="replace"))).get("notify_id", "")
+        except ValueError:
+            return None
+        return value[:64] or None
+
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> VerifiedNotification:
         self._require()
         s = get_settings()

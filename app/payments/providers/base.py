@@ -75,6 +75,10 @@ class Provider(abc.ABC):
     async def refund(self, payment: Payment, refund: PaymentRefund) -> RefundOutcome:
         """Refund the whole payment. Sent again with the same `refund.out_refund_no` it refunds nothing more."""
 
+    def notice_key(self, body: bytes) -> str | None:
+        """What stays the same when the gateway resends this notice (read unverified, for bookkeeping)."""
+        return None
+
     async def close(self, payment: Payment) -> bool:
         """Close an unpaid trade at the gateway so it can no longer be paid. True when it is closed (or the
         gateway never heard of it); False when the buyer paid first (the late-payment refund takes over)."""

@@ -184,6 +184,13 @@ class WechatProvider(Provider):
             raise GatewayError(f"WeChat Pay refused the payment: {answer.get('code', status)}.")
         return str(answer["code_url"])
 
+    def notice_key(self, body: bytes) -> str | None:
+        try:
+            value = json.loads(body).get("id")
+        except (ValueError, AttributeError):
+            return None
+        return value[:64] if isinstance(value, str) and value else None
+
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> VerifiedNotification:
         self._require()
         s = get_settings()
