@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     alipay_private_key: str | None = None  # the merchant's RSA2 private key (signs requests)
     alipay_public_key: str | None = None  # Alipay's public key (verifies notifications and answers)
     alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    # The merchant's Alipay account (2088…): when set, a notice for another seller is not ours to apply.
+    alipay_seller_id: str | None = None
     wechat_mch_id: str | None = None
     wechat_app_id: str | None = None
     wechat_apiv3_key: str | None = None  # 32 bytes, decrypts notification resources

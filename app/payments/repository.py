@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import utcnow
 from app.orders.models import Order, OrderStatus
 from app.payments.models import (
     Payment,
@@ -13,6 +14,7 @@ from app.payments.models import (
     PaymentRefund,
     PaymentStatus,
     RefundStatus,
+    UnmatchedPayment,
 )
 
 P = PaymentStatus
@@ -79,6 +81,17 @@ async def mark_succeeded(
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+async def lock(session: AsyncSession, payment_id: int) -> None:
+    """Hold the payment's row until the transaction ends (an UPDATE that matches it: a row lock on MariaDB,
+    the write lock on SQLite), so two copies of one notice decide one after the other."""
+    await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id)
+        .values(updated_at=Payment.updated_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def mark_failed(session: AsyncSession, payment_id: int, at: datetime) -> bool:
@@ -281,3 +294,47 @@ async def pending_of_cancelled_orders(
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def add_unmatched(session: AsyncSession, unmatched: UnmatchedPayment) -> bool:
+    """Insert unless this gateway trade is recorded already; True when this call recorded it."""
+    values = {
+        "channel": unmatched.channel,
+        "out_trade_no": unmatched.out_trade_no,
+        "gateway_trade_no": unmatched.gateway_trade_no,
+        "amount_fen": unmatched.amount_fen,
+        "reason": unmatched.reason,
+        "detail": unmatched.detail,
+        "notification_id": unmatched.notification_id,
+        "note": "",
+    }
+    now = utcnow()
+    result = await session.execute(
+        insert(UnmatchedPayment)
+        .values(**values, created_at=now, updated_at=now)
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+        .prefix_with("OR IGNORE", dialect="sqlite")
+    )
+    return result.rowcount == 1
+
+
+async def get_unmatched(session: AsyncSession, unmatched_id: int) -> UnmatchedPayment | None:
+    return await session.get(UnmatchedPayment, unmatched_id)
+
+
+async def list_unmatched(
+    session: AsyncSession, *, resolved: bool, offset: int, limit: int
+) -> tuple[Sequence[UnmatchedPayment], int]:
+    where = UnmatchedPayment.resolved_at.is_not(None) if resolved else UnmatchedPayment.resolved_at.is_(None)
+    total = await session.scalar(select(func.count()).select_from(UnmatchedPayment).where(where)) or 0
+    rows = (
+        await session.scalars(
+            select(UnmatchedPayment)
+            .where(where)
+            .order_by(UnmatchedPayment.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
+    return rows, total

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,8 @@ from app import events
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import AppError
+from app.kit.money import format_yuan
+from app.notifications import service as notifications_service
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
 from app.orders.models import Order, OrderStatus
@@ -31,15 +33,26 @@ from app.orders.state import SYSTEM, Actor
 from app.payments import providers, repository
 from app.payments.errors import (
     AmountMismatch,
+    AppIdMismatch,
     BadNotification,
     BadSignature,
     ChannelNotConfigured,
     GatewayError,
     NotificationTooLarge,
     PaymentNotFound,
+    SellerMismatch,
     TooManyNotifications,
+    UnmatchedPaymentNotFound,
 )
-from app.payments.models import Channel, Payment, PaymentNotification, PaymentRefund, RefundStatus
+from app.payments.models import (
+    Channel,
+    Payment,
+    PaymentNotification,
+    PaymentRefund,
+    PaymentStatus,
+    RefundStatus,
+    UnmatchedPayment,
+)
 from app.payments.providers import sandbox
 from app.payments.providers.base import GatewayTrade, Provider, TradeState, VerifiedNotification
 from app.users import throttle
@@ -183,23 +196,30 @@ async def receive_notification(
                 notice_key=notice_key,
             ),
         )
-    outcome, payment_id, error = "rejected", None, None
+    outcome, payment_id, error, code = "rejected", None, None, None
+    verified: VerifiedNotification | None = None
     try:
         if repeated & _SIGNATURE_HEADERS:
             raise BadSignature("A signature header is repeated.")
         verified = provider.verify_notification(body, single)
+        if verified.foreign is not None:
+            raise verified.foreign
         async with session_scope() as session:
             payment = await _payment_for(session, verified)
             payment_id = payment.id
             outcome = await _apply(session, provider, payment, verified, received_at)
     except AppError as exc:
-        error = exc
-        outcome = "rejected"
-        log.warning("payment notification rejected", extra={"channel": channel, "code": exc.code})
+        code = exc.code
+        if verified is not None and channel != Channel.sandbox and isinstance(exc, _CANNOT_APPLY):
+            # The gateway signed it: refusing it would only make it resend for a day while the buyer's
+            # money stays taken. Acknowledge it; give the money back or raise it to staff (issue 16.4).
+            outcome, payment_id = await _cannot_apply(channel, verified, exc, note_id)
+        else:
+            error = exc
+            outcome = "rejected"
+            log.warning("payment notification rejected", extra={"channel": channel, "code": exc.code})
     async with session_scope() as session:
-        await repository.set_notification_outcome(
-            session, note_id, outcome, payment_id, error.code if error else None
-        )
+        await repository.set_notification_outcome(session, note_id, outcome, payment_id, code)
         if error is None and notice_key:
             # A copy that verified closes the copies a dead server left `received` (issue 17.8).
             await repository.close_earlier_copies(session, channel, notice_key, note_id, payment_id)
@@ -214,6 +234,119 @@ async def receive_notification(
     # A refund due (a late or second payment) is recorded; the refund job asks the gateway. The notice is
     # answered at once: a slow or dead gateway must not make the gateway resend its notice.
     return outcome
+
+
+# Refusals of a correctly signed notice that leave money taken: acknowledged, then refunded or raised to staff.
+_CANNOT_APPLY = (AmountMismatch, AppIdMismatch, SellerMismatch, PaymentNotFound)
+
+
+async def _cannot_apply(
+    channel: str, verified: VerifiedNotification, error: AppError, note_id: int
+) -> tuple[str, int | None]:
+    """A correctly signed notice we cannot apply. When it reports money taken, the money goes back by itself
+    if it can be matched to a trade number of ours (the payment's refund, with the one out_refund_no every
+    refund of that payment uses); otherwise it is raised to staff. Returns (outcome, payment id)."""
+    if verified.state is not TradeState.success:
+        return "ignored", None  # no money moved: nothing to give back
+    async with session_scope() as session:
+        payment = None
+        if verified.foreign is None and verified.out_trade_no:
+            payment = await repository.get_by_out_trade_no(session, verified.out_trade_no)
+        if payment is not None and payment.channel == channel and verified.amount_fen:
+            if await _give_back_unexpected(session, payment, verified.amount_fen, error.detail):
+                log.warning(
+                    "unexpected payment refunded", extra={"payment_id": payment.id, "code": error.code}
+                )
+                return REFUND_DUE, payment.id
+        await _raise_to_staff(
+            session,
+            UnmatchedPayment(
+                channel=channel,
+                out_trade_no=(verified.out_trade_no or "")[:64],
+                gateway_trade_no=verified.gateway_trade_no,
+                amount_fen=verified.amount_fen,
+                reason=error.code,
+                detail=error.detail[:500],
+                notification_id=note_id,
+            ),
+        )
+        return "unmatched", payment.id if payment is not None else None
+
+
+async def _give_back_unexpected(session: AsyncSession, payment: Payment, amount_fen: int, why: str) -> bool:
+    """Money the gateway holds for one of our trade numbers that cannot pay its order (another sum than the
+    payment's or the order's): the payment failed, and the refund job gives the gateway's sum back. False
+    when the payment did pay its order (a person must look)."""
+    await repository.lock(session, payment.id)
+    payment = await repository.get(session, payment.id) or payment
+    refund = await repository.get_refund(session, payment.id)
+    if refund is not None:
+        return refund.amount_fen == amount_fen  # a copy of this notice: already being given back
+    if payment.status not in (PaymentStatus.pending, PaymentStatus.failed):
+        return False
+    if payment.status == PaymentStatus.pending:
+        await _fail(session, payment)
+    await _open_refund(
+        session, payment, reason=f"unexpected sum: {why}", completes_order=False, amount_fen=amount_fen
+    )
+    return True
+
+
+async def _raise_to_staff(session: AsyncSession, unmatched: UnmatchedPayment) -> None:
+    """Record money we cannot match (once per trade, however often it is notified) and tell staff."""
+    if not await repository.add_unmatched(session, unmatched):
+        return
+    log.error(
+        "payment cannot be matched; raised to staff",
+        extra={
+            "channel": unmatched.channel,
+            "out_trade_no": unmatched.out_trade_no,
+            "code": unmatched.reason,
+        },
+    )
+    amount = format_yuan(unmatched.amount_fen) if unmatched.amount_fen is not None else "未知金额"
+    await notifications_service.notify_staff(
+        session,
+        event_type="payment.unmatched",
+        key=f"unmatched:{unmatched.channel}:{unmatched.out_trade_no}",
+        title="有一笔款项需要人工处理",
+        body=(
+            f"{CHANNEL_LABELS.get(unmatched.channel, unmatched.channel)}通知收款 {amount}"
+            f"（商户订单号 {unmatched.out_trade_no or '无'}），"
+            f"{UNMATCHED_REASONS.get(unmatched.reason, unmatched.reason)}，无法自动处理，请核对后手工退款或补单。"
+        ),
+        link="/admin/payments/unmatched",
+    )
+
+
+CHANNEL_LABELS = {"alipay": "支付宝", "wechat": "微信支付", "sandbox": "沙箱"}
+UNMATCHED_REASONS = {
+    "app_id_mismatch": "通知属于其他应用或商户号",
+    "seller_mismatch": "收款账号不是本店的支付宝账号",
+    "payment_not_found": "本店没有这个商户订单号",
+    "amount_mismatch": "金额与订单不符，且这笔支付已用于订单",
+}
+
+
+async def list_unmatched(
+    session: AsyncSession, *, resolved: bool, offset: int, limit: int
+) -> tuple[Sequence[UnmatchedPayment], int]:
+    return await repository.list_unmatched(session, resolved=resolved, offset=offset, limit=limit)
+
+
+async def resolve_unmatched(
+    session: AsyncSession, staff: User, unmatched_id: int, note: str
+) -> UnmatchedPayment:
+    """Staff record how they settled money we could not match (refunded by hand, order made up…)."""
+    unmatched = await repository.get_unmatched(session, unmatched_id)
+    if unmatched is None:
+        raise UnmatchedPaymentNotFound("No such unmatched payment.")
+    if unmatched.resolved_at is None:
+        unmatched.resolved_at = utcnow()
+        unmatched.resolved_by = staff.id
+        unmatched.note = note.strip()[:500]
+        await session.flush()
+    return unmatched
 
 
 async def purge_notifications(session: AsyncSession, now: datetime | None = None) -> int:
@@ -516,7 +649,22 @@ async def _reconciled(session: AsyncSession, payment: Payment, trade: GatewayTra
         return False
     order = await orders_service.get_or_raise(session, payment.order_id)
     if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
-        log.error("reconciliation amount mismatch", extra={"payment_id": payment.id})
+        # The same as a signed notice with that sum: the money goes back (or to staff), the order waits.
+        why = f"the gateway holds {trade.amount_fen} fen for a payment of {payment.amount_fen} fen"
+        if trade.amount_fen and await _give_back_unexpected(session, payment, trade.amount_fen, why):
+            log.warning("unexpected payment refunded", extra={"payment_id": payment.id})
+            return True
+        await _raise_to_staff(
+            session,
+            UnmatchedPayment(
+                channel=payment.channel,
+                out_trade_no=payment.out_trade_no,
+                gateway_trade_no=trade.gateway_trade_no,
+                amount_fen=trade.amount_fen,
+                reason=AmountMismatch.code,
+                detail=why,
+            ),
+        )
         return False
     outcome = await _succeed(session, payment, trade.paid_at, trade.gateway_trade_no, utcnow())
     return outcome != "duplicate"

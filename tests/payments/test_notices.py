@@ -6,18 +6,30 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.notifications.models import Notification
 from app.payments import service
+from app.payments.models import UnmatchedPayment
+from app.users.models import Role
+from app.worker import run_job
+from tests.orders.factories import customer, staff
+from tests.payments import gateway as gw
 from tests.payments.factories import (
+    events_of,
     notifications,
     order_to_pay,
     payment_row,
+    refunds,
     sandbox_body,
     start_payment,
     state_of,
 )
-from tests.payments.providers_helpers import notice_for
+from tests.payments.providers_helpers import notice_for, yuan
+from tests.payments.test_gateway_rules import alipay_sdk_notice
+from tests.storefront.pages import csrf_from, log_in
 
 
 class ServerDied(Exception):
@@ -89,3 +101,238 @@ def _signed(payment: dict, order: dict) -> dict[str, str]:
     from app.payments.providers import sandbox
 
     return {sandbox.SIGNATURE_HEADER: sandbox.sign(sandbox_body(payment, order))}
+
+
+async def _unmatched() -> list[UnmatchedPayment]:
+    async with session_scope() as session:
+        return list((await session.scalars(select(UnmatchedPayment).order_by(UnmatchedPayment.id))).all())
+
+
+async def _staff_notifications() -> list[Notification]:
+    async with session_scope() as session:
+        stmt = select(Notification).where(Notification.event_type == "payment.unmatched")
+        return list((await session.scalars(stmt.order_by(Notification.id))).all())
+
+
+async def _post(client, channel: str, body: bytes, headers: dict[str, str]):
+    return await client.post(f"/api/payments/{channel}/notify", content=body, headers=headers)
+
+
+def _acknowledged(channel: str, response) -> bool:
+    return (
+        (response.status_code, response.text) == (200, "success")
+        if channel == "alipay"
+        else (response.status_code == 204)
+    )
+
+
+def _alipay_signed(params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """Signed by python-alipay-sdk holding Alipay's key: the reference, not our own signer."""
+    body = gw.form_body(alipay_sdk_notice(params)).encode()
+    return body, {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+
+def _foreign(channel: str, out_trade_no: str, fen: int, **overrides) -> tuple[bytes, dict[str, str]]:
+    if channel == "alipay":
+        params = gw.alipay_notification(out_trade_no, yuan(fen))
+        params.update(overrides)
+        return _alipay_signed(params)
+    body = gw.wechat_notification(gw.wechat_transaction(out_trade_no, fen, **overrides))
+    return body, gw.wechat_headers(body)
+
+
+@pytest.mark.parametrize("channel", ["alipay", "wechat"])
+class TestSignedNoticesWeCannotApply:
+    """16.4: a correctly signed notice we cannot apply is acknowledged (the gateway stops resending); the
+    money goes back by itself when it is on a trade number of ours, otherwise staff are told."""
+
+    async def test_another_sum_on_our_trade_number_is_refunded_once(self, client, gateways, channel):
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], channel)
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        body, headers = await notice_for(channel, payment, order, amount_fen=1)
+
+        for _ in range(2):  # the notice and a resend
+            assert _acknowledged(channel, await _post(client, channel, body, headers))
+
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "failed")
+        [refund] = await refunds()
+        assert (refund.amount_fen, refund.out_refund_no, refund.completes_order) == (
+            1,
+            f"R{out_trade_no}",
+            False,
+        )
+        assert gateways.refund_calls == []  # answered at once; the job refunds
+        assert await run_job("payments.retry_refunds") == 1
+        assert gateways.refunds_paid == {f"R{out_trade_no}": 1}
+        assert await run_job("payments.retry_refunds") == 0
+        assert [n.outcome for n in await notifications()] == ["refund_due", "refund_due"]
+        assert await _unmatched() == []
+        # The buyer can still pay the order properly.
+        again = await start_payment(client, user, order["id"], channel)
+        assert again["id"] != payment["id"]
+        assert len(await events_of("order.paid")) == 0
+
+    async def test_an_unknown_trade_number_is_raised_to_staff_once(self, client, gateways, channel):
+        merchant, admin = await staff(), await staff(Role.admin)
+        buyer, _ = await customer()
+        body, headers = _foreign(channel, "20261125999999990000000001", 5990)
+
+        for _ in range(3):
+            assert _acknowledged(channel, await _post(client, channel, body, headers))
+
+        [unmatched] = await _unmatched()
+        assert (unmatched.channel, unmatched.out_trade_no, unmatched.amount_fen, unmatched.reason) == (
+            channel,
+            "20261125999999990000000001",
+            5990,
+            "payment_not_found",
+        )
+        told = await _staff_notifications()
+        assert sorted(n.user_id for n in told) == sorted([merchant.id, admin.id])  # not the customer
+        assert all("¥59.90" in n.body and n.link == "/admin/payments/unmatched" for n in told)
+        assert buyer.id not in {n.user_id for n in told}
+        assert [n.outcome for n in await notifications()] == ["unmatched"] * 3
+        assert gateways.refund_calls == []
+
+    async def test_another_app_or_merchant_is_raised_to_staff_not_refunded(self, client, gateways, channel):
+        await staff()
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], channel)
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        field = {"alipay": {"app_id": "2021999999999999"}, "wechat": {"mchid": "1900000999"}}[channel]
+        body, headers = _foreign(channel, out_trade_no, order["total_fen"], **field)
+
+        assert _acknowledged(channel, await _post(client, channel, body, headers))
+
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
+        assert [u.reason for u in await _unmatched()] == ["app_id_mismatch"]
+        assert await refunds() == []
+        assert len(await _staff_notifications()) == 1
+
+    async def test_another_sum_on_a_payment_that_paid_its_order_goes_to_staff(
+        self, client, gateways, channel
+    ):
+        await staff()
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], channel)
+        body, headers = await notice_for(channel, payment, order)
+        assert _acknowledged(channel, await _post(client, channel, body, headers))
+        odd, odd_headers = await notice_for(channel, payment, order, amount_fen=order["total_fen"] + 100)
+
+        assert _acknowledged(channel, await _post(client, channel, odd, odd_headers))
+
+        assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
+        assert [u.reason for u in await _unmatched()] == ["amount_mismatch"]
+        assert await refunds() == []
+
+    async def test_a_trade_that_took_no_money_is_acknowledged_and_raises_nothing(
+        self, client, gateways, channel
+    ):
+        await staff()
+        state = {"alipay": {"trade_status": "TRADE_CLOSED"}, "wechat": {"trade_state": "CLOSED"}}[channel]
+        body, headers = _foreign(channel, "20261125999999990000000002", 5990, **state)
+        assert _acknowledged(channel, await _post(client, channel, body, headers))
+        assert [(n.outcome, n.error_code) for n in await notifications()] == [
+            ("ignored", "payment_not_found")
+        ]
+        assert await _unmatched() == []
+        assert await _staff_notifications() == []
+
+    async def test_a_forged_notice_is_still_refused_and_raises_nothing(self, client, gateways, channel):
+        await staff()
+        if channel == "alipay":
+            params = gw.alipay_notification("20261125999999990000000003", "59.90", key=gw.ATTACKER)
+            body, headers = (
+                gw.form_body(params).encode(),
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        else:
+            body = gw.wechat_notification(gw.wechat_transaction("20261125999999990000000003", 5990))
+            headers = gw.wechat_headers(body, key=gw.ATTACKER)
+        response = await _post(client, channel, body, headers)
+        assert response.status_code == 400
+        assert await _unmatched() == [] and await _staff_notifications() == []
+
+
+class TestAlipaySellerId:
+    """16.4: with ALIPAY_SELLER_ID set, money paid to another Alipay account is not ours to apply."""
+
+    async def test_another_seller_is_raised_to_staff_and_ours_pays(self, client, gateways, monkeypatch):
+        monkeypatch.setattr(get_settings(), "alipay_seller_id", "2088000000000001")
+        await staff()
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        params = gw.alipay_notification(out_trade_no, yuan(order["total_fen"]))
+
+        other = await _post(client, "alipay", *_alipay_signed({**params, "seller_id": "2088999999999999"}))
+        missing = await _post(client, "alipay", *_alipay_signed(params))
+        assert (other.text, missing.text) == ("success", "success")
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
+        assert [u.reason for u in await _unmatched()] == ["seller_mismatch"]  # one row per trade
+
+        ours = await _post(client, "alipay", *_alipay_signed({**params, "seller_id": "2088000000000001"}))
+        assert ours.text == "success"
+        assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
+
+    async def test_unset_it_is_not_checked(self, client, gateways):
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        params = gw.alipay_notification(out_trade_no, yuan(order["total_fen"]))
+        response = await _post(client, "alipay", *_alipay_signed({**params, "seller_id": "2088999999999999"}))
+        assert response.text == "success"
+        assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
+
+
+class TestReconciliationOfAnotherSum:
+    async def test_a_queried_trade_with_another_sum_is_refunded_not_applied(
+        self, client, gateways, monkeypatch
+    ):
+        monkeypatch.setattr(get_settings(), "payment_reconcile_after_minutes", 0)
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        gateways.alipay_trades[out_trade_no] = ("TRADE_SUCCESS", 1)
+        assert await run_job("payments.reconcile") == 1
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "failed")
+        assert await run_job("payments.retry_refunds") == 1
+        assert gateways.refunds_paid == {f"R{out_trade_no}": 1}
+
+
+class TestUnmatchedPage:
+    async def _one_unmatched(self, client) -> None:
+        body, headers = _foreign("alipay", "20261125999999990000000009", 5990)
+        assert (await _post(client, "alipay", body, headers)).text == "success"
+
+    async def test_staff_see_it_in_chinese_and_record_how_it_was_settled(self, client, gateways):
+        clerk = await staff()
+        await self._one_unmatched(client)
+        await log_in(client, clerk)
+        page = await client.get("/admin/payments/unmatched")
+        assert page.status_code == 200
+        assert "待处理款项" in page.text and "20261125999999990000000009" in page.text
+        assert "¥59.90" in page.text and "本店没有这个商户订单号" in page.text
+        [row] = await _unmatched()
+        done = await client.post(
+            f"/admin/payments/unmatched/{row.id}/resolve",
+            data={"note": "已在商户平台原路退款", "csrf_token": csrf_from(page.text)},
+        )
+        assert done.status_code == 303
+        [row] = await _unmatched()
+        assert row.resolved_by == clerk.id and row.note == "已在商户平台原路退款"
+        open_list = await client.get("/admin/payments/unmatched")
+        assert "20261125999999990000000009" not in open_list.text
+        settled = await client.get("/admin/payments/unmatched?show=resolved")
+        assert "已在商户平台原路退款" in settled.text
+
+    async def test_customers_and_visitors_do_not_get_the_page(self, client, gateways):
+        await self._one_unmatched(client)
+        anonymous = await client.get("/admin/payments/unmatched")
+        assert anonymous.status_code in (303, 401, 403)
+        buyer, _ = await customer()
+        await log_in(client, buyer)
+        response = await client.get("/admin/payments/unmatched")
+        assert response.status_code in (303, 403, 404)
+        assert "20261125999999990000000009" not in response.text

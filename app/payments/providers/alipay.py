@@ -25,6 +25,7 @@ from app.payments.errors import (
     BadSignature,
     ChannelNotConfigured,
     GatewayError,
+    SellerMismatch,
 )
 from app.payments.models import Payment, PaymentRefund
 from app.payments.providers import keys
@@ -149,11 +150,15 @@ class AlipayProvider(Provider):
         content = notification_content(params)
         if not keys.rsa_verify(public_key, content.encode("utf-8"), signature):
             raise BadSignature("The Alipay signature does not verify.")
-        if params.get("app_id") != s.alipay_app_id:
-            raise AppIdMismatch("The notification is for another Alipay app.")
         if not params.get("out_trade_no") or "total_amount" not in params:
             raise BadNotification("out_trade_no and total_amount are required.")
+        foreign = None
+        if params.get("app_id") != s.alipay_app_id:
+            foreign = AppIdMismatch("The notification is for another Alipay app.")
+        elif s.alipay_seller_id and params.get("seller_id") != s.alipay_seller_id:
+            foreign = SellerMismatch("The money went to another Alipay account (seller_id).")
         return VerifiedNotification(
+            foreign=foreign,
             state=_state(params.get("trade_status", "")),
             out_trade_no=params["out_trade_no"],
             amount_fen=yuan_to_fen(params["total_amount"]),

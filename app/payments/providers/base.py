@@ -14,6 +14,7 @@ from importlib import metadata
 import httpx
 
 from app.config import get_settings
+from app.errors import AppError
 from app.orders.models import Order
 from app.payments.errors import BadNotification, GatewayError
 from app.payments.models import Payment, PaymentRefund
@@ -36,6 +37,8 @@ class VerifiedNotification:
     amount_fen: int | None = None
     paid_at: datetime | None = None
     gateway_trade_no: str | None = None
+    # Correctly signed but for another app, merchant or seller account: the error it is refused with.
+    foreign: AppError | None = None
 
 
 @dataclass(frozen=True)

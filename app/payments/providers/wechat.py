@@ -217,15 +217,17 @@ class WechatProvider(Provider):
         error = BadNotification if for_notification else GatewayError
         if not isinstance(tx, dict):
             raise error("The transaction is not an object.")
+        foreign = None
         if tx.get("mchid") != s.wechat_mch_id or tx.get("appid") != s.wechat_app_id:
-            if for_notification:
-                raise AppIdMismatch("The notification is for another merchant or app.")
-            raise GatewayError("WeChat Pay answered about another merchant.")
+            if not for_notification:
+                raise GatewayError("WeChat Pay answered about another merchant.")
+            foreign = AppIdMismatch("The notification is for another merchant or app.")
         amount = tx.get("amount") or {}
         total = amount.get("total") if isinstance(amount, dict) else None
         if not tx.get("out_trade_no") or not isinstance(total, int) or isinstance(total, bool):
             raise error("out_trade_no and amount.total are required.")
         return VerifiedNotification(
+            foreign=foreign,
             state=_state(str(tx.get("trade_state", ""))),
             out_trade_no=str(tx["out_trade_no"]),
             amount_fen=total,
@@ -261,7 +263,9 @@ class WechatProvider(Provider):
         payload: dict[str, Any] = {
             "out_trade_no": payment.out_trade_no,
             "out_refund_no": refund.out_refund_no,
-            "amount": {"refund": refund.amount_fen, "total": payment.amount_fen, "currency": "CNY"},
+            # Always the whole trade: what the gateway holds, which is not the payment's amount when an
+            # unexpected sum is given back.
+            "amount": {"refund": refund.amount_fen, "total": refund.amount_fen, "currency": "CNY"},
         }
         if refund.reason:
             payload["reason"] = refund.reason[:80]
