@@ -155,6 +155,15 @@ async def get_refund(session: AsyncSession, payment_id: int) -> PaymentRefund | 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get_refund_by_number(session: AsyncSession, out_refund_no: str) -> PaymentRefund | None:
+    stmt = (
+        select(PaymentRefund)
+        .where(PaymentRefund.out_refund_no == out_refund_no)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def pending_refund_ids(session: AsyncSession, limit: int) -> Sequence[int]:
     stmt = (
         select(PaymentRefund.payment_id)

@@ -54,7 +54,13 @@ from app.payments.models import (
     UnmatchedPayment,
 )
 from app.payments.providers import sandbox
-from app.payments.providers.base import GatewayTrade, Provider, TradeState, VerifiedNotification
+from app.payments.providers.base import (
+    GatewayTrade,
+    Provider,
+    RefundNotice,
+    TradeState,
+    VerifiedNotification,
+)
 from app.users import throttle
 from app.users.models import User
 
@@ -205,9 +211,12 @@ async def receive_notification(
         if verified.foreign is not None:
             raise verified.foreign
         async with session_scope() as session:
-            payment = await _payment_for(session, verified)
-            payment_id = payment.id
-            outcome = await _apply(session, provider, payment, verified, received_at)
+            if verified.refund is not None:
+                outcome, payment_id = await _apply_refund_notice(session, channel, verified.refund)
+            else:
+                payment = await _payment_for(session, verified)
+                payment_id = payment.id
+                outcome = await _apply(session, provider, payment, verified, received_at)
     except AppError as exc:
         code = exc.code
         if verified is not None and channel != Channel.sandbox and isinstance(exc, _CANNOT_APPLY):
@@ -234,6 +243,27 @@ async def receive_notification(
     # A refund due (a late or second payment) is recorded; the refund job asks the gateway. The notice is
     # answered at once: a slow or dead gateway must not make the gateway resend its notice.
     return outcome
+
+
+async def _apply_refund_notice(session: AsyncSession, channel: str, notice: RefundNotice) -> tuple[str, int]:
+    """A refund notice (issue 16.7): the refund completes now instead of at the refund job's next run. It
+    finishes the refund exactly like the answer to our request would: whoever comes first, once."""
+    refund = await repository.get_refund_by_number(session, notice.out_refund_no)
+    payment = await repository.get(session, refund.payment_id) if refund is not None else None
+    if refund is None or payment is None or payment.channel != channel:
+        raise PaymentNotFound("The refund notice names no refund of ours.")
+    if notice.amount_fen is not None and notice.amount_fen != refund.amount_fen:
+        raise AmountMismatch(f"Notified a refund of {notice.amount_fen} fen for {refund.amount_fen} fen.")
+    at = utcnow()
+    if notice.done:
+        finished = await _refund_done(session, payment, refund, notice.gateway_refund_no, at)
+        return ("applied" if finished else "duplicate"), payment.id
+    # CLOSED or ABNORMAL: the money did not reach the buyer; the refund stays pending and shows why.
+    await repository.note_refund_attempt(
+        session, refund.id, f"gateway says the refund is {notice.status}"[:500], at
+    )
+    log.error("refund did not go through", extra={"payment_id": payment.id, "status": notice.status})
+    return "ignored", payment.id
 
 
 # Refusals of a correctly signed notice that leave money taken: acknowledged, then refunded or raised to staff.

@@ -142,9 +142,26 @@ def wechat_transaction(out_trade_no: str, total: int, **overrides: Any) -> dict[
     return tx
 
 
-def wechat_notification(transaction: dict[str, Any], *, apiv3_key: str = WECHAT_APIV3_KEY) -> bytes:
+def wechat_refund_resource(out_trade_no: str, out_refund_no: str, fen: int, status: str = "SUCCESS") -> dict:
+    """The decrypted resource of a REFUND.* notice, as WeChat Pay documents it."""
+    return {
+        "mchid": WECHAT_MCH_ID,
+        "out_trade_no": out_trade_no,
+        "transaction_id": "4200001234" + secrets.token_hex(5),
+        "out_refund_no": out_refund_no,
+        "refund_id": "50000000382019052709732678859",
+        "refund_status": status,
+        "success_time": "2026-11-25T21:10:04+08:00",
+        "user_received_account": "招商银行信用卡0403",
+        "amount": {"total": fen, "refund": fen, "payer_total": fen, "payer_refund": fen},
+    }
+
+
+def wechat_notification(
+    transaction: dict[str, Any], *, apiv3_key: str = WECHAT_APIV3_KEY, event_type: str = "TRANSACTION.SUCCESS"
+) -> bytes:
     nonce = secrets.token_hex(6)
-    associated = "transaction"
+    associated = "refund" if event_type.startswith("REFUND.") else "transaction"
     ciphertext = AESGCM(apiv3_key.encode()).encrypt(
         nonce.encode(), json.dumps(transaction).encode(), associated.encode()
     )
@@ -153,10 +170,10 @@ def wechat_notification(transaction: dict[str, Any], *, apiv3_key: str = WECHAT_
             "id": "EV-" + secrets.token_hex(8),
             "create_time": "2026-11-25T21:00:05+08:00",
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
+            "event_type": event_type,
+            "summary": "退款成功" if associated == "refund" else "支付成功",
             "resource": {
-                "original_type": "transaction",
+                "original_type": associated,
                 "algorithm": "AEAD_AES_256_GCM",
                 "ciphertext": base64.b64encode(ciphertext).decode(),
                 "associated_data": associated,
@@ -178,6 +195,8 @@ class GatewayState:
     refunds_paid: dict[str, int] = field(default_factory=dict)
     refund_calls: list[str] = field(default_factory=list)
     refund_queries: list[str] = field(default_factory=list)
+    # The body of every WeChat refund request.
+    refund_requests: list[dict[str, Any]] = field(default_factory=list)
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
@@ -328,6 +347,7 @@ async def wechat_api(request: Request) -> Response:
         )
     if path == "/v3/refund/domestic/refunds":
         data = json.loads(body)
+        STATE.refund_requests.append(data)
         no = data["out_refund_no"]
         STATE.refund_calls.append(no)
         STATE.refunds_paid[no] = 1

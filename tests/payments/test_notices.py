@@ -15,7 +15,7 @@ from app.payments import service
 from app.payments.models import UnmatchedPayment
 from app.users.models import Role
 from app.worker import run_job
-from tests.orders.factories import customer, staff
+from tests.orders.factories import customer, staff, stock_of
 from tests.payments import gateway as gw
 from tests.payments.factories import (
     events_of,
@@ -30,6 +30,7 @@ from tests.payments.factories import (
 from tests.payments.providers_helpers import notice_for, yuan
 from tests.payments.test_gateway_rules import alipay_sdk_notice
 from tests.storefront.pages import csrf_from, log_in
+from tests.users.factories import auth
 
 
 class ServerDied(Exception):
@@ -336,3 +337,122 @@ class TestUnmatchedPage:
         response = await client.get("/admin/payments/unmatched")
         assert response.status_code in (303, 403, 404)
         assert "20261125999999990000000009" not in response.text
+
+
+class TestRefundNotices:
+    """16.7: refunds ask for a notice, and a refund notice completes the refund without waiting for the job."""
+
+    async def _wechat_refund_in_progress(self, client, gateways):
+        user, sku, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "wechat")
+        body, headers = await notice_for("wechat", payment, order)
+        assert (await _post(client, "wechat", body, headers)).status_code == 204
+        await client.post(
+            f"/api/orders/{order['id']}/refund-request", json={"reason": "不要了"}, headers=auth(user)
+        )
+        gateways.wechat_refund_status = "PROCESSING"
+        approved = await client.post(f"/api/admin/orders/{order['id']}/refund", headers=auth(await staff()))
+        assert approved.json()["status"] == "refunding"
+        [refund] = await refunds()
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        return sku, order, payment, refund, out_trade_no
+
+    def _refund_notice(self, out_trade_no, refund, status="SUCCESS", **overrides):
+        resource = {
+            **gw.wechat_refund_resource(out_trade_no, refund.out_refund_no, refund.amount_fen, status),
+            **overrides,
+        }
+        body = gw.wechat_notification(resource, event_type=f"REFUND.{status}")
+        return body, gw.wechat_headers(body)
+
+    async def test_the_refund_request_names_the_notify_url(self, client, gateways):
+        await self._wechat_refund_in_progress(client, gateways)
+        [request] = gateways.refund_requests
+        assert request["notify_url"] == "http://testserver/api/payments/wechat/notify"
+
+    async def test_refund_success_completes_the_order_at_once_and_only_once(self, client, gateways):
+        sku, order, payment, refund, out_trade_no = await self._wechat_refund_in_progress(client, gateways)
+        body, headers = self._refund_notice(out_trade_no, refund)
+
+        first = await _post(client, "wechat", body, headers)
+        resent = await _post(client, "wechat", body, gw.wechat_headers(body))
+
+        assert (first.status_code, resent.status_code) == (204, 204)
+        assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
+        assert await stock_of(sku.id) == 10
+        assert [n.outcome for n in await notifications()][-2:] == ["applied", "duplicate"]
+        assert len(await events_of("payment.refunded")) == 1
+        assert len(await events_of("order.refunded")) == 1
+        [done] = await refunds()
+        assert (done.status, done.gateway_refund_no) == ("succeeded", "50000000382019052709732678859")
+        calls = list(gateways.refund_calls) + list(gateways.refund_queries)
+        assert await run_job("payments.retry_refunds") == 0
+        assert list(gateways.refund_calls) + list(gateways.refund_queries) == calls  # nothing left to ask
+
+    async def test_the_job_first_then_the_notice_changes_nothing_more(self, client, gateways):
+        _, order, payment, refund, out_trade_no = await self._wechat_refund_in_progress(client, gateways)
+        gateways.wechat_refund_status = "SUCCESS"
+        assert await run_job("payments.retry_refunds") == 1
+        body, headers = self._refund_notice(out_trade_no, refund)
+        assert (await _post(client, "wechat", body, headers)).status_code == 204
+        assert [n.outcome for n in await notifications()][-1] == "duplicate"
+        assert len(await events_of("payment.refunded")) == 1
+
+    @pytest.mark.parametrize("status", ["ABNORMAL", "CLOSED"])
+    async def test_a_refund_that_did_not_go_through_stays_pending_and_says_why(
+        self, client, gateways, status
+    ):
+        _, order, payment, refund, out_trade_no = await self._wechat_refund_in_progress(client, gateways)
+        body, headers = self._refund_notice(out_trade_no, refund, status)
+        assert (await _post(client, "wechat", body, headers)).status_code == 204
+        assert await state_of(order["id"], payment["id"]) == ("refunding", "succeeded")
+        [pending] = await refunds()
+        assert pending.status == "pending" and status in (pending.last_error or "")
+
+    @pytest.mark.parametrize(
+        "variant", ["unknown_refund", "other_merchant", "other_amount", "forged", "other_apiv3_key"]
+    )
+    async def test_a_refund_notice_that_is_not_ours_completes_nothing(self, client, gateways, variant):
+        _, order, payment, refund, out_trade_no = await self._wechat_refund_in_progress(client, gateways)
+        resource = gw.wechat_refund_resource(out_trade_no, refund.out_refund_no, refund.amount_fen)
+        key, apiv3 = gw.WECHAT_PLATFORM, gw.WECHAT_APIV3_KEY
+        if variant == "unknown_refund":
+            resource["out_refund_no"] = "R20261125000000000000000000"
+        elif variant == "other_merchant":
+            resource["mchid"] = "1900000999"
+        elif variant == "other_amount":
+            resource["amount"]["refund"] = 1
+        elif variant == "forged":
+            key = gw.ATTACKER
+        else:
+            apiv3 = "f" * 32
+        body = gw.wechat_notification(resource, event_type="REFUND.SUCCESS", apiv3_key=apiv3)
+        response = await _post(client, "wechat", body, gw.wechat_headers(body, key=key))
+        # Signed by WeChat Pay: acknowledged (resending changes nothing); not signed: refused.
+        assert response.status_code == (400 if variant in ("forged", "other_apiv3_key") else 204)
+        assert await state_of(order["id"], payment["id"]) == ("refunding", "succeeded")
+        assert len(await events_of("payment.refunded")) == 0
+
+    async def test_an_alipay_refund_notice_completes_a_refund_whose_answer_was_lost(self, client, gateways):
+        user, sku, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        body, headers = await notice_for("alipay", payment, order)
+        assert (await _post(client, "alipay", body, headers)).text == "success"
+        await client.post(
+            f"/api/orders/{order['id']}/refund-request", json={"reason": "不要了"}, headers=auth(user)
+        )
+        gateways.refuse_refunds = True  # what we saw; Alipay refunded and tells us so
+        approved = await client.post(f"/api/admin/orders/{order['id']}/refund", headers=auth(await staff()))
+        assert approved.json()["status"] == "refunding"
+        [refund] = await refunds()
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        params = gw.alipay_notification(out_trade_no, yuan(order["total_fen"]), trade_status="TRADE_CLOSED")
+        params.update(
+            out_biz_no=refund.out_refund_no,
+            refund_fee=yuan(order["total_fen"]),
+            gmt_refund="2026-11-25 21:10:04.123",
+        )
+        response = await _post(client, "alipay", *_alipay_signed(params))
+        assert response.text == "success"
+        assert await state_of(order["id"], payment["id"]) == ("refunded", "refunded")
+        assert await stock_of(sku.id) == 10

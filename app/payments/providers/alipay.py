@@ -33,6 +33,7 @@ from app.payments.providers.base import (
     BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
+    RefundNotice,
     RefundOutcome,
     TradeState,
     VerifiedNotification,
@@ -152,6 +153,15 @@ class AlipayProvider(Provider):
             raise BadSignature("The Alipay signature does not verify.")
         if not params.get("out_trade_no") or "total_amount" not in params:
             raise BadNotification("out_trade_no and total_amount are required.")
+        refund = None
+        if params.get("out_biz_no") and params.get("gmt_refund"):
+            # A refund of the trade (the notice Alipay sends after alipay.trade.refund): out_biz_no is our
+            # out_request_no. It reports money given back, none taken.
+            refund = RefundNotice(
+                out_refund_no=params["out_biz_no"],
+                status="SUCCESS",
+                amount_fen=yuan_to_fen(params["refund_fee"]) if params.get("refund_fee") else None,
+            )
         foreign = None
         if params.get("app_id") != s.alipay_app_id:
             foreign = AppIdMismatch("The notification is for another Alipay app.")
@@ -159,7 +169,8 @@ class AlipayProvider(Provider):
             foreign = SellerMismatch("The money went to another Alipay account (seller_id).")
         return VerifiedNotification(
             foreign=foreign,
-            state=_state(params.get("trade_status", "")),
+            refund=refund,
+            state=TradeState.pending if refund else _state(params.get("trade_status", "")),
             out_trade_no=params["out_trade_no"],
             amount_fen=yuan_to_fen(params["total_amount"]),
             paid_at=_beijing_time(params.get("gmt_payment")),

@@ -27,6 +27,20 @@ class TradeState(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class RefundNotice:
+    """What a verified refund notice says about one of our refunds."""
+
+    out_refund_no: str
+    status: str  # SUCCESS, or the gateway's word for a refund that did not go through (CLOSED, ABNORMAL)
+    gateway_refund_no: str | None = None
+    amount_fen: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status == "SUCCESS"
+
+
+@dataclass(frozen=True)
 class VerifiedNotification:
     """A notification whose signature (and, for WeChat, encryption) checked out."""
 
@@ -39,6 +53,8 @@ class VerifiedNotification:
     gateway_trade_no: str | None = None
     # Correctly signed but for another app, merchant or seller account: the error it is refused with.
     foreign: AppError | None = None
+    # Set when the notice is about a refund, not a payment (state is then `pending`: no money was taken).
+    refund: RefundNotice | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from app.payments.providers.base import (
     BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
+    RefundNotice,
     RefundOutcome,
     TradeState,
     VerifiedNotification,
@@ -206,11 +207,35 @@ class WechatProvider(Provider):
                 (resource.get("associated_data") or "").encode(),
             )
             transaction = json.loads(plain)
+            is_refund = str(envelope.get("event_type", "")).startswith("REFUND.")
         except InvalidTag as exc:
             raise BadSignature("The resource does not decrypt with our APIv3 key.") from exc
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise BadNotification("The notification is not the documented JSON.") from exc
+        if is_refund:
+            return self._refund_notice(transaction)
         return self._transaction(transaction, for_notification=True)
+
+    def _refund_notice(self, resource: Any) -> VerifiedNotification:
+        """REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED, sent to the refund's notify_url."""
+        if not isinstance(resource, dict) or not resource.get("out_refund_no"):
+            raise BadNotification("A refund notice names its out_refund_no.")
+        amount = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
+        refunded = amount.get("refund")
+        foreign = None
+        if resource.get("mchid") != get_settings().wechat_mch_id:
+            foreign = AppIdMismatch("The refund notice is for another merchant.")
+        return VerifiedNotification(
+            state=TradeState.pending,
+            out_trade_no=str(resource.get("out_trade_no") or "") or None,
+            foreign=foreign,
+            refund=RefundNotice(
+                out_refund_no=str(resource["out_refund_no"]),
+                status=str(resource.get("refund_status", "")),
+                gateway_refund_no=resource.get("refund_id"),
+                amount_fen=refunded if isinstance(refunded, int) and not isinstance(refunded, bool) else None,
+            ),
+        )
 
     def _transaction(self, tx: Any, *, for_notification: bool) -> VerifiedNotification:
         s = get_settings()
@@ -260,9 +285,12 @@ class WechatProvider(Provider):
                 return self._refund_outcome(answer)
             if status != 404:
                 raise GatewayError(f"WeChat Pay refund query failed: {answer.get('code', status)}.")
+        base = get_settings().public_base_url.rstrip("/")
         payload: dict[str, Any] = {
             "out_trade_no": payment.out_trade_no,
             "out_refund_no": refund.out_refund_no,
+            # The refund's outcome comes back as a REFUND.* notice on the same route as payment notices.
+            "notify_url": f"{base}/api/payments/wechat/notify",
             # Always the whole trade: what the gateway holds, which is not the payment's amount when an
             # unexpected sum is given back.
             "amount": {"refund": refund.amount_fen, "total": refund.amount_fen, "currency": "CNY"},
