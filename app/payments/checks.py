@@ -81,15 +81,11 @@ def check_wechat(settings: Settings) -> list[str] | None:
             problems, "WECHAT_PRIVATE_KEY", lambda: keys.load_private_key(settings.wechat_private_key or "")
         )
     if settings.wechat_platform_key:
-        loaded = _load(
-            problems, "WECHAT_PLATFORM_KEY", lambda: keys.load_public_key(settings.wechat_platform_key or "")
-        )
-        if loaded is not None:
-            _, cert_serial = loaded  # type: ignore[misc]
-            configured = settings.wechat_platform_serial
-            if cert_serial is None and not configured:
-                problems.append("WECHAT_PLATFORM_SERIAL (the public key id) is needed with a bare public key")
-            if cert_serial is not None and configured and not keys.same_serial(configured, cert_serial):
+        value, configured = settings.wechat_platform_key, settings.wechat_platform_serial
+        loaded = _load(problems, "WECHAT_PLATFORM_KEY", lambda: keys.load_public_keys(value, configured))
+        if loaded is not None and configured and value.count("-----BEGIN") <= 1:
+            _, cert_serial = keys.load_public_key(value)
+            if cert_serial is not None and not keys.same_serial(configured, cert_serial):
                 problems.append(
                     f"WECHAT_PLATFORM_SERIAL {configured} is not the certificate's serial {cert_serial}"
                 )
@@ -134,5 +130,34 @@ def register(cli) -> None:  # noqa: ANN001 - a typer.Typer
             else:
                 typer.echo(f"{channel}: ok")
         raise typer.Exit(1 if failed else 0)
+
+    @payments.command("fetch-certificates")
+    def fetch_certificates(
+        pem: bool = typer.Option(False, "--pem", help="Also print each certificate (PEM)."),
+    ) -> None:
+        """Download WeChat Pay's platform certificates (/v3/certificates), verify them (APIv3 key, validity,
+        the answer's signature) and store the new ones: notices signed under them are accepted without a
+        change of settings. Run it daily in certificate mode (and when WeChat Pay announces a rotation)."""
+        import asyncio
+
+        from app.cli import _with_cleanup
+        from app.errors import AppError
+        from app.payments import service
+
+        try:
+            results = asyncio.run(_with_cleanup(service.fetch_platform_certificates()))
+        except AppError as exc:
+            typer.echo(f"wechat: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        for cert, new in results:
+            state = "new" if new else "known"
+            typer.echo(
+                f"wechat: {cert.serial} {state}, valid {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d}"
+            )
+            if pem:
+                typer.echo(cert.pem)
+        if not results:
+            typer.echo("wechat: no current certificate in the answer", err=True)
+            raise typer.Exit(1)
 
     cli.add_typer(payments, name="payments")

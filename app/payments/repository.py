@@ -13,6 +13,7 @@ from app.payments.models import (
     PaymentNotification,
     PaymentRefund,
     PaymentStatus,
+    PlatformCertificate,
     RefundStatus,
     UnmatchedPayment,
 )
@@ -303,6 +304,36 @@ async def pending_of_cancelled_orders(
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def platform_certificates(
+    session: AsyncSession, channel: str, now: datetime
+) -> Sequence[PlatformCertificate]:
+    stmt = select(PlatformCertificate).where(
+        PlatformCertificate.channel == channel,
+        PlatformCertificate.not_before <= now,
+        PlatformCertificate.not_after >= now,
+    )
+    return (await session.scalars(stmt.order_by(PlatformCertificate.id))).all()
+
+
+async def add_platform_certificate(session: AsyncSession, certificate: PlatformCertificate) -> bool:
+    """Store a fetched certificate unless its serial is stored already; True when it is new."""
+    result = await session.execute(
+        insert(PlatformCertificate)
+        .values(
+            channel=certificate.channel,
+            serial=certificate.serial,
+            certificate=certificate.certificate,
+            not_before=certificate.not_before,
+            not_after=certificate.not_after,
+            fetched_at=utcnow(),
+        )
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+        .prefix_with("OR IGNORE", dialect="sqlite")
+    )
+    return result.rowcount == 1
 
 
 async def add_unmatched(session: AsyncSession, unmatched: UnmatchedPayment) -> bool:

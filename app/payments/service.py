@@ -50,10 +50,11 @@ from app.payments.models import (
     PaymentNotification,
     PaymentRefund,
     PaymentStatus,
+    PlatformCertificate,
     RefundStatus,
     UnmatchedPayment,
 )
-from app.payments.providers import sandbox
+from app.payments.providers import sandbox, wechat
 from app.payments.providers.base import (
     GatewayTrade,
     Provider,
@@ -61,6 +62,7 @@ from app.payments.providers.base import (
     TradeState,
     VerifiedNotification,
 )
+from app.payments.providers.wechat import FetchedCertificate, WechatProvider
 from app.users import throttle
 from app.users.models import User
 
@@ -207,6 +209,7 @@ async def receive_notification(
     try:
         if repeated & _SIGNATURE_HEADERS:
             raise BadSignature("A signature header is repeated.")
+        await provider.prepare(single)
         verified = provider.verify_notification(body, single)
         if verified.foreign is not None:
             raise verified.foreign
@@ -720,6 +723,35 @@ async def close_abandoned(session: AsyncSession) -> int:
         async with session_scope() as outcome_session:
             closed += await _fail(outcome_session, payment)
     return closed
+
+
+# ---------------------------------------------------------------------------------------------- platform keys
+
+
+async def fetch_platform_certificates() -> list[tuple[FetchedCertificate, bool]]:
+    """`daoxiang payments fetch-certificates`: download and verify WeChat Pay's platform certificates and
+    store the new ones; notices signed under any of them are accepted from then on, on every server within
+    a minute (sooner when a notice names the new serial). Returns each current certificate and whether it
+    was new."""
+    provider = providers.PROVIDERS[Channel.wechat.value]
+    assert isinstance(provider, WechatProvider)
+    fetched = await provider.fetch_certificates()
+    stored = []
+    async with session_scope() as session:
+        for cert in fetched:
+            new = await repository.add_platform_certificate(
+                session,
+                PlatformCertificate(
+                    channel=Channel.wechat.value,
+                    serial=cert.serial,
+                    certificate=cert.pem,
+                    not_before=cert.not_before,
+                    not_after=cert.not_after,
+                ),
+            )
+            stored.append((cert, new))
+    wechat.STORED.clear()
+    return stored
 
 
 # ---------------------------------------------------------------------------------------------- sandbox page

@@ -200,8 +200,18 @@ class GatewayState:
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
-    # The Wechatpay-Serial the stand-in signs its answers under (None: WECHAT_PLATFORM_SERIAL).
+    # The Wechatpay-Serial the stand-in signs its answers under (None: WECHAT_PLATFORM_SERIAL), and the key
+    # (None: WECHAT_PLATFORM).
     answer_serial: str | None = None
+    answer_key: rsa.RSAPrivateKey | None = None
+    # What GET /v3/certificates lists: PEM certificates, encrypted with this APIv3 key, and listed under
+    # their own serial unless `listed_serial` says otherwise.
+    platform_certificates: list[str] = field(default_factory=list)
+    certificates_apiv3_key: str = WECHAT_APIV3_KEY
+    listed_serial: str | None = None
+    # Alipay's certificate mode: the app_cert_sn and alipay_root_cert_sn every request must carry (None:
+    # public-key mode, neither may be sent).
+    alipay_cert_sns: tuple[str, str] | None = None
     # out_trade_no of every trade closed at either gateway; the last Native prepay body.
     closed: list[str] = field(default_factory=list)
     native_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -289,7 +299,7 @@ async def alipay_gateway(request: Request) -> Response:
 
 def _wechat_answer(payload: dict[str, Any], status: int = 200) -> Response:
     body = b"" if status == 204 else json.dumps(payload).encode()
-    headers = wechat_headers(body, serial=STATE.answer_serial)
+    headers = wechat_headers(body, serial=STATE.answer_serial, key=STATE.answer_key or WECHAT_PLATFORM)
     return Response(body, status_code=status, headers=headers)
 
 
@@ -320,6 +330,8 @@ async def wechat_api(request: Request) -> Response:
         STATE.bad_request_signatures += 1
         return _wechat_answer({"code": "SIGN_ERROR", "message": "签名错误"}, 401)
     path = request.url.path
+    if path == "/v3/certificates":
+        return _wechat_answer({"data": [_listed(pem) for pem in STATE.platform_certificates]})
     if path.startswith("/v3/pay/transactions/out-trade-no/") and path.endswith("/close"):
         no = path.split("/")[-2]
         trade = STATE.wechat_trades.get(no)
@@ -359,6 +371,27 @@ async def wechat_api(request: Request) -> Response:
             }
         )
     return _wechat_answer({"code": "NOT_FOUND"}, 404)
+
+
+def _listed(pem: str) -> dict[str, Any]:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    nonce = secrets.token_hex(6)
+    ciphertext = AESGCM(STATE.certificates_apiv3_key.encode()).encrypt(
+        nonce.encode(), pem.encode(), b"certificate"
+    )
+    return {
+        "serial_no": STATE.listed_serial or format(cert.serial_number, "X"),
+        "effective_time": cert.not_valid_before_utc.isoformat(),
+        "expire_time": cert.not_valid_after_utc.isoformat(),
+        "encrypt_certificate": {
+            "algorithm": "AEAD_AES_256_GCM",
+            "nonce": nonce,
+            "associated_data": "certificate",
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+        },
+    }
 
 
 stand_in = Starlette(

@@ -94,6 +94,10 @@ class Provider(abc.ABC):
     async def refund(self, payment: Payment, refund: PaymentRefund) -> RefundOutcome:
         """Refund the whole payment. Sent again with the same `refund.out_refund_no` it refunds nothing more."""
 
+    async def prepare(self, headers: Mapping[str, str]) -> None:
+        """Load what verifying a notice needs that is not in the settings (fetched platform certificates)."""
+        return None
+
     def notice_key(self, body: bytes) -> str | None:
         """What stays the same when the gateway resends this notice (read unverified, for bookkeeping)."""
         return None
