@@ -49,18 +49,36 @@ def _load(problems: list[str], what: str, load) -> object | None:
         return None
 
 
+ALIPAY_CERTIFICATES = ("alipay_app_cert", "alipay_public_cert", "alipay_root_cert")
+
+
 def check_alipay(settings: Settings) -> list[str] | None:
-    """None when Alipay is not configured at all; otherwise its problems (empty: ready)."""
-    missing = _missing(settings, ALIPAY_SETTINGS)
-    if len(missing) == len(ALIPAY_SETTINGS):
+    """None when Alipay is not configured at all; otherwise its problems (empty: ready). Public-key mode
+    (ALIPAY_PUBLIC_KEY) or certificate mode (the three ALIPAY_*_CERT), not both."""
+    certificate_mode = any(getattr(settings, n) for n in ALIPAY_CERTIFICATES)
+    names = ALIPAY_SETTINGS[:2] + (ALIPAY_CERTIFICATES if certificate_mode else ALIPAY_SETTINGS[2:])
+    missing = _missing(settings, names)
+    if len(missing) == len(names):
         return None
     problems = [f"{name} is not set" for name in missing]
+    if certificate_mode and settings.alipay_public_key:
+        problems.append("ALIPAY_PUBLIC_KEY and the ALIPAY_*_CERT certificates are both set: choose one mode")
     if settings.alipay_private_key:
         _load(
             problems, "ALIPAY_PRIVATE_KEY", lambda: keys.load_private_key(settings.alipay_private_key or "")
         )
     if settings.alipay_public_key:
         _load(problems, "ALIPAY_PUBLIC_KEY", lambda: keys.load_public_key(settings.alipay_public_key or ""))
+    if settings.alipay_public_cert:
+        _load(problems, "ALIPAY_PUBLIC_CERT", lambda: keys.load_public_key(settings.alipay_public_cert or ""))
+    if settings.alipay_app_cert:
+        _load(problems, "ALIPAY_APP_CERT", lambda: keys.alipay_cert_sn(settings.alipay_app_cert or ""))
+    if settings.alipay_root_cert:
+        root_sn = _load(
+            problems, "ALIPAY_ROOT_CERT", lambda: keys.alipay_root_cert_sn(settings.alipay_root_cert or "")
+        )
+        if root_sn == "":
+            problems.append("ALIPAY_ROOT_CERT holds no RSA certificate")
     if settings.alipay_app_id and not settings.alipay_app_id.isdigit():
         problems.append("ALIPAY_APP_ID should be the app's digits")
     problems += _public_https(settings.public_base_url, "PUBLIC_BASE_URL (the notify URL)")

@@ -212,6 +212,8 @@ class GatewayState:
     # Alipay's certificate mode: the app_cert_sn and alipay_root_cert_sn every request must carry (None:
     # public-key mode, neither may be sent).
     alipay_cert_sns: tuple[str, str] | None = None
+    # The alipay_cert_sn beside the signature of every answer (certificate mode).
+    alipay_answer_cert_sn: str | None = None
     # out_trade_no of every trade closed at either gateway; the last Native prepay body.
     closed: list[str] = field(default_factory=list)
     native_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -231,7 +233,10 @@ def _alipay_answer(method: str, node: dict[str, Any]) -> Response:
     raw = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
     sign = keys.rsa_sign(ALIPAY_PLATFORM, raw.encode())
     name = method.replace(".", "_") + "_response"
-    return Response(f'{{"{name}":{raw},"sign":"{sign}"}}', media_type="application/json;charset=utf-8")
+    cert_sn = f',"alipay_cert_sn":"{STATE.alipay_answer_cert_sn}"' if STATE.alipay_answer_cert_sn else ""
+    return Response(
+        f'{{"{name}":{raw}{cert_sn},"sign":"{sign}"}}', media_type="application/json;charset=utf-8"
+    )
 
 
 async def alipay_gateway(request: Request) -> Response:
@@ -245,6 +250,10 @@ async def alipay_gateway(request: Request) -> Response:
         return _alipay_answer(
             params.get("method", "x"), {"code": "40002", "sub_code": "isv.invalid-signature"}
         )
+    if (params.get("app_cert_sn"), params.get("alipay_root_cert_sn")) != (
+        STATE.alipay_cert_sns or (None, None)
+    ):
+        return _alipay_answer(params["method"], {"code": "40002", "sub_code": "isv.invalid-app-cert-sn"})
     method = params["method"]
     biz = json.loads(params["biz_content"])
     trade = STATE.alipay_trades.get(biz["out_trade_no"])

@@ -215,3 +215,212 @@ class TestFetchCertificates:
         result = CliRunner().invoke(cli, ["payments", "fetch-certificates"])
         assert result.exit_code == 1
         assert "not configured" in result.output
+
+
+# ------------------------------------------------------------------------------------ Alipay certificates
+
+ANT_CA = gw.new_key()
+ANT_ROOT_CA = gw.new_key()
+
+
+def _ant_name(cn: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ant Financial"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Certification Authority"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def ant_certificate(
+    public_key,
+    serial: int,
+    subject: str,
+    *,
+    issuer_key=ANT_CA,
+    issuer: str = "Ant Financial Certification Authority Class 1 R1",
+) -> str:
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(_ant_name(issuer))
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def ant_root_chain() -> str:
+    """Two RSA roots and an elliptic-curve one (Alipay's chain holds an SM2 root that is left out of the SN),
+    separated by a blank line as in alipayRootCert.crt."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    return "\n".join(
+        [
+            ant_certificate(
+                ANT_ROOT_CA.public_key(),
+                0x5A,
+                "Ant Financial Certification Authority R1",
+                issuer_key=ANT_ROOT_CA,
+                issuer="Ant Financial Certification Authority R1",
+            ),
+            ant_certificate(
+                ec_key.public_key(),
+                0x5B,
+                "Ant Financial Certification Authority E1",
+                issuer_key=ec_key,
+                issuer="Ant Financial Certification Authority E1",
+            ),
+            ant_certificate(
+                ANT_CA.public_key(),
+                0x5C,
+                "Ant Financial Certification Authority Class 1 R1",
+                issuer_key=ANT_ROOT_CA,
+                issuer="Ant Financial Certification Authority R1",
+            ),
+        ]
+    )
+
+
+APP_CERT = ant_certificate(gw.ALIPAY_MERCHANT.public_key(), 0x2021000000000001ABCDEF, gw.ALIPAY_APP_ID)
+ALIPAY_CERT = ant_certificate(
+    gw.ALIPAY_PLATFORM.public_key(), 0x2019082200555046, "支付宝(中国)网络技术有限公司"
+)
+ROOT_CERT = ant_root_chain()
+
+
+def alipay_sdk_with_certificates():
+    from alipay import DCAliPay
+
+    return DCAliPay(
+        appid=gw.ALIPAY_APP_ID,
+        app_private_key_string=gw.private_pem(gw.ALIPAY_MERCHANT),
+        app_public_key_cert_string=APP_CERT,
+        alipay_public_key_cert_string=ALIPAY_CERT,
+        alipay_root_cert_string=ROOT_CERT,
+    )
+
+
+class TestAlipayCertificateMode:
+    """公钥证书: requests carry app_cert_sn and alipay_root_cert_sn (computed as python-alipay-sdk's DCAliPay
+    computes them); notices and answers are verified with Alipay's public key certificate."""
+
+    @pytest.fixture
+    def certificate_mode(self, gateways, monkeypatch):
+        s = get_settings()
+        monkeypatch.setattr(s, "alipay_public_key", None)
+        monkeypatch.setattr(s, "alipay_app_cert", APP_CERT)
+        monkeypatch.setattr(s, "alipay_public_cert", ALIPAY_CERT)
+        monkeypatch.setattr(s, "alipay_root_cert", ROOT_CERT)
+        sdk = alipay_sdk_with_certificates()
+        gateways.alipay_cert_sns = (sdk.app_cert_sn, sdk.alipay_root_cert_sn)
+        gateways.alipay_answer_cert_sn = sdk.get_cert_sn(ALIPAY_CERT)
+        return gateways
+
+    def test_the_serial_numbers_are_the_sdks(self):
+        from app.payments.providers import keys
+
+        sdk = alipay_sdk_with_certificates()
+        assert keys.alipay_cert_sn(APP_CERT) == sdk.app_cert_sn
+        assert keys.alipay_root_cert_sn(ROOT_CERT) == sdk.alipay_root_cert_sn
+        assert sdk.alipay_root_cert_sn.count("_") == 1  # the elliptic-curve root is left out
+
+    async def test_page_pay_is_signed_under_both_serial_numbers(self, client, certificate_mode):
+        from urllib.parse import parse_qsl, urlsplit
+
+        from app.payments.providers.alipay import sign_content
+
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        params = dict(parse_qsl(urlsplit(payment["pay_url"]).query))
+        assert (params["app_cert_sn"], params["alipay_root_cert_sn"]) == certificate_mode.alipay_cert_sns
+        sdk = alipay_sdk_with_certificates()
+        assert sdk._sign(sign_content(params)) == params["sign"]  # the SDK signs the same bytes the same way
+
+    async def test_query_refund_and_notice_work_in_certificate_mode(
+        self, client, certificate_mode, monkeypatch
+    ):
+        from app.worker import run_job
+        from tests.orders.factories import staff
+        from tests.payments.providers_helpers import yuan
+        from tests.users.factories import auth
+
+        monkeypatch.setattr(get_settings(), "payment_reconcile_after_minutes", 0)
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        certificate_mode.alipay_trades[out_trade_no] = ("TRADE_SUCCESS", order["total_fen"])
+        assert await run_job("payments.reconcile") == 1  # the query went through and its answer verified
+        assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
+        notice = gw.alipay_notification(out_trade_no, yuan(order["total_fen"]))
+        replay = await client.post(
+            "/api/payments/alipay/notify",
+            content=gw.form_body(notice),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert replay.text == "success"
+        await client.post(
+            f"/api/orders/{order['id']}/refund-request", json={"reason": "不要了"}, headers=auth(user)
+        )
+        refunded = await client.post(f"/api/admin/orders/{order['id']}/refund", headers=auth(await staff()))
+        assert refunded.json()["status"] == "refunded"
+
+    async def test_a_notice_signed_by_another_key_is_refused(self, client, certificate_mode):
+        from tests.payments.providers_helpers import yuan
+
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        forged = gw.alipay_notification(out_trade_no, yuan(order["total_fen"]), key=gw.ATTACKER)
+        response = await client.post(
+            "/api/payments/alipay/notify",
+            content=gw.form_body(forged),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert (response.status_code, response.text) == (400, "failure")
+
+    async def test_an_answer_under_a_renewed_alipay_certificate_is_not_believed(
+        self, client, certificate_mode, monkeypatch
+    ):
+        from app.worker import run_job
+
+        monkeypatch.setattr(get_settings(), "payment_reconcile_after_minutes", 0)
+        certificate_mode.alipay_answer_cert_sn = "0" * 32
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        out_trade_no = (await payment_row(payment["id"])).out_trade_no
+        certificate_mode.alipay_trades[out_trade_no] = ("TRADE_SUCCESS", order["total_fen"])
+        assert await run_job("payments.reconcile") == 0
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
+
+    async def test_public_key_mode_sends_no_certificate_serials(self, client, gateways, monkeypatch):
+        from urllib.parse import parse_qsl, urlsplit
+
+        user, _, order = await order_to_pay(client)
+        payment = await start_payment(client, user, order["id"], "alipay")
+        params = dict(parse_qsl(urlsplit(payment["pay_url"]).query))
+        assert "app_cert_sn" not in params and "alipay_root_cert_sn" not in params
+
+    def test_the_check_names_a_half_configured_certificate_mode(self):
+        from app.payments.checks import check_all
+
+        settings = get_settings().model_copy(
+            update={
+                **gw.settings_for("https://api.mch.weixin.qq.com"),
+                "alipay_gateway_url": "https://openapi.alipay.com/gateway.do",
+                "public_base_url": "https://shop.example.com",
+                "alipay_public_key": None,
+                "alipay_app_cert": APP_CERT,
+                "alipay_public_cert": ALIPAY_CERT,
+            }
+        )
+        assert check_all(settings)["alipay"] == ["ALIPAY_ROOT_CERT is not set"]
+        ready = settings.model_copy(update={"alipay_root_cert": ROOT_CERT})
+        assert check_all(ready)["alipay"] == []

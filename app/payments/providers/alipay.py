@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import get_settings
 from app.orders.models import Order
@@ -81,11 +82,21 @@ class AlipayProvider(Provider):
 
     def is_configured(self) -> bool:
         s = get_settings()
-        return bool(s.alipay_app_id and s.alipay_private_key and s.alipay_public_key)
+        certificate_mode = bool(s.alipay_public_cert and s.alipay_app_cert and s.alipay_root_cert)
+        return bool(s.alipay_app_id and s.alipay_private_key and (s.alipay_public_key or certificate_mode))
 
     def _require(self) -> None:
         if not self.is_configured():
             raise ChannelNotConfigured("Alipay is not configured (ALIPAY_APP_ID and keys).")
+
+    @staticmethod
+    def certificate_mode() -> bool:
+        return bool(get_settings().alipay_public_cert)
+
+    def _alipay_key(self) -> rsa.RSAPublicKey:
+        """Alipay's key: from its public key certificate in certificate mode, else ALIPAY_PUBLIC_KEY."""
+        s = get_settings()
+        return keys.load_public_key(s.alipay_public_cert or s.alipay_public_key or "")[0]
 
     def _signed_params(self, method: str, biz: dict[str, Any], **extra: str) -> dict[str, str]:
         self._require()
@@ -101,6 +112,10 @@ class AlipayProvider(Provider):
             "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
             **extra,
         }
+        if self.certificate_mode():
+            # Which certificates the request is signed under; both are covered by the signature.
+            params["app_cert_sn"] = keys.alipay_cert_sn(s.alipay_app_cert or "")
+            params["alipay_root_cert_sn"] = keys.alipay_root_cert_sn(s.alipay_root_cert or "")
         private_key = keys.load_private_key(s.alipay_private_key or "")
         params["sign"] = keys.rsa_sign(private_key, sign_content(params).encode())
         return params
@@ -147,9 +162,8 @@ class AlipayProvider(Provider):
             raise BadSignature("Only RSA2-signed notifications are accepted.")
         if not BASE64_SIGNATURE.fullmatch(signature):
             raise BadSignature("The sign parameter is not a base64 RSA2 signature.")
-        public_key, _ = keys.load_public_key(s.alipay_public_key or "")
         content = notification_content(params)
-        if not keys.rsa_verify(public_key, content.encode("utf-8"), signature):
+        if not keys.rsa_verify(self._alipay_key(), content.encode("utf-8"), signature):
             raise BadSignature("The Alipay signature does not verify.")
         if not params.get("out_trade_no") or "total_amount" not in params:
             raise BadNotification("out_trade_no and total_amount are required.")
@@ -193,8 +207,15 @@ class AlipayProvider(Provider):
             raw_node, document = _raw_member(text, node)
         except ValueError as exc:
             raise GatewayError(f"Alipay answered {response.status_code} without {node}.") from exc
-        public_key, _ = keys.load_public_key(get_settings().alipay_public_key or "")
-        if not keys.rsa_verify(public_key, raw_node.encode("utf-8"), str(document.get("sign", ""))):
+        if self.certificate_mode() and document.get("alipay_cert_sn"):
+            ours = keys.alipay_cert_sn(get_settings().alipay_public_cert or "")
+            if document["alipay_cert_sn"] != ours:
+                # Alipay renewed its certificate: download it (alipay.open.app.alipaycert.download or the
+                # open platform's console) into ALIPAY_PUBLIC_CERT.
+                raise GatewayError(
+                    f"Alipay signed with certificate {document['alipay_cert_sn']}, not ours ({ours})."
+                )
+        if not keys.rsa_verify(self._alipay_key(), raw_node.encode("utf-8"), str(document.get("sign", ""))):
             raise GatewayError("Alipay's answer is not signed by Alipay.")
         answer = json.loads(raw_node)
         if not isinstance(answer, dict):
