@@ -232,13 +232,15 @@ async def receive_notification(
             log.warning("payment notification rejected", extra={"channel": channel, "code": exc.code})
     async with session_scope() as session:
         await repository.set_notification_outcome(session, note_id, outcome, payment_id, code)
-        if error is None and notice_key:
-            # A copy that verified closes the copies a dead server left `received` (issue 17.8).
-            await repository.close_earlier_copies(session, channel, notice_key, note_id, payment_id)
         if error is not None and client_ip is not None:
             await repository.trim_rejected_notifications(
                 session, client_ip, get_settings().payment_notify_rejected_kept_per_ip
             )
+    if error is None and notice_key:
+        # A copy that verified closes the copies a dead server left `received` (issue 17.8). In a unit of
+        # work of its own: holding this copy's row while waiting for others' rows deadlocks concurrent copies.
+        async with session_scope() as session:
+            await repository.close_earlier_copies(session, channel, notice_key, note_id, payment_id)
     if error is not None:
         if client_ip is not None:
             await throttle.hit(_REFUSED_KEY + client_ip, NOTIFY_WINDOW_SECONDS)
