@@ -205,16 +205,22 @@ class TestFetchCertificates:
         ]
         assert [c.serial for c, _ in await service.fetch_platform_certificates()] == [f"{NEW_SERIAL:X}"]
 
-    def test_the_command_prints_each_certificate_and_fails_without_wechat(self, monkeypatch):
-        from typer.testing import CliRunner
+    def test_the_command_fails_cleanly_without_wechat(self):
+        """The real command, in its own process (it runs its own event loop)."""
+        import os
+        import subprocess
+        import sys
 
-        from app.cli import cli
-
-        for name in ("wechat_mch_id", "wechat_private_key"):
-            monkeypatch.setattr(get_settings(), name, None)
-        result = CliRunner().invoke(cli, ["payments", "fetch-certificates"])
-        assert result.exit_code == 1
-        assert "not configured" in result.output
+        env = {**os.environ, "WECHAT_MCH_ID": "", "WECHAT_PRIVATE_KEY": "", "LOG_LEVEL": "ERROR"}
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli", "payments", "fetch-certificates"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "not configured" in result.stderr
 
 
 # ------------------------------------------------------------------------------------ Alipay certificates
