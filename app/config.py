@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     alipay_private_key: str | None = None  # the merchant's RSA2 private key (signs requests)
     alipay_public_key: str | None = None  # Alipay's public key (verifies notifications and answers)
     alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    # Alipay's certificate mode (公钥证书), instead of ALIPAY_PUBLIC_KEY: the app's public key certificate
+    # (appCertPublicKey_<appid>.crt), Alipay's public key certificate (alipayCertPublicKey_RSA2.crt) and
+    # Alipay's root certificate (alipayRootCert.crt); PEM text or file paths.
+    alipay_app_cert: str | None = None
+    alipay_public_cert: str | None = None
+    alipay_root_cert: str | None = None
+    # The merchant's Alipay account (2088…): when set, a notice for another seller is not ours to apply.
+    alipay_seller_id: str | None = None
     wechat_mch_id: str | None = None
     wechat_app_id: str | None = None
     wechat_apiv3_key: str | None = None  # 32 bytes, decrypts notification resources

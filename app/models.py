@@ -8,7 +8,13 @@ from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
 from app.notifications.models import Notification
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
-from app.payments.models import Payment, PaymentNotification, PaymentRefund
+from app.payments.models import (
+    Payment,
+    PaymentNotification,
+    PaymentRefund,
+    PlatformCertificate,
+    UnmatchedPayment,
+)
 from app.traceability.models import (
     Batch,
     BatchAllocation,
@@ -46,6 +52,8 @@ __all__ = [
     "Payment",
     "PaymentNotification",
     "PaymentRefund",
+    "PlatformCertificate",
+    "UnmatchedPayment",
     "Producer",
     "Plot",
     "Batch",

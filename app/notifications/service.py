@@ -36,6 +36,27 @@ async def mark_all_read(session: AsyncSession, user: User) -> int:
     return await repository.mark_all_read(session, user.id, utcnow())
 
 
+async def notify_staff(
+    session: AsyncSession, *, event_type: str, key: str, title: str, body: str, link: str | None = None
+) -> int:
+    """One notification for every active staff account (merchants and administrators): something only a
+    person can settle. `key` identifies the matter (stored as the notification's event id)."""
+    staff_ids = await users_service.active_staff_ids(session)
+    for user_id in staff_ids:
+        session.add(
+            Notification(
+                user_id=user_id,
+                event_id=key[:64],
+                event_type=event_type[:64],
+                title=title[:64],
+                body=body[:500],
+                link=link,
+            )
+        )
+    await session.flush()
+    return len(staff_ids)
+
+
 async def notify_from_event(session: AsyncSession, envelope: dict[str, Any]) -> Notification | None:
     """The `notifications` consumer's effect: one notification for the customer the event concerns."""
     rendered = templates.render(str(envelope.get("type", "")), envelope.get("data"))

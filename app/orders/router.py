@@ -186,19 +186,6 @@ async def ship(order_id: IdPath, data: ShipRequest, staff: StaffUser, session: S
 
 
 @router.post(
-    "/api/admin/orders/{order_id}/refund",
-    response_model=AdminOrderRead,
-    tags=ADMIN_TAGS,
-    summary="Approve a refund request; stock goes back only when nothing was shipped",
-    responses=problem_responses(
-        NotAuthenticated, Forbidden, OrderNotFound, InvalidOrderState, validation=False
-    ),
-)
-async def approve_refund(order_id: IdPath, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
-    return await _admin_read(session, await service.approve_refund(session, staff, order_id))
-
-
-@router.post(
     "/api/admin/orders/{order_id}/refund-reject",
     response_model=AdminOrderRead,
     tags=ADMIN_TAGS,

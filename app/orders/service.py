@@ -322,16 +322,9 @@ async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipL
     )
 
 
-async def _refund_through_gateway(session: AsyncSession, order: Order) -> bool:
-    """Start giving the money back. True when the refund is settled now — nothing was paid through a
-    gateway — so the order may become refunded at once; False when a gateway will confirm later by calling
-    `complete_refund`."""
-    from app.payments import service as payments_service  # payments imports orders; import late
-
-    return await payments_service.refund_order(session, order.id)
-
-
-async def approve_refund(session: AsyncSession, staff: User, order_id: int) -> Order:
+async def approve_refund_request(session: AsyncSession, staff: User, order_id: int) -> Order:
+    """Staff approve a refund request: the decision only (payments.approve_refund gives the money back and
+    calls `complete_refund` when it is back). Raises InvalidOrderState unless a request is waiting."""
     order = await get_or_raise(session, order_id)
     if order.status != S.refunding or order.refund_approved_at is not None:
         raise InvalidOrderState(
@@ -339,9 +332,7 @@ async def approve_refund(session: AsyncSession, staff: User, order_id: int) -> O
         )
     if not await repository.approve_refund_once(session, order.id, utcnow()):
         raise InvalidOrderState("The order changed meanwhile; reload it and try again.")
-    if await _refund_through_gateway(session, order):
-        await complete_refund(session, order.id, actor=Actor.of(staff), reason="refund approved")
-    return await get_or_raise(session, order.id)
+    return order
 
 
 async def reject_refund(session: AsyncSession, staff: User, order_id: int, data: RefundReject) -> Order:

@@ -49,18 +49,36 @@ def _load(problems: list[str], what: str, load) -> object | None:
         return None
 
 
+ALIPAY_CERTIFICATES = ("alipay_app_cert", "alipay_public_cert", "alipay_root_cert")
+
+
 def check_alipay(settings: Settings) -> list[str] | None:
-    """None when Alipay is not configured at all; otherwise its problems (empty: ready)."""
-    missing = _missing(settings, ALIPAY_SETTINGS)
-    if len(missing) == len(ALIPAY_SETTINGS):
+    """None when Alipay is not configured at all; otherwise its problems (empty: ready). Public-key mode
+    (ALIPAY_PUBLIC_KEY) or certificate mode (the three ALIPAY_*_CERT), not both."""
+    certificate_mode = any(getattr(settings, n) for n in ALIPAY_CERTIFICATES)
+    names = ALIPAY_SETTINGS[:2] + (ALIPAY_CERTIFICATES if certificate_mode else ALIPAY_SETTINGS[2:])
+    missing = _missing(settings, names)
+    if len(missing) == len(names):
         return None
     problems = [f"{name} is not set" for name in missing]
+    if certificate_mode and settings.alipay_public_key:
+        problems.append("ALIPAY_PUBLIC_KEY and the ALIPAY_*_CERT certificates are both set: choose one mode")
     if settings.alipay_private_key:
         _load(
             problems, "ALIPAY_PRIVATE_KEY", lambda: keys.load_private_key(settings.alipay_private_key or "")
         )
     if settings.alipay_public_key:
         _load(problems, "ALIPAY_PUBLIC_KEY", lambda: keys.load_public_key(settings.alipay_public_key or ""))
+    if settings.alipay_public_cert:
+        _load(problems, "ALIPAY_PUBLIC_CERT", lambda: keys.load_public_key(settings.alipay_public_cert or ""))
+    if settings.alipay_app_cert:
+        _load(problems, "ALIPAY_APP_CERT", lambda: keys.alipay_cert_sn(settings.alipay_app_cert or ""))
+    if settings.alipay_root_cert:
+        root_sn = _load(
+            problems, "ALIPAY_ROOT_CERT", lambda: keys.alipay_root_cert_sn(settings.alipay_root_cert or "")
+        )
+        if root_sn == "":
+            problems.append("ALIPAY_ROOT_CERT holds no RSA certificate")
     if settings.alipay_app_id and not settings.alipay_app_id.isdigit():
         problems.append("ALIPAY_APP_ID should be the app's digits")
     problems += _public_https(settings.public_base_url, "PUBLIC_BASE_URL (the notify URL)")
@@ -81,15 +99,11 @@ def check_wechat(settings: Settings) -> list[str] | None:
             problems, "WECHAT_PRIVATE_KEY", lambda: keys.load_private_key(settings.wechat_private_key or "")
         )
     if settings.wechat_platform_key:
-        loaded = _load(
-            problems, "WECHAT_PLATFORM_KEY", lambda: keys.load_public_key(settings.wechat_platform_key or "")
-        )
-        if loaded is not None:
-            _, cert_serial = loaded  # type: ignore[misc]
-            configured = settings.wechat_platform_serial
-            if cert_serial is None and not configured:
-                problems.append("WECHAT_PLATFORM_SERIAL (the public key id) is needed with a bare public key")
-            if cert_serial is not None and configured and not keys.same_serial(configured, cert_serial):
+        value, configured = settings.wechat_platform_key, settings.wechat_platform_serial
+        loaded = _load(problems, "WECHAT_PLATFORM_KEY", lambda: keys.load_public_keys(value, configured))
+        if loaded is not None and configured and value.count("-----BEGIN") <= 1:
+            _, cert_serial = keys.load_public_key(value)
+            if cert_serial is not None and not keys.same_serial(configured, cert_serial):
                 problems.append(
                     f"WECHAT_PLATFORM_SERIAL {configured} is not the certificate's serial {cert_serial}"
                 )
@@ -134,5 +148,34 @@ def register(cli) -> None:  # noqa: ANN001 - a typer.Typer
             else:
                 typer.echo(f"{channel}: ok")
         raise typer.Exit(1 if failed else 0)
+
+    @payments.command("fetch-certificates")
+    def fetch_certificates(
+        pem: bool = typer.Option(False, "--pem", help="Also print each certificate (PEM)."),
+    ) -> None:
+        """Download WeChat Pay's platform certificates (/v3/certificates), verify them (APIv3 key, validity,
+        the answer's signature) and store the new ones: notices signed under them are accepted without a
+        change of settings. Run it daily in certificate mode (and when WeChat Pay announces a rotation)."""
+        import asyncio
+
+        from app.cli import _with_cleanup
+        from app.errors import AppError
+        from app.payments import service
+
+        try:
+            results = asyncio.run(_with_cleanup(service.fetch_platform_certificates()))
+        except AppError as exc:
+            typer.echo(f"wechat: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        for cert, new in results:
+            state = "new" if new else "known"
+            typer.echo(
+                f"wechat: {cert.serial} {state}, valid {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d}"
+            )
+            if pem:
+                typer.echo(cert.pem)
+        if not results:
+            typer.echo("wechat: no current certificate in the answer", err=True)
+            raise typer.Exit(1)
 
     cli.add_typer(payments, name="payments")

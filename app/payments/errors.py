@@ -10,6 +10,7 @@ __all__ = [
     "GatewayError",
     "NotificationTooLarge",
     "PaymentNotFound",
+    "SellerMismatch",
     "StaleNotification",
     "TooManyNotifications",
 ]
@@ -38,6 +39,16 @@ class BadNotification(BadRequest):
 class AppIdMismatch(BadRequest):
     code = "app_id_mismatch"
     title = "Notification for another merchant"
+
+
+class SellerMismatch(BadRequest):
+    code = "seller_mismatch"
+    title = "Notification for another seller account"
+
+
+class UnmatchedPaymentNotFound(NotFound):
+    code = "unmatched_payment_not_found"
+    title = "Unmatched payment not found"
 
 
 class StaleNotification(BadRequest):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,6 +92,7 @@ class PaymentNotification(Base):
     __table_args__ = (
         Index("ix_payment_notifications_received_at", "received_at"),
         Index("ix_payment_notifications_client_ip_outcome", "client_ip", "outcome"),
+        Index("ix_payment_notifications_channel_notice_key", "channel", "notice_key"),
         MYSQL_TABLE_ARGS,
     )
 
@@ -102,10 +103,62 @@ class PaymentNotification(Base):
     # kept as U+FFFD): more than a MariaDB TEXT holds.
     body: Mapped[str] = mapped_column(NoticeBody, nullable=False)
     payment_id: Mapped[int | None] = mapped_column(BigId, index=True, nullable=True)
-    # received → applied | refund_due (money came for a cancelled or already paid order) | duplicate |
-    # ignored (not final yet) | rejected
+    # received → applied | refund_due (money came for a cancelled or already paid order, or a sum we do not
+    # expect: it goes back) | unmatched (money we cannot match: raised to staff) | duplicate | ignored (not
+    # final yet) | rejected | unanswered (no retry came to close it; see purge_notifications)
     outcome: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
+    # What the gateway sends again unchanged when it retries this notice (Alipay notify_id, WeChat's
+    # notification id), read BEFORE verification and used only to close earlier copies left `received` by
+    # a server that died while handling them: the retry's outcome is theirs too.
+    notice_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The sender's address (app.users.dependencies.client_ip); None for the sandbox page's own presses.
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class UnmatchedPayment(TimestampMixin, Base):
+    """Money a gateway says it took that we cannot give back by ourselves: a correctly signed notice for a
+    trade number we do not know, another app, merchant or seller account. The notice is acknowledged (so
+    the gateway stops resending) and staff settle it by hand (/admin/payments/unmatched). One row per
+    gateway trade, however often it is notified."""
+
+    __tablename__ = "unmatched_payments"
+    __table_args__ = (
+        UniqueConstraint("channel", "out_trade_no", name="uq_unmatched_payments_channel_out_trade_no"),
+        Index("ix_unmatched_payments_resolved_at", "resolved_at"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    out_trade_no: Mapped[str] = mapped_column(String(64), nullable=False)
+    gateway_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount_fen: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why it could not be matched: the error code the notice would have been refused with.
+    reason: Mapped[str] = mapped_column(String(64), nullable=False)
+    detail: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    notification_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    note: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+
+
+class PlatformCertificate(Base):
+    """A gateway platform certificate fetched and verified by `daoxiang payments fetch-certificates`
+    (WeChat Pay's /v3/certificates). Notices and answers signed under any stored or configured serial are
+    accepted, so a rotation needs no change of settings."""
+
+    __tablename__ = "payment_platform_certificates"
+    __table_args__ = (
+        UniqueConstraint("channel", "serial", name="uq_payment_platform_certificates_channel_serial"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    serial: Mapped[str] = mapped_column(String(64), nullable=False)
+    certificate: Mapped[str] = mapped_column(Text, nullable=False)  # PEM
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

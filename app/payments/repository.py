@@ -3,16 +3,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import utcnow
 from app.orders.models import Order, OrderStatus
 from app.payments.models import (
     Payment,
     PaymentNotification,
     PaymentRefund,
     PaymentStatus,
+    PlatformCertificate,
     RefundStatus,
+    UnmatchedPayment,
 )
 
 P = PaymentStatus
@@ -81,6 +84,17 @@ async def mark_succeeded(
     return result.rowcount == 1
 
 
+async def lock(session: AsyncSession, payment_id: int) -> None:
+    """Hold the payment's row until the transaction ends (an UPDATE that matches it: a row lock on MariaDB,
+    the write lock on SQLite), so two copies of one notice decide one after the other."""
+    await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id)
+        .values(updated_at=Payment.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def mark_failed(session: AsyncSession, payment_id: int, at: datetime) -> bool:
     result = await session.execute(
         update(Payment)
@@ -142,6 +156,15 @@ async def get_refund(session: AsyncSession, payment_id: int) -> PaymentRefund | 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get_refund_by_number(session: AsyncSession, out_refund_no: str) -> PaymentRefund | None:
+    stmt = (
+        select(PaymentRefund)
+        .where(PaymentRefund.out_refund_no == out_refund_no)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def pending_refund_ids(session: AsyncSession, limit: int) -> Sequence[int]:
     stmt = (
         select(PaymentRefund.payment_id)
@@ -194,6 +217,37 @@ async def set_notification_outcome(
         .values(outcome=outcome, payment_id=payment_id, error_code=error_code)
         .execution_options(synchronize_session=False)
     )
+
+
+async def close_earlier_copies(
+    session: AsyncSession, channel: str, notice_key: str, before_id: int, payment_id: int | None
+) -> int:
+    """Earlier copies of a notice still `received` (their server died while handling them): a later copy was
+    handled, so they are `superseded`."""
+    result = await session.execute(
+        update(PaymentNotification)
+        .where(
+            PaymentNotification.channel == channel,
+            PaymentNotification.notice_key == notice_key,
+            PaymentNotification.outcome == "received",
+            PaymentNotification.id < before_id,
+        )
+        .values(outcome="superseded", payment_id=payment_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def give_up_unanswered(session: AsyncSession, received_before: datetime) -> int:
+    """Notices still `received` after the gateways stopped resending (24-25 hours) never will be closed by a
+    copy: `unanswered` (reconciliation asked the gateway about their payments meanwhile)."""
+    result = await session.execute(
+        update(PaymentNotification)
+        .where(PaymentNotification.outcome == "received", PaymentNotification.received_at < received_before)
+        .values(outcome="unanswered")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 async def trim_rejected_notifications(session: AsyncSession, client_ip: str, keep: int) -> int:
@@ -250,3 +304,77 @@ async def pending_of_cancelled_orders(
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def platform_certificates(
+    session: AsyncSession, channel: str, now: datetime
+) -> Sequence[PlatformCertificate]:
+    stmt = select(PlatformCertificate).where(
+        PlatformCertificate.channel == channel,
+        PlatformCertificate.not_before <= now,
+        PlatformCertificate.not_after >= now,
+    )
+    return (await session.scalars(stmt.order_by(PlatformCertificate.id))).all()
+
+
+async def add_platform_certificate(session: AsyncSession, certificate: PlatformCertificate) -> bool:
+    """Store a fetched certificate unless its serial is stored already; True when it is new."""
+    result = await session.execute(
+        insert(PlatformCertificate)
+        .values(
+            channel=certificate.channel,
+            serial=certificate.serial,
+            certificate=certificate.certificate,
+            not_before=certificate.not_before,
+            not_after=certificate.not_after,
+            fetched_at=utcnow(),
+        )
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+        .prefix_with("OR IGNORE", dialect="sqlite")
+    )
+    return result.rowcount == 1
+
+
+async def add_unmatched(session: AsyncSession, unmatched: UnmatchedPayment) -> bool:
+    """Insert unless this gateway trade is recorded already; True when this call recorded it."""
+    values = {
+        "channel": unmatched.channel,
+        "out_trade_no": unmatched.out_trade_no,
+        "gateway_trade_no": unmatched.gateway_trade_no,
+        "amount_fen": unmatched.amount_fen,
+        "reason": unmatched.reason,
+        "detail": unmatched.detail,
+        "notification_id": unmatched.notification_id,
+        "note": "",
+    }
+    now = utcnow()
+    result = await session.execute(
+        insert(UnmatchedPayment)
+        .values(**values, created_at=now, updated_at=now)
+        .prefix_with("IGNORE", dialect="mysql")
+        .prefix_with("IGNORE", dialect="mariadb")
+        .prefix_with("OR IGNORE", dialect="sqlite")
+    )
+    return result.rowcount == 1
+
+
+async def get_unmatched(session: AsyncSession, unmatched_id: int) -> UnmatchedPayment | None:
+    return await session.get(UnmatchedPayment, unmatched_id)
+
+
+async def list_unmatched(
+    session: AsyncSession, *, resolved: bool, offset: int, limit: int
+) -> tuple[Sequence[UnmatchedPayment], int]:
+    where = UnmatchedPayment.resolved_at.is_not(None) if resolved else UnmatchedPayment.resolved_at.is_(None)
+    total = await session.scalar(select(func.count()).select_from(UnmatchedPayment).where(where)) or 0
+    rows = (
+        await session.scalars(
+            select(UnmatchedPayment)
+            .where(where)
+            .order_by(UnmatchedPayment.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
+    return rows, total

@@ -4,10 +4,12 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from app.db import SessionDep
-from app.errors import AppError, NotAuthenticated
+from app.errors import AppError, Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.params import IdPath
+from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState, OrderNotFound
+from app.orders.schemas import AdminOrderRead
 from app.payments import service
 from app.payments.errors import (
     AmountMismatch,
@@ -21,7 +23,7 @@ from app.payments.errors import (
 )
 from app.payments.models import Channel
 from app.payments.schemas import NotifyAck, PaymentCreate, PaymentRead
-from app.users.dependencies import ClientIP, CurrentUser
+from app.users.dependencies import ClientIP, CurrentUser, StaffUser
 
 router = APIRouter()
 TAGS = ["payments"]
@@ -54,6 +56,25 @@ async def create_payment(
 )
 async def list_payments(order_id: IdPath, user: CurrentUser, session: SessionDep) -> list[PaymentRead]:
     return [PaymentRead.model_validate(p) for p in await service.list_for_order(session, user, order_id)]
+
+
+@router.post(
+    "/api/admin/orders/{order_id}/refund",
+    response_model=AdminOrderRead,
+    tags=["orders (staff)"],
+    summary="Approve a refund request; stock goes back only when nothing was shipped",
+    responses=problem_responses(
+        NotAuthenticated, Forbidden, OrderNotFound, InvalidOrderState, validation=False
+    ),
+)
+async def approve_refund(order_id: IdPath, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
+    await service.approve_refund(staff, order_id)
+    order = await orders_service.get_or_raise(session, order_id)
+    return AdminOrderRead(
+        **orders_service.to_read(order).model_dump(),
+        user_id=order.user_id,
+        buyer_phone=await orders_service.buyer_phone(session, order),
+    )
 
 
 async def _capped_body(request: Request) -> bytes:

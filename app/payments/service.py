@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,23 +24,45 @@ from app import events
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import AppError
+from app.kit.money import format_yuan
+from app.notifications import service as notifications_service
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
 from app.orders.models import Order, OrderStatus
+from app.orders.state import SYSTEM, Actor
 from app.payments import providers, repository
 from app.payments.errors import (
     AmountMismatch,
+    AppIdMismatch,
     BadNotification,
     BadSignature,
     ChannelNotConfigured,
     GatewayError,
     NotificationTooLarge,
     PaymentNotFound,
+    SellerMismatch,
     TooManyNotifications,
+    UnmatchedPaymentNotFound,
 )
-from app.payments.models import Channel, Payment, PaymentNotification, PaymentRefund, RefundStatus
-from app.payments.providers import sandbox
-from app.payments.providers.base import Provider, TradeState, VerifiedNotification
+from app.payments.models import (
+    Channel,
+    Payment,
+    PaymentNotification,
+    PaymentRefund,
+    PaymentStatus,
+    PlatformCertificate,
+    RefundStatus,
+    UnmatchedPayment,
+)
+from app.payments.providers import sandbox, wechat
+from app.payments.providers.base import (
+    GatewayTrade,
+    Provider,
+    RefundNotice,
+    TradeState,
+    VerifiedNotification,
+)
+from app.payments.providers.wechat import FetchedCertificate, WechatProvider
 from app.users import throttle
 from app.users.models import User
 
@@ -81,6 +103,8 @@ _SIGNATURE_HEADERS = frozenset(
 # A gateway's clock may be a little off ours; a payment time outside [created - skew, received + skew]
 # is not believed (the receive time is used) — it could not be stored or shown anyway (year 9999).
 GATEWAY_CLOCK_SKEW = timedelta(minutes=10)
+# How long the gateways resend a notice that was not acknowledged (Alipay 25 hours, WeChat Pay 24).
+NOTICE_RESENT_FOR = timedelta(hours=25)
 # Outcome of a success whose money must go back (late, or a second payment of a paid order).
 REFUND_DUE = "refund_due"
 
@@ -167,6 +191,7 @@ async def receive_notification(
     received_at = utcnow()
     single, repeated = _header_pairs(headers)
     kept = {k: v[:1024] for k, v in single.items() if k in _LOGGED_HEADERS}
+    notice_key = provider.notice_key(body)
     async with session_scope() as session:
         note_id = await repository.add_notification(
             session,
@@ -176,29 +201,46 @@ async def receive_notification(
                 body=body.decode("utf-8", errors="replace"),
                 client_ip=client_ip,
                 received_at=received_at,
+                notice_key=notice_key,
             ),
         )
-    outcome, payment_id, error = "rejected", None, None
+    outcome, payment_id, error, code = "rejected", None, None, None
+    verified: VerifiedNotification | None = None
     try:
         if repeated & _SIGNATURE_HEADERS:
             raise BadSignature("A signature header is repeated.")
+        await provider.prepare(single)
         verified = provider.verify_notification(body, single)
+        if verified.foreign is not None:
+            raise verified.foreign
         async with session_scope() as session:
-            payment = await _payment_for(session, verified)
-            payment_id = payment.id
-            outcome = await _apply(session, provider, payment, verified, received_at)
+            if verified.refund is not None:
+                outcome, payment_id = await _apply_refund_notice(session, channel, verified.refund)
+            else:
+                payment = await _payment_for(session, verified)
+                payment_id = payment.id
+                outcome = await _apply(session, provider, payment, verified, received_at)
     except AppError as exc:
-        error = exc
-        outcome = "rejected"
-        log.warning("payment notification rejected", extra={"channel": channel, "code": exc.code})
+        code = exc.code
+        if verified is not None and channel != Channel.sandbox and isinstance(exc, _CANNOT_APPLY):
+            # The gateway signed it: refusing it would only make it resend for a day while the buyer's
+            # money stays taken. Acknowledge it; give the money back or raise it to staff (issue 16.4).
+            outcome, payment_id = await _cannot_apply(channel, verified, exc, note_id)
+        else:
+            error = exc
+            outcome = "rejected"
+            log.warning("payment notification rejected", extra={"channel": channel, "code": exc.code})
     async with session_scope() as session:
-        await repository.set_notification_outcome(
-            session, note_id, outcome, payment_id, error.code if error else None
-        )
+        await repository.set_notification_outcome(session, note_id, outcome, payment_id, code)
         if error is not None and client_ip is not None:
             await repository.trim_rejected_notifications(
                 session, client_ip, get_settings().payment_notify_rejected_kept_per_ip
             )
+    if error is None and notice_key:
+        # A copy that verified closes the copies a dead server left `received` (issue 17.8). In a unit of
+        # work of its own: holding this copy's row while waiting for others' rows deadlocks concurrent copies.
+        async with session_scope() as session:
+            await repository.close_earlier_copies(session, channel, notice_key, note_id, payment_id)
     if error is not None:
         if client_ip is not None:
             await throttle.hit(_REFUSED_KEY + client_ip, NOTIFY_WINDOW_SECONDS)
@@ -208,10 +250,146 @@ async def receive_notification(
     return outcome
 
 
+async def _apply_refund_notice(session: AsyncSession, channel: str, notice: RefundNotice) -> tuple[str, int]:
+    """A refund notice (issue 16.7): the refund completes now instead of at the refund job's next run. It
+    finishes the refund exactly like the answer to our request would: whoever comes first, once."""
+    refund = await repository.get_refund_by_number(session, notice.out_refund_no)
+    payment = await repository.get(session, refund.payment_id) if refund is not None else None
+    if refund is None or payment is None or payment.channel != channel:
+        raise PaymentNotFound("The refund notice names no refund of ours.")
+    if notice.amount_fen is not None and notice.amount_fen != refund.amount_fen:
+        raise AmountMismatch(f"Notified a refund of {notice.amount_fen} fen for {refund.amount_fen} fen.")
+    at = utcnow()
+    if notice.done:
+        finished = await _refund_done(session, payment, refund, notice.gateway_refund_no, at)
+        return ("applied" if finished else "duplicate"), payment.id
+    # CLOSED or ABNORMAL: the money did not reach the buyer; the refund stays pending and shows why.
+    await repository.note_refund_attempt(
+        session, refund.id, f"gateway says the refund is {notice.status}"[:500], at
+    )
+    log.error("refund did not go through", extra={"payment_id": payment.id, "status": notice.status})
+    return "ignored", payment.id
+
+
+# Refusals of a correctly signed notice that leave money taken: acknowledged, then refunded or raised to staff.
+_CANNOT_APPLY = (AmountMismatch, AppIdMismatch, SellerMismatch, PaymentNotFound)
+
+
+async def _cannot_apply(
+    channel: str, verified: VerifiedNotification, error: AppError, note_id: int
+) -> tuple[str, int | None]:
+    """A correctly signed notice we cannot apply. When it reports money taken, the money goes back by itself
+    if it can be matched to a trade number of ours (the payment's refund, with the one out_refund_no every
+    refund of that payment uses); otherwise it is raised to staff. Returns (outcome, payment id)."""
+    if verified.state is not TradeState.success:
+        return "ignored", None  # no money moved: nothing to give back
+    async with session_scope() as session:
+        payment = None
+        if verified.foreign is None and verified.out_trade_no:
+            payment = await repository.get_by_out_trade_no(session, verified.out_trade_no)
+        if payment is not None and payment.channel == channel and verified.amount_fen:
+            if await _give_back_unexpected(session, payment, verified.amount_fen, error.detail):
+                log.warning(
+                    "unexpected payment refunded", extra={"payment_id": payment.id, "code": error.code}
+                )
+                return REFUND_DUE, payment.id
+        await _raise_to_staff(
+            session,
+            UnmatchedPayment(
+                channel=channel,
+                out_trade_no=(verified.out_trade_no or "")[:64],
+                gateway_trade_no=verified.gateway_trade_no,
+                amount_fen=verified.amount_fen,
+                reason=error.code,
+                detail=error.detail[:500],
+                notification_id=note_id,
+            ),
+        )
+        return "unmatched", payment.id if payment is not None else None
+
+
+async def _give_back_unexpected(session: AsyncSession, payment: Payment, amount_fen: int, why: str) -> bool:
+    """Money the gateway holds for one of our trade numbers that cannot pay its order (another sum than the
+    payment's or the order's): the payment failed, and the refund job gives the gateway's sum back. False
+    when the payment did pay its order (a person must look)."""
+    await repository.lock(session, payment.id)
+    payment = await repository.get(session, payment.id) or payment
+    refund = await repository.get_refund(session, payment.id)
+    if refund is not None:
+        return refund.amount_fen == amount_fen  # a copy of this notice: already being given back
+    if payment.status not in (PaymentStatus.pending, PaymentStatus.failed):
+        return False
+    if payment.status == PaymentStatus.pending:
+        await _fail(session, payment)
+    await _open_refund(
+        session, payment, reason=f"unexpected sum: {why}", completes_order=False, amount_fen=amount_fen
+    )
+    return True
+
+
+async def _raise_to_staff(session: AsyncSession, unmatched: UnmatchedPayment) -> None:
+    """Record money we cannot match (once per trade, however often it is notified) and tell staff."""
+    if not await repository.add_unmatched(session, unmatched):
+        return
+    log.error(
+        "payment cannot be matched; raised to staff",
+        extra={
+            "channel": unmatched.channel,
+            "out_trade_no": unmatched.out_trade_no,
+            "code": unmatched.reason,
+        },
+    )
+    amount = format_yuan(unmatched.amount_fen) if unmatched.amount_fen is not None else "未知金额"
+    await notifications_service.notify_staff(
+        session,
+        event_type="payment.unmatched",
+        key=f"unmatched:{unmatched.channel}:{unmatched.out_trade_no}",
+        title="有一笔款项需要人工处理",
+        body=(
+            f"{CHANNEL_LABELS.get(unmatched.channel, unmatched.channel)}通知收款 {amount}"
+            f"（商户订单号 {unmatched.out_trade_no or '无'}），"
+            f"{UNMATCHED_REASONS.get(unmatched.reason, unmatched.reason)}，无法自动处理，请核对后手工退款或补单。"
+        ),
+        link="/admin/payments/unmatched",
+    )
+
+
+CHANNEL_LABELS = {"alipay": "支付宝", "wechat": "微信支付", "sandbox": "沙箱"}
+UNMATCHED_REASONS = {
+    "app_id_mismatch": "通知属于其他应用或商户号",
+    "seller_mismatch": "收款账号不是本店的支付宝账号",
+    "payment_not_found": "本店没有这个商户订单号",
+    "amount_mismatch": "金额与订单不符，且这笔支付已用于订单",
+}
+
+
+async def list_unmatched(
+    session: AsyncSession, *, resolved: bool, offset: int, limit: int
+) -> tuple[Sequence[UnmatchedPayment], int]:
+    return await repository.list_unmatched(session, resolved=resolved, offset=offset, limit=limit)
+
+
+async def resolve_unmatched(
+    session: AsyncSession, staff: User, unmatched_id: int, note: str
+) -> UnmatchedPayment:
+    """Staff record how they settled money we could not match (refunded by hand, order made up…)."""
+    unmatched = await repository.get_unmatched(session, unmatched_id)
+    if unmatched is None:
+        raise UnmatchedPaymentNotFound("No such unmatched payment.")
+    if unmatched.resolved_at is None:
+        unmatched.resolved_at = utcnow()
+        unmatched.resolved_by = staff.id
+        unmatched.note = note.strip()[:500]
+        await session.flush()
+    return unmatched
+
+
 async def purge_notifications(session: AsyncSession, now: datetime | None = None) -> int:
     """Worker job: delete notices (applied, refused, whatever became of them) older than the retention."""
+    now = now or utcnow()
+    await repository.give_up_unanswered(session, now - NOTICE_RESENT_FOR)
     days = get_settings().payment_notification_retention_days
-    cutoff = (now or utcnow()) - timedelta(days=days)
+    cutoff = now - timedelta(days=days)
     deleted = 0
     for _ in range(20):  # at most 20,000 rows per run; the next run goes on
         batch = await repository.delete_notifications_before(session, cutoff, JOB_BATCH * 10)
@@ -341,37 +519,50 @@ async def _succeed(
 # ---------------------------------------------------------------------------------------------- refunds
 
 
-async def refund_order(session: AsyncSession, order_id: int, *, reason: str = "refund approved") -> bool:
-    """For orders.approve_refund: refund the payment that paid the order through its gateway.
+async def approve_refund(staff: User, order_id: int) -> None:
+    """Staff approve a customer's refund request and the money goes back through the gateway that took it.
 
-    True when the money is back now (or nothing was paid through a gateway); False when the gateway is still
-    working on it — the refund job retries and completes the order's refund then."""
-    payment = await repository.succeeded_for_order(session, order_id)
-    if payment is None:
-        return True
-    return await _refund_payment(session, payment, reason=reason, completes_order=True)
-
-
-async def _refund_payment(
-    session: AsyncSession, payment: Payment, *, reason: str, completes_order: bool
-) -> bool:
-    refund = await _open_refund(session, payment, reason=reason, completes_order=completes_order)
-    if refund.status == RefundStatus.succeeded:
-        return True
-    return await _try_refund(session, payment, refund)
+    Three steps, never one transaction around a gateway call: the decision (the approval and the refund's
+    record, with its out_refund_no) is committed first, so it is durable before any money moves; the gateway
+    is asked with no transaction open, so no row lock waits on it for its whole timeout; the outcome is
+    committed on its own. If the process dies after the gateway refunded, the refund job asks again with the
+    same out_refund_no (which refunds nothing more) and finishes it. A gateway that is slow or down leaves
+    the order `refunding` (approved) and the refund pending; the job completes both later."""
+    async with session_scope() as session:
+        order = await orders_service.approve_refund_request(session, staff, order_id)
+        payment = await repository.succeeded_for_order(session, order.id)
+        if payment is None:
+            # Nothing was paid through a gateway (a zero total): the refund is complete now.
+            await orders_service.complete_refund(
+                session, order.id, actor=Actor.of(staff), reason="refund approved"
+            )
+            return
+        refund = await _open_refund(session, payment, reason="refund approved", completes_order=True)
+        if refund.status == RefundStatus.succeeded:
+            await orders_service.complete_refund(
+                session, order.id, actor=Actor.of(staff), reason="refund approved"
+            )
+            return
+    await settle_refund(payment.id, actor=Actor.of(staff))
 
 
 async def _open_refund(
-    session: AsyncSession, payment: Payment, *, reason: str, completes_order: bool
+    session: AsyncSession,
+    payment: Payment,
+    *,
+    reason: str,
+    completes_order: bool,
+    amount_fen: int | None = None,
 ) -> PaymentRefund:
-    """The payment's refund record; its out_refund_no is chosen here, once, and reused by every retry."""
+    """The payment's refund record; its out_refund_no is chosen here, once, and reused by every retry.
+    `amount_fen`: what the gateway holds for the trade when it is not the payment's amount."""
     refund = await repository.get_refund(session, payment.id)
     if refund is None:
         refund = PaymentRefund(
             payment_id=payment.id,
             order_id=payment.order_id,
-            out_refund_no=f"R{payment.out_trade_no}"[:64],
-            amount_fen=payment.amount_fen,
+            out_refund_no=refund_number(payment),
+            amount_fen=payment.amount_fen if amount_fen is None else amount_fen,
             reason=reason[:500],
             completes_order=completes_order,
             status=RefundStatus.pending.value,
@@ -381,40 +572,48 @@ async def _open_refund(
     return refund
 
 
-async def settle_refund(session: AsyncSession, payment_id: int) -> bool:
-    """Ask the gateway to refund a pending refund; when done, also finish the order's refund if it belongs
-    to one. True when this call finished it."""
-    payment = await repository.get(session, payment_id)
-    refund = await repository.get_refund(session, payment_id)
+def refund_number(payment: Payment) -> str:
+    """Our out_refund_no (Alipay out_request_no) of a payment's refund: one per payment, ever."""
+    return f"R{payment.out_trade_no}"[:64]
+
+
+async def settle_refund(payment_id: int, *, actor: Actor = SYSTEM) -> bool:
+    """Ask the gateway to refund a pending refund (again: the same out_refund_no never refunds twice) and
+    record the outcome; when done, also finish the order's refund if it belongs to one. True when this call
+    finished it. Called with no transaction open: the gateway may take its whole timeout."""
+    async with session_scope() as session:
+        payment = await repository.get(session, payment_id)
+        refund = await repository.get_refund(session, payment_id)
     if payment is None or refund is None or refund.status != RefundStatus.pending:
         return False
-    if not await _try_refund(session, payment, refund):
-        return False
-    if refund.completes_order:
-        await orders_service.complete_refund(session, payment.order_id, reason="refund completed")
-    return True
-
-
-async def _try_refund(session: AsyncSession, payment: Payment, refund: PaymentRefund) -> bool:
-    """Ask the gateway to refund (again: the same out_refund_no never refunds twice). True once done.
-
-    What decided the refund (a staff approval, the refund's record) is committed first: it is durable before
-    the money moves, and no transaction, so no row lock, is held while the gateway answers, which can take
-    its whole timeout. If this request dies after the gateway refunded, the refund job asks again with the
-    same out_refund_no and finishes it."""
-    await session.commit()
     at = utcnow()
     try:
         outcome = await providers.get(payment.channel).refund(payment, refund)
     except (GatewayError, ChannelNotConfigured) as exc:
         log.warning("refund not done yet", extra={"payment_id": payment.id, "error": exc.detail})
-        await repository.note_refund_attempt(session, refund.id, exc.detail[:500], at)
+        async with session_scope() as session:
+            await repository.note_refund_attempt(session, refund.id, exc.detail[:500], at)
         return False
-    if not outcome.done:
-        await repository.note_refund_attempt(session, refund.id, "processing", at)
-        return False
-    if not await repository.finish_refund(session, refund.id, outcome.gateway_refund_no, at):
-        return False  # another worker finished it first
+    async with session_scope() as session:
+        if not outcome.done:
+            await repository.note_refund_attempt(session, refund.id, "processing", at)
+            return False
+        return await _refund_done(session, payment, refund, outcome.gateway_refund_no, at, actor=actor)
+
+
+async def _refund_done(
+    session: AsyncSession,
+    payment: Payment,
+    refund: PaymentRefund,
+    gateway_refund_no: str | None,
+    at: datetime,
+    *,
+    actor: Actor = SYSTEM,
+) -> bool:
+    """The gateway says the money is back: finish the refund (once, whoever tells us first: the answer to
+    our request, the refund job or the gateway's refund notice) and the order's refund when it has one."""
+    if not await repository.finish_refund(session, refund.id, gateway_refund_no, at):
+        return False  # finished already
     await repository.mark_refunded(session, payment.id, at)
     await events.emit(
         session,
@@ -426,59 +625,90 @@ async def _try_refund(session: AsyncSession, payment: Payment, refund: PaymentRe
         },
         subject=f"payment/{payment.id}",
     )
+    if refund.completes_order:
+        reason = "refund completed" if actor is SYSTEM else "refund approved"
+        await orders_service.complete_refund(session, payment.order_id, actor=actor, reason=reason)
     return True
 
 
 async def retry_refunds(session: AsyncSession) -> int:
-    """Worker job: push refunds the gateway has not confirmed yet; complete the order's refund when done."""
+    """Worker job: push refunds the gateway has not confirmed yet; complete the order's refund when done.
+    The job's session only lists them: each gateway call runs with no transaction open, each outcome is
+    committed on its own."""
     done = 0
     for payment_id in await repository.pending_refund_ids(session, JOB_BATCH):
-        done += await settle_refund(session, payment_id)
+        done += await settle_refund(payment_id)
     return done
 
 
 # ---------------------------------------------------------------------------------------------- reconciliation
 
 
+def _gateway_channels() -> list[str]:
+    return [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+
+
 async def reconcile(session: AsyncSession) -> int:
     """Worker job: ask the gateway about payments still pending after PAYMENT_RECONCILE_AFTER_MINUTES, so a
-    lost notification never leaves a paid order unpaid. Returns how many payments changed."""
+    lost notification never leaves a paid order unpaid. Returns how many payments changed.
+
+    The job's session only lists them; each is claimed, asked about (no transaction open) and updated in
+    units of work of its own. A refund it makes due is left to the refund job."""
     now = utcnow()
     cutoff = now - timedelta(minutes=get_settings().payment_reconcile_after_minutes)
-    channels = [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+    channels = _gateway_channels()
     if not channels:
         return 0
     changed = 0
     for payment_id in await repository.due_for_reconciliation(session, channels, cutoff, JOB_BATCH):
-        if not await repository.claim_check(session, payment_id, cutoff, now):
-            continue  # another worker has it
-        payment = await repository.get(session, payment_id)
+        async with session_scope() as claim:
+            if not await repository.claim_check(claim, payment_id, cutoff, now):
+                continue  # another worker has it
+            payment = await repository.get(claim, payment_id)
         if payment is None:
             continue
-        provider = providers.get(payment.channel)
         try:
-            trade = await provider.query(payment)
+            trade = await providers.get(payment.channel).query(payment)
         except GatewayError as exc:
             log.warning("reconciliation query failed", extra={"payment_id": payment_id, "error": exc.detail})
             continue
-        if trade.state is TradeState.failed:
-            changed += await _fail(session, payment)
-        elif trade.state is TradeState.success:
-            order = await orders_service.get_or_raise(session, payment.order_id)
-            if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
-                log.error("reconciliation amount mismatch", extra={"payment_id": payment_id})
-                continue
-            outcome = await _succeed(session, payment, trade.paid_at, trade.gateway_trade_no, utcnow())
-            if outcome == REFUND_DUE:
-                await settle_refund(session, payment.id)
-            changed += outcome != "duplicate"
+        async with session_scope() as outcome_session:
+            changed += await _reconciled(outcome_session, payment, trade)
     return changed
+
+
+async def _reconciled(session: AsyncSession, payment: Payment, trade: GatewayTrade) -> bool:
+    if trade.state is TradeState.failed:
+        return await _fail(session, payment)
+    if trade.state is not TradeState.success:
+        return False
+    order = await orders_service.get_or_raise(session, payment.order_id)
+    if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
+        # The same as a signed notice with that sum: the money goes back (or to staff), the order waits.
+        why = f"the gateway holds {trade.amount_fen} fen for a payment of {payment.amount_fen} fen"
+        if trade.amount_fen and await _give_back_unexpected(session, payment, trade.amount_fen, why):
+            log.warning("unexpected payment refunded", extra={"payment_id": payment.id})
+            return True
+        await _raise_to_staff(
+            session,
+            UnmatchedPayment(
+                channel=payment.channel,
+                out_trade_no=payment.out_trade_no,
+                gateway_trade_no=trade.gateway_trade_no,
+                amount_fen=trade.amount_fen,
+                reason=AmountMismatch.code,
+                detail=why,
+            ),
+        )
+        return False
+    outcome = await _succeed(session, payment, trade.paid_at, trade.gateway_trade_no, utcnow())
+    return outcome != "duplicate"
 
 
 async def close_abandoned(session: AsyncSession) -> int:
     """Worker job: close at the gateway the open trades of cancelled orders, so a buyer can no longer pay
     them (a payment that still slips through is refunded as a late payment). Returns how many closed."""
-    channels = [c for c, p in providers.PROVIDERS.items() if c != Channel.sandbox.value and p.is_configured()]
+    channels = _gateway_channels()
     if not channels:
         return 0
     closed = 0
@@ -492,8 +722,38 @@ async def close_abandoned(session: AsyncSession) -> int:
         except GatewayError as exc:
             log.warning("closing a trade failed", extra={"payment_id": payment_id, "error": exc.detail})
             continue
-        closed += await _fail(session, payment)
+        async with session_scope() as outcome_session:
+            closed += await _fail(outcome_session, payment)
     return closed
+
+
+# ---------------------------------------------------------------------------------------------- platform keys
+
+
+async def fetch_platform_certificates() -> list[tuple[FetchedCertificate, bool]]:
+    """`daoxiang payments fetch-certificates`: download and verify WeChat Pay's platform certificates and
+    store the new ones; notices signed under any of them are accepted from then on, on every server within
+    a minute (sooner when a notice names the new serial). Returns each current certificate and whether it
+    was new."""
+    provider = providers.PROVIDERS[Channel.wechat.value]
+    assert isinstance(provider, WechatProvider)
+    fetched = await provider.fetch_certificates()
+    stored = []
+    async with session_scope() as session:
+        for cert in fetched:
+            new = await repository.add_platform_certificate(
+                session,
+                PlatformCertificate(
+                    channel=Channel.wechat.value,
+                    serial=cert.serial,
+                    certificate=cert.pem,
+                    not_before=cert.not_before,
+                    not_after=cert.not_after,
+                ),
+            )
+            stored.append((cert, new))
+    wechat.STORED.clear()
+    return stored
 
 
 # ---------------------------------------------------------------------------------------------- sandbox page

@@ -12,6 +12,7 @@ def page_routers() -> list:
     from app.storefront.account_router import notifications_router
     from app.storefront.account_router import router as account_router
     from app.storefront.admin_orders import router as admin_orders_router
+    from app.storefront.admin_payments import router as admin_payments_router
     from app.storefront.admin_products import router as admin_products_router
     from app.storefront.admin_router import router as admin_router
     from app.storefront.admin_trace import router as admin_trace_router
@@ -28,6 +29,7 @@ def page_routers() -> list:
         notifications_router,
         admin_router,
         admin_orders_router,
+        admin_payments_router,
         admin_products_router,
         admin_trace_router,
         admin_users_router,

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.users.models import Address, RefreshToken, User
+from app.users.models import STAFF_ROLES, Address, RefreshToken, User
 
 
 async def get(session: AsyncSession, user_id: int) -> User | None:
@@ -170,3 +170,12 @@ async def count_addresses(session: AsyncSession, user_id: int) -> int:
     return (
         await session.execute(select(func.count()).select_from(Address).where(Address.user_id == user_id))
     ).scalar_one()
+
+
+async def active_staff_ids(session: AsyncSession) -> list[int]:
+    stmt = (
+        select(User.id)
+        .where(User.role.in_([r.value for r in STAFF_ROLES]), User.is_active.is_(True))
+        .order_by(User.id)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -42,6 +42,11 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
     return await repository.get(session, user_id)
 
 
+async def active_staff_ids(session: AsyncSession) -> list[int]:
+    """Every active merchant and administrator, for what only staff can settle."""
+    return await repository.active_staff_ids(session)
+
+
 def check_new_password(password: str, *, phone: str, nickname: str | None = None) -> None:
     """The one rule for a password being set (app.users.passwords); WeakPassword when it is refused."""
     problem = passwords.problem(password, phone=phone, nickname=nickname)

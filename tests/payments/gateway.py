@@ -142,9 +142,26 @@ def wechat_transaction(out_trade_no: str, total: int, **overrides: Any) -> dict[
     return tx
 
 
-def wechat_notification(transaction: dict[str, Any], *, apiv3_key: str = WECHAT_APIV3_KEY) -> bytes:
+def wechat_refund_resource(out_trade_no: str, out_refund_no: str, fen: int, status: str = "SUCCESS") -> dict:
+    """The decrypted resource of a REFUND.* notice, as WeChat Pay documents it."""
+    return {
+        "mchid": WECHAT_MCH_ID,
+        "out_trade_no": out_trade_no,
+        "transaction_id": "4200001234" + secrets.token_hex(5),
+        "out_refund_no": out_refund_no,
+        "refund_id": "50000000382019052709732678859",
+        "refund_status": status,
+        "success_time": "2026-11-25T21:10:04+08:00",
+        "user_received_account": "招商银行信用卡0403",
+        "amount": {"total": fen, "refund": fen, "payer_total": fen, "payer_refund": fen},
+    }
+
+
+def wechat_notification(
+    transaction: dict[str, Any], *, apiv3_key: str = WECHAT_APIV3_KEY, event_type: str = "TRANSACTION.SUCCESS"
+) -> bytes:
     nonce = secrets.token_hex(6)
-    associated = "transaction"
+    associated = "refund" if event_type.startswith("REFUND.") else "transaction"
     ciphertext = AESGCM(apiv3_key.encode()).encrypt(
         nonce.encode(), json.dumps(transaction).encode(), associated.encode()
     )
@@ -153,10 +170,10 @@ def wechat_notification(transaction: dict[str, Any], *, apiv3_key: str = WECHAT_
             "id": "EV-" + secrets.token_hex(8),
             "create_time": "2026-11-25T21:00:05+08:00",
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
+            "event_type": event_type,
+            "summary": "退款成功" if associated == "refund" else "支付成功",
             "resource": {
-                "original_type": "transaction",
+                "original_type": associated,
                 "algorithm": "AEAD_AES_256_GCM",
                 "ciphertext": base64.b64encode(ciphertext).decode(),
                 "associated_data": associated,
@@ -178,11 +195,25 @@ class GatewayState:
     refunds_paid: dict[str, int] = field(default_factory=dict)
     refund_calls: list[str] = field(default_factory=list)
     refund_queries: list[str] = field(default_factory=list)
+    # The body of every WeChat refund request.
+    refund_requests: list[dict[str, Any]] = field(default_factory=list)
     wechat_refund_status: str = "SUCCESS"
     refuse_refunds: bool = False
     bad_request_signatures: int = 0
-    # The Wechatpay-Serial the stand-in signs its answers under (None: WECHAT_PLATFORM_SERIAL).
+    # The Wechatpay-Serial the stand-in signs its answers under (None: WECHAT_PLATFORM_SERIAL), and the key
+    # (None: WECHAT_PLATFORM).
     answer_serial: str | None = None
+    answer_key: rsa.RSAPrivateKey | None = None
+    # What GET /v3/certificates lists: PEM certificates, encrypted with this APIv3 key, and listed under
+    # their own serial unless `listed_serial` says otherwise.
+    platform_certificates: list[str] = field(default_factory=list)
+    certificates_apiv3_key: str = WECHAT_APIV3_KEY
+    listed_serial: str | None = None
+    # Alipay's certificate mode: the app_cert_sn and alipay_root_cert_sn every request must carry (None:
+    # public-key mode, neither may be sent).
+    alipay_cert_sns: tuple[str, str] | None = None
+    # The alipay_cert_sn beside the signature of every answer (certificate mode).
+    alipay_answer_cert_sn: str | None = None
     # out_trade_no of every trade closed at either gateway; the last Native prepay body.
     closed: list[str] = field(default_factory=list)
     native_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -202,7 +233,10 @@ def _alipay_answer(method: str, node: dict[str, Any]) -> Response:
     raw = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
     sign = keys.rsa_sign(ALIPAY_PLATFORM, raw.encode())
     name = method.replace(".", "_") + "_response"
-    return Response(f'{{"{name}":{raw},"sign":"{sign}"}}', media_type="application/json;charset=utf-8")
+    cert_sn = f',"alipay_cert_sn":"{STATE.alipay_answer_cert_sn}"' if STATE.alipay_answer_cert_sn else ""
+    return Response(
+        f'{{"{name}":{raw}{cert_sn},"sign":"{sign}"}}', media_type="application/json;charset=utf-8"
+    )
 
 
 async def alipay_gateway(request: Request) -> Response:
@@ -216,6 +250,10 @@ async def alipay_gateway(request: Request) -> Response:
         return _alipay_answer(
             params.get("method", "x"), {"code": "40002", "sub_code": "isv.invalid-signature"}
         )
+    if (params.get("app_cert_sn"), params.get("alipay_root_cert_sn")) != (
+        STATE.alipay_cert_sns or (None, None)
+    ):
+        return _alipay_answer(params["method"], {"code": "40002", "sub_code": "isv.invalid-app-cert-sn"})
     method = params["method"]
     biz = json.loads(params["biz_content"])
     trade = STATE.alipay_trades.get(biz["out_trade_no"])
@@ -270,7 +308,7 @@ async def alipay_gateway(request: Request) -> Response:
 
 def _wechat_answer(payload: dict[str, Any], status: int = 200) -> Response:
     body = b"" if status == 204 else json.dumps(payload).encode()
-    headers = wechat_headers(body, serial=STATE.answer_serial)
+    headers = wechat_headers(body, serial=STATE.answer_serial, key=STATE.answer_key or WECHAT_PLATFORM)
     return Response(body, status_code=status, headers=headers)
 
 
@@ -301,6 +339,8 @@ async def wechat_api(request: Request) -> Response:
         STATE.bad_request_signatures += 1
         return _wechat_answer({"code": "SIGN_ERROR", "message": "签名错误"}, 401)
     path = request.url.path
+    if path == "/v3/certificates":
+        return _wechat_answer({"data": [_listed(pem) for pem in STATE.platform_certificates]})
     if path.startswith("/v3/pay/transactions/out-trade-no/") and path.endswith("/close"):
         no = path.split("/")[-2]
         trade = STATE.wechat_trades.get(no)
@@ -328,6 +368,7 @@ async def wechat_api(request: Request) -> Response:
         )
     if path == "/v3/refund/domestic/refunds":
         data = json.loads(body)
+        STATE.refund_requests.append(data)
         no = data["out_refund_no"]
         STATE.refund_calls.append(no)
         STATE.refunds_paid[no] = 1
@@ -339,6 +380,27 @@ async def wechat_api(request: Request) -> Response:
             }
         )
     return _wechat_answer({"code": "NOT_FOUND"}, 404)
+
+
+def _listed(pem: str) -> dict[str, Any]:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    nonce = secrets.token_hex(6)
+    ciphertext = AESGCM(STATE.certificates_apiv3_key.encode()).encrypt(
+        nonce.encode(), pem.encode(), b"certificate"
+    )
+    return {
+        "serial_no": STATE.listed_serial or format(cert.serial_number, "X"),
+        "effective_time": cert.not_valid_before_utc.isoformat(),
+        "expire_time": cert.not_valid_after_utc.isoformat(),
+        "encrypt_certificate": {
+            "algorithm": "AEAD_AES_256_GCM",
+            "nonce": nonce,
+            "associated_data": "certificate",
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+        },
+    }
 
 
 stand_in = Starlette(

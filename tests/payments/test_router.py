@@ -300,20 +300,25 @@ class TestAlipayNotify:
         assert response.text == "failure"
         assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
 
-    async def test_another_app_id_changes_nothing(self, client, gateways):
+    async def test_another_app_id_is_acknowledged_and_pays_nothing(self, client, gateways):
+        """Signed by Alipay for another app: the gateway stops resending, staff take it (test_notices)."""
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
         params = gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]), app_id="2021999999999999")
         response = await _alipay_notify(client, params)
-        assert response.text == "failure"
+        assert response.text == "success"
         assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
-        assert [n.error_code for n in await notifications()] == ["app_id_mismatch"]
+        assert [(n.outcome, n.error_code) for n in await notifications()] == [
+            ("unmatched", "app_id_mismatch")
+        ]
 
-    async def test_a_wrong_amount_changes_nothing(self, client, gateways):
+    async def test_a_wrong_amount_pays_nothing_and_goes_back(self, client, gateways):
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
         response = await _alipay_notify(client, gw.alipay_notification(out_trade_no, "0.01"))
-        assert response.text == "failure"
-        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
-        assert [n.error_code for n in await notifications()] == ["amount_mismatch"]
+        assert response.text == "success"
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "failed")
+        assert [(n.outcome, n.error_code) for n in await notifications()] == [
+            ("refund_due", "amount_mismatch")
+        ]
 
     async def test_wait_buyer_pay_is_acknowledged_and_changes_nothing(self, client, gateways):
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
@@ -368,23 +373,27 @@ class TestWechatNotify:
         assert len(await notifications()) == 1
 
     @pytest.mark.parametrize("field", ["mchid", "appid"])
-    async def test_another_merchant_changes_nothing(self, client, gateways, field):
+    async def test_another_merchant_is_acknowledged_and_pays_nothing(self, client, gateways, field):
         _, _, order, payment, out_trade_no = await _wechat_payment(client)
         body = gw.wechat_notification(
             gw.wechat_transaction(out_trade_no, order["total_fen"], **{field: "other"})
         )
         response = await _wechat_notify(client, body, gw.wechat_headers(body))
-        assert response.status_code == 400
+        assert response.status_code == 204
         assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
-        assert [n.error_code for n in await notifications()] == ["app_id_mismatch"]
+        assert [(n.outcome, n.error_code) for n in await notifications()] == [
+            ("unmatched", "app_id_mismatch")
+        ]
 
-    async def test_a_wrong_amount_changes_nothing(self, client, gateways):
+    async def test_a_wrong_amount_pays_nothing_and_goes_back(self, client, gateways):
         _, _, order, payment, out_trade_no = await _wechat_payment(client)
         body = gw.wechat_notification(gw.wechat_transaction(out_trade_no, order["total_fen"] - 1))
         response = await _wechat_notify(client, body, gw.wechat_headers(body))
-        assert response.status_code == 400
-        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
-        assert [n.error_code for n in await notifications()] == ["amount_mismatch"]
+        assert response.status_code == 204
+        assert await state_of(order["id"], payment["id"]) == ("pending_payment", "failed")
+        assert [(n.outcome, n.error_code) for n in await notifications()] == [
+            ("refund_due", "amount_mismatch")
+        ]
 
 
 class TestLatePayment:

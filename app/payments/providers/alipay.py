@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import get_settings
 from app.orders.models import Order
@@ -25,6 +26,7 @@ from app.payments.errors import (
     BadSignature,
     ChannelNotConfigured,
     GatewayError,
+    SellerMismatch,
 )
 from app.payments.models import Payment, PaymentRefund
 from app.payments.providers import keys
@@ -32,6 +34,7 @@ from app.payments.providers.base import (
     BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
+    RefundNotice,
     RefundOutcome,
     TradeState,
     VerifiedNotification,
@@ -79,11 +82,21 @@ class AlipayProvider(Provider):
 
     def is_configured(self) -> bool:
         s = get_settings()
-        return bool(s.alipay_app_id and s.alipay_private_key and s.alipay_public_key)
+        certificate_mode = bool(s.alipay_public_cert and s.alipay_app_cert and s.alipay_root_cert)
+        return bool(s.alipay_app_id and s.alipay_private_key and (s.alipay_public_key or certificate_mode))
 
     def _require(self) -> None:
         if not self.is_configured():
             raise ChannelNotConfigured("Alipay is not configured (ALIPAY_APP_ID and keys).")
+
+    @staticmethod
+    def certificate_mode() -> bool:
+        return bool(get_settings().alipay_public_cert)
+
+    def _alipay_key(self) -> rsa.RSAPublicKey:
+        """Alipay's key: from its public key certificate in certificate mode, else ALIPAY_PUBLIC_KEY."""
+        s = get_settings()
+        return keys.load_public_key(s.alipay_public_cert or s.alipay_public_key or "")[0]
 
     def _signed_params(self, method: str, biz: dict[str, Any], **extra: str) -> dict[str, str]:
         self._require()
@@ -99,6 +112,10 @@ class AlipayProvider(Provider):
             "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
             **extra,
         }
+        if self.certificate_mode():
+            # Which certificates the request is signed under; both are covered by the signature.
+            params["app_cert_sn"] = keys.alipay_cert_sn(s.alipay_app_cert or "")
+            params["alipay_root_cert_sn"] = keys.alipay_root_cert_sn(s.alipay_root_cert or "")
         private_key = keys.load_private_key(s.alipay_private_key or "")
         params["sign"] = keys.rsa_sign(private_key, sign_content(params).encode())
         return params
@@ -120,6 +137,13 @@ class AlipayProvider(Provider):
         )
         return f"{get_settings().alipay_gateway_url}?{urlencode(params)}"
 
+    def notice_key(self, body: bytes) -> str | None:
+        try:
+            value = dict(parse_qsl(body.decode("utf-8", errors="replace"))).get("notify_id", "")
+        except ValueError:
+            return None
+        return value[:64] or None
+
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> VerifiedNotification:
         self._require()
         s = get_settings()
@@ -138,16 +162,29 @@ class AlipayProvider(Provider):
             raise BadSignature("Only RSA2-signed notifications are accepted.")
         if not BASE64_SIGNATURE.fullmatch(signature):
             raise BadSignature("The sign parameter is not a base64 RSA2 signature.")
-        public_key, _ = keys.load_public_key(s.alipay_public_key or "")
         content = notification_content(params)
-        if not keys.rsa_verify(public_key, content.encode("utf-8"), signature):
+        if not keys.rsa_verify(self._alipay_key(), content.encode("utf-8"), signature):
             raise BadSignature("The Alipay signature does not verify.")
-        if params.get("app_id") != s.alipay_app_id:
-            raise AppIdMismatch("The notification is for another Alipay app.")
         if not params.get("out_trade_no") or "total_amount" not in params:
             raise BadNotification("out_trade_no and total_amount are required.")
+        refund = None
+        if params.get("out_biz_no") and params.get("gmt_refund"):
+            # A refund of the trade (the notice Alipay sends after alipay.trade.refund): out_biz_no is our
+            # out_request_no. It reports money given back, none taken.
+            refund = RefundNotice(
+                out_refund_no=params["out_biz_no"],
+                status="SUCCESS",
+                amount_fen=yuan_to_fen(params["refund_fee"]) if params.get("refund_fee") else None,
+            )
+        foreign = None
+        if params.get("app_id") != s.alipay_app_id:
+            foreign = AppIdMismatch("The notification is for another Alipay app.")
+        elif s.alipay_seller_id and params.get("seller_id") != s.alipay_seller_id:
+            foreign = SellerMismatch("The money went to another Alipay account (seller_id).")
         return VerifiedNotification(
-            state=_state(params.get("trade_status", "")),
+            foreign=foreign,
+            refund=refund,
+            state=TradeState.pending if refund else _state(params.get("trade_status", "")),
             out_trade_no=params["out_trade_no"],
             amount_fen=yuan_to_fen(params["total_amount"]),
             paid_at=_beijing_time(params.get("gmt_payment")),
@@ -170,8 +207,15 @@ class AlipayProvider(Provider):
             raw_node, document = _raw_member(text, node)
         except ValueError as exc:
             raise GatewayError(f"Alipay answered {response.status_code} without {node}.") from exc
-        public_key, _ = keys.load_public_key(get_settings().alipay_public_key or "")
-        if not keys.rsa_verify(public_key, raw_node.encode("utf-8"), str(document.get("sign", ""))):
+        if self.certificate_mode() and document.get("alipay_cert_sn"):
+            ours = keys.alipay_cert_sn(get_settings().alipay_public_cert or "")
+            if document["alipay_cert_sn"] != ours:
+                # Alipay renewed its certificate: download it (alipay.open.app.alipaycert.download or the
+                # open platform's console) into ALIPAY_PUBLIC_CERT.
+                raise GatewayError(
+                    f"Alipay signed with certificate {document['alipay_cert_sn']}, not ours ({ours})."
+                )
+        if not keys.rsa_verify(self._alipay_key(), raw_node.encode("utf-8"), str(document.get("sign", ""))):
             raise GatewayError("Alipay's answer is not signed by Alipay.")
         answer = json.loads(raw_node)
         if not isinstance(answer, dict):

@@ -14,6 +14,7 @@ from importlib import metadata
 import httpx
 
 from app.config import get_settings
+from app.errors import AppError
 from app.orders.models import Order
 from app.payments.errors import BadNotification, GatewayError
 from app.payments.models import Payment, PaymentRefund
@@ -23,6 +24,20 @@ class TradeState(enum.StrEnum):
     success = "success"
     failed = "failed"
     pending = "pending"  # nothing to do yet (not paid, or the gateway does not know the trade)
+
+
+@dataclass(frozen=True)
+class RefundNotice:
+    """What a verified refund notice says about one of our refunds."""
+
+    out_refund_no: str
+    status: str  # SUCCESS, or the gateway's word for a refund that did not go through (CLOSED, ABNORMAL)
+    gateway_refund_no: str | None = None
+    amount_fen: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status == "SUCCESS"
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,10 @@ class VerifiedNotification:
     amount_fen: int | None = None
     paid_at: datetime | None = None
     gateway_trade_no: str | None = None
+    # Correctly signed but for another app, merchant or seller account: the error it is refused with.
+    foreign: AppError | None = None
+    # Set when the notice is about a refund, not a payment (state is then `pending`: no money was taken).
+    refund: RefundNotice | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,14 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def refund(self, payment: Payment, refund: PaymentRefund) -> RefundOutcome:
         """Refund the whole payment. Sent again with the same `refund.out_refund_no` it refunds nothing more."""
+
+    async def prepare(self, headers: Mapping[str, str]) -> None:
+        """Load what verifying a notice needs that is not in the settings (fetched platform certificates)."""
+        return None
+
+    def notice_key(self, body: bytes) -> str | None:
+        """What stays the same when the gateway resends this notice (read unverified, for bookkeeping)."""
+        return None
 
     async def close(self, payment: Payment) -> bool:
         """Close an unpaid trade at the gateway so it can no longer be paid. True when it is closed (or the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
 from pathlib import Path
 
 from cryptography import x509
@@ -84,3 +86,78 @@ def same_serial(given: str, expected: str) -> bool:
         return int(given, 16) == int(expected, 16)
     except ValueError:
         return given.upper() == expected.upper()
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.S)
+
+
+def load_public_keys(value: str, serial: str | None = None) -> dict[str, rsa.RSAPublicKey]:
+    """Several platform keys by serial (WeChat Pay during a rotation, or while moving from certificates to
+    its public-key mode): PEM text with several blocks, or several file paths separated by commas. A
+    certificate names itself by its serial (upper-case hex); a bare public key needs `serial` (its public
+    key id). `serial` given with a single certificate names it instead (as WECHAT_PLATFORM_SERIAL did)."""
+    text = value.strip().replace("\\n", "\n")
+    parts = [p.strip() for p in text.split(",")] if "-----BEGIN" not in text else [text]
+    blocks: list[str] = []
+    for part in parts:
+        found = [m.group(0).decode() for m in _PEM_BLOCK.finditer(_pem_or_der(part))]
+        blocks += found or [part]  # one key as base64 DER
+    loaded: dict[str, rsa.RSAPublicKey] = {}
+    for block in blocks:
+        key, cert_serial = load_public_key(block)
+        name = cert_serial if cert_serial is not None and not (serial and len(blocks) == 1) else serial
+        if name is None:
+            raise ChannelNotConfigured("A bare platform public key needs its id (WECHAT_PLATFORM_SERIAL).")
+        loaded[name] = key
+    return loaded
+
+
+def find_by_serial(keys_by_serial: dict[str, rsa.RSAPublicKey], given: str) -> rsa.RSAPublicKey | None:
+    for serial, key in keys_by_serial.items():
+        if same_serial(given, serial):
+            return key
+    return None
+
+
+# ------------------------------------------------------------------------- Alipay's certificate mode (公钥证书)
+
+_RSA_SIGNATURES = {
+    x509.SignatureAlgorithmOID.RSA_WITH_MD5,
+    x509.SignatureAlgorithmOID.RSA_WITH_SHA1,
+    x509.SignatureAlgorithmOID.RSA_WITH_SHA224,
+    x509.SignatureAlgorithmOID.RSA_WITH_SHA256,
+    x509.SignatureAlgorithmOID.RSA_WITH_SHA384,
+    x509.SignatureAlgorithmOID.RSA_WITH_SHA512,
+}
+
+
+def _certificates(value: str) -> list[x509.Certificate]:
+    data = _pem_or_der(value)
+    try:
+        return [x509.load_pem_x509_certificate(m.group(0)) for m in _PEM_BLOCK.finditer(data)] or [
+            x509.load_der_x509_certificate(data)
+        ]
+    except ValueError as exc:
+        raise ChannelNotConfigured("A configured certificate cannot be read.") from exc
+
+
+def _issuer_sn(cert: x509.Certificate) -> str:
+    """Alipay's certificate SN: md5 of the issuer (`CN=…,OU=…,O=…,C=…`, most specific first) followed by the
+    decimal serial number."""
+    issuer = ",".join(
+        f"{attr.rfc4514_attribute_name}={attr.value}" for rdn in reversed(cert.issuer.rdns) for attr in rdn
+    )
+    return hashlib.md5((issuer + str(cert.serial_number)).encode()).hexdigest()  # noqa: S324 - Alipay's rule
+
+
+def alipay_cert_sn(value: str) -> str:
+    """`app_cert_sn` of the app's public key certificate (or the SN of Alipay's public key certificate)."""
+    return _issuer_sn(_certificates(value)[0])
+
+
+def alipay_root_cert_sn(value: str) -> str:
+    """`alipay_root_cert_sn`: the SNs of the root chain's RSA-signed certificates joined by `_` (the chain
+    also holds an SM2 root, which is left out)."""
+    return "_".join(
+        _issuer_sn(c) for c in _certificates(value) if c.signature_algorithm_oid in _RSA_SIGNATURES
+    )

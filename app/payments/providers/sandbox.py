@@ -68,6 +68,13 @@ class SandboxProvider(Provider):
     async def create(self, payment: Payment, order: Order) -> str:
         return f"{get_settings().public_base_url.rstrip('/')}/pay/sandbox/{payment.id}"
 
+    def notice_key(self, body: bytes) -> str | None:
+        try:
+            data = json.loads(body)
+            return f"{int(data['payment_id'])}:{str(data['status'])[:16]}"
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> VerifiedNotification:
         given = (headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER) or "").strip()
         if not _SIGNATURE.fullmatch(given):

@@ -16,11 +16,14 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+from cryptography import x509
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.config import get_settings
@@ -39,6 +42,7 @@ from app.payments.providers.base import (
     BASE64_SIGNATURE,
     GatewayTrade,
     Provider,
+    RefundNotice,
     RefundOutcome,
     TradeState,
     VerifiedNotification,
@@ -76,10 +80,50 @@ def _time(text: str | None) -> datetime | None:
     return value if value.tzinfo else None
 
 
+@dataclass(frozen=True)
+class FetchedCertificate:
+    serial: str
+    pem: str
+    not_before: datetime
+    not_after: datetime
+
+
+class _StoredCertificates:
+    """Platform certificates fetched by `daoxiang payments fetch-certificates` (in the database, so every
+    server sees them), cached in the process: read at most once a minute, or sooner (at most every few
+    seconds) when a notice or answer names a serial the process does not know yet."""
+
+    TTL_SECONDS = 60.0
+    MIN_GAP_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPublicKey] = {}
+        self.loaded_at = float("-inf")
+
+    async def refresh(self, *, unknown_serial: bool = False) -> None:
+        age = time.monotonic() - self.loaded_at
+        if age < (self.MIN_GAP_SECONDS if unknown_serial else self.TTL_SECONDS):
+            return
+        from app.db import session_scope, utcnow
+        from app.payments import repository
+
+        async with session_scope() as session:
+            rows = await repository.platform_certificates(session, "wechat", utcnow())
+        self.keys = {row.serial: keys.load_public_key(row.certificate)[0] for row in rows}
+        self.loaded_at = time.monotonic()
+
+    def clear(self) -> None:
+        self.keys = {}
+        self.loaded_at = float("-inf")
+
+
+STORED = _StoredCertificates()
+
+
 class WechatProvider(Provider):
     channel = "wechat"
 
-    def is_configured(self) -> bool:
+    def _merchant_configured(self) -> bool:
         s = get_settings()
         return bool(
             s.wechat_mch_id
@@ -87,8 +131,26 @@ class WechatProvider(Provider):
             and s.wechat_apiv3_key
             and s.wechat_private_key
             and s.wechat_merchant_serial
-            and s.wechat_platform_key
         )
+
+    def is_configured(self) -> bool:
+        return self._merchant_configured() and bool(get_settings().wechat_platform_key)
+
+    def platform_keys(self) -> dict[str, rsa.RSAPublicKey]:
+        """Every platform key we accept, by serial: the configured ones (certificates, or the public key of
+        public-key mode under its id) and the certificates fetched from /v3/certificates."""
+        s = get_settings()
+        configured = (
+            keys.load_public_keys(s.wechat_platform_key, s.wechat_platform_serial)
+            if s.wechat_platform_key
+            else {}
+        )
+        return {**STORED.keys, **configured}
+
+    async def prepare(self, headers: Mapping[str, str]) -> None:
+        serial = _header(headers, "Wechatpay-Serial")
+        known = bool(serial) and keys.find_by_serial(self.platform_keys(), serial) is not None
+        await STORED.refresh(unknown_serial=not known)
 
     def _require(self) -> None:
         if not self.is_configured():
@@ -96,9 +158,13 @@ class WechatProvider(Provider):
 
     # ----------------------------------------------------------------------------------- signatures
 
-    def verify_signed(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify_signed(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        platform_keys: dict[str, rsa.RSAPublicKey] | None = None,
+    ) -> None:
         """Check the Wechatpay-* headers of a notification or an answer; raise when they do not hold."""
-        s = get_settings()
         timestamp = _header(headers, "Wechatpay-Timestamp")
         nonce = _header(headers, "Wechatpay-Nonce")
         signature = _header(headers, "Wechatpay-Signature")
@@ -112,9 +178,10 @@ class WechatProvider(Provider):
             and BASE64_SIGNATURE.fullmatch(signature)
         ):
             raise BadSignature("A Wechatpay-* signature header is malformed.")
-        public_key, cert_serial = keys.load_public_key(s.wechat_platform_key or "")
-        expected_serial = s.wechat_platform_serial or cert_serial
-        if expected_serial is None or not keys.same_serial(serial, expected_serial):
+        public_key = keys.find_by_serial(
+            self.platform_keys() if platform_keys is None else platform_keys, serial
+        )
+        if public_key is None:
             raise BadSignature("Wechatpay-Serial names a key we do not have.")
         message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
         if not keys.rsa_verify(public_key, message, signature):
@@ -139,8 +206,22 @@ class WechatProvider(Provider):
 
     async def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> tuple[int, dict]:
         self._require()
+        response = await self._send(method, path, payload)
+        await self.prepare(response.headers)
+        try:
+            self.verify_signed(response.content, response.headers)
+        except (BadSignature, StaleNotification) as exc:
+            raise GatewayError(f"WeChat Pay's answer is not signed by WeChat Pay: {exc.detail}") from exc
+        try:
+            answer = response.json() if response.content else {}
+        except ValueError as exc:
+            raise GatewayError("WeChat Pay answered something that is not JSON.") from exc
+        return response.status_code, answer
+
+    async def _send(self, method: str, path: str, payload: dict[str, Any] | None = None) -> httpx.Response:
+        """A signed request; the answer is not verified yet."""
         body = "" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        response = await send(
+        return await send(
             httpx.Request(
                 method,
                 get_settings().wechat_api_base_url.rstrip("/") + path,
@@ -152,15 +233,57 @@ class WechatProvider(Provider):
                 },
             )
         )
+
+    async def fetch_certificates(self) -> list[FetchedCertificate]:
+        """Download the platform certificates (GET /v3/certificates) and verify them: each decrypts with our
+        APIv3 key (which only WeChat Pay and we hold), is valid now and carries the serial it is listed
+        under, and the answer is signed by one of them (or by a key we already trust). Works before any
+        platform key is configured (the first download of certificate mode)."""
+        if not self._merchant_configured():
+            raise ChannelNotConfigured("WeChat Pay is not configured (WECHAT_MCH_ID, keys, APIv3 key).")
+        response = await self._send("GET", "/v3/certificates")
+        if response.status_code != 200:
+            raise GatewayError(f"WeChat Pay refused the certificate download: {response.status_code}.")
         try:
-            self.verify_signed(response.content, response.headers)
+            items = response.json()["data"]
+            fetched = [self._decrypt_certificate(item) for item in items]
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+            raise GatewayError("WeChat Pay's certificate list is not the documented JSON.") from exc
+        now = datetime.now(UTC)
+        current = [c for c in fetched if c.not_before <= now <= c.not_after]
+        trusted = {c.serial: keys.load_public_key(c.pem)[0] for c in current}
+        try:
+            known = self.platform_keys()
+        except ChannelNotConfigured:
+            known = {}
+        try:
+            self.verify_signed(response.content, response.headers, {**known, **trusted})
         except (BadSignature, StaleNotification) as exc:
-            raise GatewayError(f"WeChat Pay's answer is not signed by WeChat Pay: {exc.detail}") from exc
+            raise GatewayError(f"The certificate list is not signed by WeChat Pay: {exc.detail}") from exc
+        return current
+
+    def _decrypt_certificate(self, item: dict[str, Any]) -> FetchedCertificate:
+        encrypted = item["encrypt_certificate"]
+        if encrypted.get("algorithm") != "AEAD_AES_256_GCM":
+            raise GatewayError("Unknown certificate encryption.")
         try:
-            answer = response.json() if response.content else {}
-        except ValueError as exc:
-            raise GatewayError("WeChat Pay answered something that is not JSON.") from exc
-        return response.status_code, answer
+            pem = AESGCM((get_settings().wechat_apiv3_key or "").encode()).decrypt(
+                encrypted["nonce"].encode(),
+                base64.b64decode(encrypted["ciphertext"], validate=True),
+                (encrypted.get("associated_data") or "").encode(),
+            )
+        except InvalidTag as exc:
+            raise GatewayError("A platform certificate does not decrypt with our APIv3 key.") from exc
+        cert = x509.load_pem_x509_certificate(pem)
+        serial = format(cert.serial_number, "X")
+        if not keys.same_serial(str(item["serial_no"]), serial):
+            raise GatewayError("A platform certificate is listed under another serial.")
+        return FetchedCertificate(
+            serial=serial,
+            pem=pem.decode(),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+        )
 
     # ----------------------------------------------------------------------------------- interface
 
@@ -184,6 +307,13 @@ class WechatProvider(Provider):
             raise GatewayError(f"WeChat Pay refused the payment: {answer.get('code', status)}.")
         return str(answer["code_url"])
 
+    def notice_key(self, body: bytes) -> str | None:
+        try:
+            value = json.loads(body).get("id")
+        except (ValueError, AttributeError):
+            return None
+        return value[:64] if isinstance(value, str) and value else None
+
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> VerifiedNotification:
         self._require()
         s = get_settings()
@@ -199,26 +329,52 @@ class WechatProvider(Provider):
                 (resource.get("associated_data") or "").encode(),
             )
             transaction = json.loads(plain)
+            is_refund = str(envelope.get("event_type", "")).startswith("REFUND.")
         except InvalidTag as exc:
             raise BadSignature("The resource does not decrypt with our APIv3 key.") from exc
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise BadNotification("The notification is not the documented JSON.") from exc
+        if is_refund:
+            return self._refund_notice(transaction)
         return self._transaction(transaction, for_notification=True)
+
+    def _refund_notice(self, resource: Any) -> VerifiedNotification:
+        """REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED, sent to the refund's notify_url."""
+        if not isinstance(resource, dict) or not resource.get("out_refund_no"):
+            raise BadNotification("A refund notice names its out_refund_no.")
+        amount = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
+        refunded = amount.get("refund")
+        foreign = None
+        if resource.get("mchid") != get_settings().wechat_mch_id:
+            foreign = AppIdMismatch("The refund notice is for another merchant.")
+        return VerifiedNotification(
+            state=TradeState.pending,
+            out_trade_no=str(resource.get("out_trade_no") or "") or None,
+            foreign=foreign,
+            refund=RefundNotice(
+                out_refund_no=str(resource["out_refund_no"]),
+                status=str(resource.get("refund_status", "")),
+                gateway_refund_no=resource.get("refund_id"),
+                amount_fen=refunded if isinstance(refunded, int) and not isinstance(refunded, bool) else None,
+            ),
+        )
 
     def _transaction(self, tx: Any, *, for_notification: bool) -> VerifiedNotification:
         s = get_settings()
         error = BadNotification if for_notification else GatewayError
         if not isinstance(tx, dict):
             raise error("The transaction is not an object.")
+        foreign = None
         if tx.get("mchid") != s.wechat_mch_id or tx.get("appid") != s.wechat_app_id:
-            if for_notification:
-                raise AppIdMismatch("The notification is for another merchant or app.")
-            raise GatewayError("WeChat Pay answered about another merchant.")
+            if not for_notification:
+                raise GatewayError("WeChat Pay answered about another merchant.")
+            foreign = AppIdMismatch("The notification is for another merchant or app.")
         amount = tx.get("amount") or {}
         total = amount.get("total") if isinstance(amount, dict) else None
         if not tx.get("out_trade_no") or not isinstance(total, int) or isinstance(total, bool):
             raise error("out_trade_no and amount.total are required.")
         return VerifiedNotification(
+            foreign=foreign,
             state=_state(str(tx.get("trade_state", ""))),
             out_trade_no=str(tx["out_trade_no"]),
             amount_fen=total,
@@ -251,10 +407,15 @@ class WechatProvider(Provider):
                 return self._refund_outcome(answer)
             if status != 404:
                 raise GatewayError(f"WeChat Pay refund query failed: {answer.get('code', status)}.")
+        base = get_settings().public_base_url.rstrip("/")
         payload: dict[str, Any] = {
             "out_trade_no": payment.out_trade_no,
             "out_refund_no": refund.out_refund_no,
-            "amount": {"refund": refund.amount_fen, "total": payment.amount_fen, "currency": "CNY"},
+            # The refund's outcome comes back as a REFUND.* notice on the same route as payment notices.
+            "notify_url": f"{base}/api/payments/wechat/notify",
+            # Always the whole trade: what the gateway holds, which is not the payment's amount when an
+            # unexpected sum is given back.
+            "amount": {"refund": refund.amount_fen, "total": refund.amount_fen, "currency": "CNY"},
         }
         if refund.reason:
             payload["reason"] = refund.reason[:80]
