@@ -4,17 +4,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import session_scope
 from app.traceability import scans, service
-from app.worker import job
 
 CODE_RUN_BUDGET_SECONDS = 20
 
 
-@job("traceability.warn_expiring_certificates", every_seconds=3600)
 async def warn_expiring_certificates(session: AsyncSession) -> int:
     return await service.warn_expiring_certificates(session)
 
 
-@job("traceability.process_code_runs")
 async def process_code_runs(session: AsyncSession) -> int:
     """Issue queued codes chunk by chunk, each chunk its own transaction so staff see progress.
 
@@ -29,13 +26,11 @@ async def process_code_runs(session: AsyncSession) -> int:
     return handled
 
 
-@job("traceability.flush_scans")
 async def flush_scans(session: AsyncSession) -> int:
     """Move the scans counted in Redis to the database (every worker tick; each batch its own transaction,
     so the job's own session stays unused)."""
     return await scans.flush()
 
 
-@job("traceability.purge_scan_flushes", every_seconds=3600)
 async def purge_scan_flushes(session: AsyncSession) -> int:
     return await scans.purge_flush_records(session)
