@@ -109,30 +109,3 @@ def check_all(settings: Settings) -> dict[str, list[str] | None]:
         sandbox.append("the sandbox is on in production: anyone could mark an order paid")
     report["sandbox"] = sandbox if settings.sandbox_payments_enabled else None
     return report
-
-
-def register(cli) -> None:  # noqa: ANN001 - a typer.Typer
-    import typer
-
-    payments = typer.Typer(help="Payment channels.", no_args_is_help=True)
-
-    @payments.command("check")
-    def check() -> None:
-        """Print each channel's configuration problems (keys load, serials match, URLs are HTTPS and public)
-        without calling any gateway. Exit status 1 when a configured channel has a problem."""
-        from app.config import get_settings
-
-        failed = False
-        for channel, problems in check_all(get_settings()).items():
-            if problems is None:
-                typer.echo(f"{channel}: not configured")
-            elif problems:
-                failed = True
-                typer.echo(f"{channel}: {len(problems)} problem(s)")
-                for problem in problems:
-                    typer.echo(f"  - {problem}")
-            else:
-                typer.echo(f"{channel}: ok")
-        raise typer.Exit(1 if failed else 0)
-
-    cli.add_typer(payments, name="payments")
