@@ -19,7 +19,7 @@ from app.kit.problems import install_exception_handlers
 from app.redis import close_redis
 from app.storefront.csrf import CsrfMiddleware
 from app.storefront.errors import install_page_error_handlers
-from app.storefront.templating import STATIC_DIR
+from app.storefront.templating import STATIC_DIR, csrf_refusal
 
 DESCRIPTION = """
 稻香 (Daoxiang) sells Wuchang rice and other premium farm products.
@@ -54,10 +54,10 @@ def _routers() -> list:
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
-    from app.payments.pages import router as payment_pages_router
     from app.payments.router import router as payments_router
     from app.storefront import page_routers
-    from app.traceability.pages import router as trace_pages_router
+    from app.storefront.sandbox_pay import router as payment_pages_router
+    from app.storefront.trace_page import router as trace_pages_router
     from app.traceability.router import router as traceability_router
     from app.users.router import router as users_router
 
@@ -126,7 +126,7 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost of the middleware: the body size limit applies before the CSRF check reads a form.
-    app.add_middleware(CsrfMiddleware)
+    app.add_middleware(CsrfMiddleware, refusal=csrf_refusal)
     # Uploaded and generated images (product photos, demo covers).
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")

@@ -20,12 +20,12 @@ from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_id, parse_int
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import errors_by_field, page_number
+from app.storefront.labels import CERTIFICATE_LABELS, EVENT_LABELS
 from app.storefront.templating import SHOP_TZ, render
 from app.traceability import labels
 from app.traceability import repository as trace_repository
 from app.traceability import service as trace_service
 from app.traceability.models import EventType
-from app.traceability.pages import CERTIFICATE_LABELS, EVENT_LABELS
 from app.traceability.schemas import (
     MAX_RUN_CODES,
     BatchCreate,
