@@ -51,6 +51,7 @@ def _routers() -> list:
     # One router per domain; each domain package owns its routes.
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
+    from app.flows.recall import router as recall_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
@@ -71,6 +72,7 @@ def _routers() -> list:
         payment_pages_router,
         notifications_router,
         traceability_router,
+        recall_router,  # the last staff trace route: keeps its place in the OpenAPI document
         trace_pages_router,
         *page_routers(),
     ]

@@ -668,3 +668,14 @@ class LeanCheckoutStore:
 
 
 CheckoutStore = SessionCheckoutStore | LeanCheckoutStore
+
+
+async def shipment_lines(session: AsyncSession, order_id: int) -> list[tuple[int, int, int, int, int]]:
+    """(order item id, sku id, product id, quantity, sku weight in grams) of each line, for traceability."""
+    query = (
+        select(OrderItem.id, OrderItem.sku_id, OrderItem.product_id, OrderItem.quantity, Sku.weight_g)
+        .outerjoin(Sku, Sku.id == OrderItem.sku_id)
+        .where(OrderItem.order_id == order_id)
+        .order_by(OrderItem.id)
+    )
+    return [(a, b, c, d, e or 0) for a, b, c, d, e in (await session.execute(query)).all()]

@@ -630,7 +630,10 @@ async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipL
     from app.traceability import service as traceability_service
 
     await traceability_service.record_shipment(
-        session, order.id, [(line.order_item_id, line.sku_id, line.batch_id) for line in lines or []]
+        session,
+        order.id,
+        await repository.shipment_lines(session, order.id),
+        [(line.order_item_id, line.sku_id, line.batch_id) for line in lines or []],
     )
 
 

@@ -30,7 +30,6 @@ from app.traceability.errors import (
 )
 from app.traceability.schemas import (
     BatchCreate,
-    BatchOrderRead,
     BatchRead,
     CertificateCreate,
     CertificateRead,
@@ -560,17 +559,3 @@ async def public_certificate_file(certificate_id: IdPath, session: SessionDep) -
     return _file_response(
         await service.public_certificate_file(session, certificate_id), "public, max-age=300"
     )
-
-
-@router.get(
-    "/api/admin/batches/{batch_id}/orders",
-    response_model=Page[BatchOrderRead],
-    tags=STAFF,
-    summary="Recall list: every order that received goods from this batch, with the lines and the recipient",
-    responses=_staff_errors(BatchNotFound),
-)
-async def orders_of_batch(
-    batch_id: IdPath, _staff: StaffUser, session: SessionDep, page: PageParamsDep
-) -> Page[BatchOrderRead]:
-    items, total = await service.orders_of_batch(session, batch_id, offset=page.offset, limit=page.size)
-    return Page(items=items, total=total, page=page.page, size=page.size)

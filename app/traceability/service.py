@@ -53,7 +53,6 @@ from app.traceability.models import (
 )
 from app.traceability.schemas import (
     BatchCreate,
-    BatchOrderRead,
     BatchRead,
     CertificateCreate,
     CertificateRead,
@@ -65,7 +64,6 @@ from app.traceability.schemas import (
     PlotRead,
     ProducerCreate,
     ProducerRead,
-    RecallLine,
     TraceBatch,
     TraceCertificate,
     TraceEvent,
@@ -999,16 +997,20 @@ def trace_url(code: str) -> str:
 
 
 async def record_shipment(
-    session: AsyncSession, order_id: int, lines: list[tuple[int | None, int | None, int]]
+    session: AsyncSession,
+    order_id: int,
+    order_lines: list[tuple[int, int, int, int, int]],
+    lines: list[tuple[int | None, int | None, int]],
 ) -> None:
-    """Hook for the orders domain when staff ship an order: record which batch each line came from.
+    """Called by the orders domain (a layer above) when staff ship an order: record which batch each line
+    came from.
 
+    `order_lines` are the order's (order item id, sku id, product id, quantity, sku weight in grams);
     `lines` are (order item id or None, sku id or None, batch id) as staff gave them; every other line gets
     the first-expiry-first-out batch of its product that has quantity left (none when there is none). The
     batch's quantity left goes down atomically by the line's weight."""
     from app.traceability.models import BatchAllocation
 
-    order_lines = await repository.order_lines(session, order_id)
     chosen: dict[int, int] = {}
     for item_id, sku_id, batch_id in lines:
         match = [
@@ -1054,34 +1056,3 @@ async def record_shipment(
             )
         )
     await session.flush()
-
-
-async def orders_of_batch(
-    session: AsyncSession, batch_id: int, *, offset: int, limit: int
-) -> tuple[list[BatchOrderRead], int]:
-    await get_batch_or_raise(session, batch_id)
-    rows, total = await repository.orders_of_batch(session, batch_id, offset, limit)
-    result: dict[int, BatchOrderRead] = {}
-    for order, item, allocation in rows:
-        read = result.get(order.id)
-        if read is None:
-            read = result[order.id] = BatchOrderRead(
-                order_id=order.id,
-                order_no=order.order_no,
-                status=order.status,
-                user_id=order.user_id,
-                recipient=str((order.address or {}).get("recipient", "")),
-                recipient_phone=order.recipient_phone,
-                shipped_at=order.shipped_at,
-                lines=[],
-            )
-        read.lines.append(
-            RecallLine(
-                order_item_id=item.id,
-                sku_id=item.sku_id,
-                name=item.name,
-                quantity=allocation.quantity,
-                chosen_by=allocation.chosen_by,
-            )
-        )
-    return list(result.values()), total
