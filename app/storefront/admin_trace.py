@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.catalog import service as catalog_service
-from app.db import SessionDep
+from app.db import SessionDep, refusable
 from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_id, parse_int
@@ -142,13 +142,12 @@ def _form_errors(exc: ValidationError, whole: str, labels: dict[str, str] | None
     )
 
 
-async def _refusal(session: SessionDep, exc: AppError) -> dict[str, str]:
-    """The form's message for a service error a form can cause, after rolling the unit of work back (the form
-    is shown again and nothing is written); any other error goes on up."""
+def _refusal(exc: AppError) -> dict[str, str]:
+    """The form's message for a service error a form can cause (the call ran in `refusable`, so nothing of
+    it is written and the form is shown again); any other error goes on up."""
     known = SERVICE_ERRORS.get(exc.code)
     if known is None:
         raise exc
-    await session.rollback()
     return {known[0]: known[1]}
 
 
@@ -259,9 +258,10 @@ async def create_batch(request: Request, session: SessionDep, staff: StaffPageUs
     if errors:
         return await _render_batch_form(request, session, values, errors, 422)
     try:
-        batch = await trace_service.create_batch(session, data)
+        async with refusable(session):
+            batch = await trace_service.create_batch(session, data)
     except AppError as exc:
-        return await _render_batch_form(request, session, values, await _refusal(session, exc), 422)
+        return await _render_batch_form(request, session, values, _refusal(exc), 422)
     return RedirectResponse(f"/admin/batches/{batch.id}?done=created", status_code=303)
 
 
@@ -390,9 +390,10 @@ async def create_producer(request: Request, session: SessionDep, staff: StaffPag
     except ValidationError as exc:
         return await _render_producers(request, session, values, _form_errors(exc, "填写有误。"), 422)
     try:
-        producer = await trace_service.create_producer(session, data)
+        async with refusable(session):
+            producer = await trace_service.create_producer(session, data)
     except AppError as exc:
-        return await _render_producers(request, session, values, await _refusal(session, exc), 422)
+        return await _render_producers(request, session, values, _refusal(exc), 422)
     return RedirectResponse(f"/admin/producers/{producer.id}?done=producer", status_code=303)
 
 
@@ -490,7 +491,8 @@ async def create_certificate(request: Request, session: SessionDep, staff: Staff
         errors = _form_errors(exc, CERTIFICATE_OWNER if len(owners) != 1 else CERTIFICATE_ORDER)
         return await _render_certificates(request, session, values, errors, 422)
     try:
-        await trace_service.create_certificate(session, data)
+        async with refusable(session):
+            await trace_service.create_certificate(session, data)
     except AppError as exc:
-        return await _render_certificates(request, session, values, await _refusal(session, exc), 422)
+        return await _render_certificates(request, session, values, _refusal(exc), 422)
     return RedirectResponse("/admin/certificates?done=created", status_code=303)
