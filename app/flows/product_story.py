@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import service as catalog_service
-from app.traceability import service as traceability_service
+from app.traceability import stories as trace_stories
 
 
 async def product_story(session: AsyncSession, product_id: int) -> dict[str, list[Any]]:
-    story = await traceability_service.product_story(session, product_id)
+    story = await trace_stories.product_story(session, product_id)
     return {"certificates": list(story.get("certificates", [])), "batches": list(story.get("batches", []))}
 
 

@@ -309,13 +309,11 @@ async def _place_order_once(
     if unavailable:
         raise SkuUnavailable("Some items are not on sale.", sku_ids=unavailable)
     if settings.block_sale_on_expired_gi:
-        from app.traceability import service as traceability_service
+        from app.traceability import certificates as trace_certificates
 
         assert isinstance(store, repository.SessionCheckoutStore)
         # Refuses products whose geographical-indication certificates all expired.
-        await traceability_service.assert_sellable(
-            store.session, {skus[sku_id].product_id for sku_id in lines}
-        )
+        await trace_certificates.assert_sellable(store.session, {skus[sku_id].product_id for sku_id in lines})
 
     _check_unpaid_limits(reads, lines)
 
@@ -627,9 +625,9 @@ async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequ
 async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipLine] | None) -> None:
     """Which batch each shipped line came from: a batch given per line, otherwise the oldest batch of the
     product with quantity left, or none without batches (traceability records it, for recalls)."""
-    from app.traceability import service as traceability_service
+    from app.traceability import shipments as trace_shipments
 
-    await traceability_service.record_shipment(
+    await trace_shipments.record_shipment(
         session,
         order.id,
         await repository.shipment_lines(session, order.id),

@@ -22,6 +22,8 @@ from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import errors_by_field, page_number
 from app.storefront.labels import CERTIFICATE_LABELS, EVENT_LABELS
 from app.storefront.templating import SHOP_TZ, render
+from app.traceability import certificates as trace_certificates
+from app.traceability import issuing as trace_issuing
 from app.traceability import labels
 from app.traceability import repository as trace_repository
 from app.traceability import service as trace_service
@@ -274,9 +276,9 @@ async def batch_detail(
     run = None
     run_id = parse_id(request.query_params.get("run"))
     if run_id is not None:
-        candidate = await trace_service.get_code_run(session, run_id)
+        candidate = await trace_issuing.get_code_run(session, run_id)
         run = candidate if candidate.batch_id == batch_id else None
-    _codes, code_total = await trace_service.list_codes(session, batch_id, run_id=None, offset=0, limit=1)
+    _codes, code_total = await trace_issuing.list_codes(session, batch_id, run_id=None, offset=0, limit=1)
     refresh = run is not None and run.finished_at is None
     return render(
         request,
@@ -325,7 +327,7 @@ async def start_run(
     n = parse_int(count.strip()) or 0
     if not 1 <= n <= MAX_RUN_CODES:
         return RedirectResponse(f"/admin/batches/{batch_id}?error=count", status_code=303)
-    run = await trace_service.start_code_run(session, batch_id, n, requested_by=staff.id)
+    run = await trace_issuing.start_code_run(session, batch_id, n, requested_by=staff.id)
     return RedirectResponse(f"/admin/batches/{batch_id}?done=run&run={run.id}", status_code=303)
 
 
@@ -334,11 +336,11 @@ async def label_sheet(
     request: Request, batch_id: IdPath, session: SessionDep, staff: StaffPageUser
 ) -> Response:
     run_id = parse_id(request.query_params.get("run"))
-    batch, codes = await trace_service.codes_for_labels(
+    batch, codes = await trace_issuing.codes_for_labels(
         session, batch_id, run_id=run_id, limit=MAX_LABELS_PER_SHEET
     )
     pdf = await anyio.to_thread.run_sync(
-        labels.label_sheet, codes, trace_service.trace_url, f"Trace labels {batch.batch_no}"
+        labels.label_sheet, codes, trace_issuing.trace_url, f"Trace labels {batch.batch_no}"
     )
     return Response(
         pdf,
@@ -454,7 +456,7 @@ async def _render_certificates(
     rows, total = await trace_repository.list_certificates(
         session, producer_id=None, batch_id=None, product_id=None, offset=0, limit=200
     )
-    items = sorted((trace_service.certificate_read(c) for c in rows), key=lambda c: c.valid_until)
+    items = sorted((trace_certificates.certificate_read(c) for c in rows), key=lambda c: c.valid_until)
     batches, _total = await trace_service.list_batches(session, product_id=None, offset=0, limit=MAX_CHOICES)
     return render(
         request,
@@ -492,7 +494,7 @@ async def create_certificate(request: Request, session: SessionDep, staff: Staff
         return await _render_certificates(request, session, values, errors, 422)
     try:
         async with refusable(session):
-            await trace_service.create_certificate(session, data)
+            await trace_certificates.create_certificate(session, data)
     except AppError as exc:
         return await _render_certificates(request, session, values, _refusal(exc), 422)
     return RedirectResponse("/admin/certificates?done=created", status_code=303)

@@ -13,7 +13,7 @@ from app.storefront.labels import CERTIFICATE_LABELS, EVENT_LABELS
 from app.storefront.templating import render
 from app.traceability import codes as codebook
 from app.traceability import scans
-from app.traceability import service as traceability_service
+from app.traceability import verification as trace_verification
 from app.traceability.errors import TooManyUnknownCodes, UnknownCode
 from app.users.dependencies import ClientIP
 
@@ -36,7 +36,7 @@ async def trace_page(
 ) -> HTMLResponse:
     device = scans.scanner_from_cookie(request.cookies.get(scans.DEVICE_COOKIE))
     try:
-        outcome = await traceability_service.scan(code, client_ip=ip, user_agent=user_agent, device=device)
+        outcome = await trace_verification.scan(code, client_ip=ip, user_agent=user_agent, device=device)
     except UnknownCode:
         return render(request, "trace/unknown.html", {"code": code[:40]}, status_code=404, csp=True)
     except TooManyUnknownCodes as exc:

@@ -11,8 +11,8 @@ from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.pagination import Page, PageParamsDep
 from app.kit.params import DigitsOnly, IdPath, IdQuery
+from app.traceability import certificates, files, issuing, labels, service, verification
 from app.traceability import codes as codebook
-from app.traceability import files, labels, service
 from app.traceability.errors import (
     BatchNoTaken,
     BatchNotFound,
@@ -247,7 +247,7 @@ async def export_epcis(batch_id: IdPath, _staff: StaffUser, session: SessionDep)
 async def create_certificate(
     data: CertificateCreate, _staff: StaffUser, session: SessionDep
 ) -> CertificateRead:
-    return await service.create_certificate(session, data)
+    return await certificates.create_certificate(session, data)
 
 
 @router.get(
@@ -276,7 +276,7 @@ async def list_certificates(
         limit=page.size,
     )
     return Page(
-        items=[service.certificate_read(c) for c in items], total=total, page=page.page, size=page.size
+        items=[certificates.certificate_read(c) for c in items], total=total, page=page.page, size=page.size
     )
 
 
@@ -288,7 +288,7 @@ async def list_certificates(
     responses=_staff_errors(CertificateNotFound),
 )
 async def get_certificate(certificate_id: IdPath, _staff: StaffUser, session: SessionDep) -> CertificateRead:
-    return service.certificate_read(await service.get_certificate_or_raise(session, certificate_id))
+    return certificates.certificate_read(await certificates.get_certificate_or_raise(session, certificate_id))
 
 
 @router.put(
@@ -304,7 +304,7 @@ async def upload_certificate_file(
     _staff: StaffUser,
     session: SessionDep,
 ) -> CertificateRead:
-    return await service.attach_certificate_file(session, certificate_id, await file.read())
+    return await certificates.attach_certificate_file(session, certificate_id, await file.read())
 
 
 CERTIFICATE_FILE_RESPONSE = {
@@ -318,7 +318,7 @@ CERTIFICATE_FILE_RESPONSE = {
 }
 
 
-def _file_response(found: service.CertificateFile, cache_control: str) -> Response:
+def _file_response(found: certificates.CertificateFile, cache_control: str) -> Response:
     return Response(
         found.data,
         media_type=found.content_type,
@@ -340,7 +340,7 @@ def _file_response(found: service.CertificateFile, cache_control: str) -> Respon
 async def download_certificate_file(
     certificate_id: IdPath, _staff: StaffUser, session: SessionDep
 ) -> Response:
-    return _file_response(await service.certificate_file(session, certificate_id), "private, no-store")
+    return _file_response(await certificates.certificate_file(session, certificate_id), "private, no-store")
 
 
 @router.get(
@@ -351,7 +351,7 @@ async def download_certificate_file(
     responses=_staff_errors(validation=False),
 )
 async def flagged_products(_staff: StaffUser, session: SessionDep) -> list[FlaggedProduct]:
-    return await service.flagged_products(session)
+    return await certificates.flagged_products(session)
 
 
 # Trace codes
@@ -368,7 +368,7 @@ async def flagged_products(_staff: StaffUser, session: SessionDep) -> list[Flagg
 async def create_codes(
     batch_id: IdPath, data: CodesCreate, _staff: StaffUser, session: SessionDep
 ) -> CodesIssued:
-    codes = await service.create_codes(session, batch_id, data.count)
+    codes = await issuing.create_codes(session, batch_id, data.count)
     return CodesIssued(batch_id=batch_id, count=len(codes), codes=codes)
 
 
@@ -386,7 +386,7 @@ async def list_codes(
     page: PageParamsDep,
     run_id: IdQuery = None,
 ) -> Page[TraceCodeRead]:
-    items, total = await service.list_codes(
+    items, total = await issuing.list_codes(
         session, batch_id, run_id=run_id, offset=page.offset, limit=page.size
     )
     return Page(
@@ -412,9 +412,9 @@ async def code_labels(
 ) -> Response:
     import anyio
 
-    batch, codes = await service.codes_for_labels(session, batch_id, run_id=run_id, limit=limit)
+    batch, codes = await issuing.codes_for_labels(session, batch_id, run_id=run_id, limit=limit)
     pdf = await anyio.to_thread.run_sync(
-        labels.label_sheet, codes, service.trace_url, f"Trace labels {batch.batch_no}"
+        labels.label_sheet, codes, issuing.trace_url, f"Trace labels {batch.batch_no}"
     )
     return Response(
         pdf,
@@ -439,12 +439,12 @@ async def codes_csv(
     run_id: IdQuery = None,
 ) -> Response:
     batch = await service.get_batch_or_raise(session, batch_id)
-    rows, _ = await service.list_codes(session, batch_id, run_id=run_id, offset=0, limit=None)
+    rows, _ = await issuing.list_codes(session, batch_id, run_id=run_id, offset=0, limit=None)
     text = labels.codes_csv(
         (
             c.code,
             codebook.pretty(c.code),
-            service.trace_url(c.code),
+            issuing.trace_url(c.code),
             batch.batch_no,
             "revoked" if c.revoked_at else "active",
         )
@@ -468,7 +468,7 @@ async def codes_csv(
 async def start_code_run(
     batch_id: IdPath, data: CodeRunCreate, staff: StaffUser, session: SessionDep
 ) -> CodeRunRead:
-    return await service.start_code_run(session, batch_id, data.count, requested_by=staff.id)
+    return await issuing.start_code_run(session, batch_id, data.count, requested_by=staff.id)
 
 
 @router.get(
@@ -479,7 +479,7 @@ async def start_code_run(
     responses=_staff_errors(CodeRunNotFound, validation=False),
 )
 async def get_code_run(run_id: IdPath, _staff: StaffUser, session: SessionDep) -> CodeRunRead:
-    return await service.get_code_run(session, run_id)
+    return await issuing.get_code_run(session, run_id)
 
 
 @router.post(
@@ -490,7 +490,7 @@ async def get_code_run(run_id: IdPath, _staff: StaffUser, session: SessionDep) -
     responses=_staff_errors(),
 )
 async def revoke_codes(data: CodeRevoke, _staff: StaffUser, session: SessionDep) -> CodesRevoked:
-    revoked, unknown = await service.revoke_codes(session, data.codes, data.reason)
+    revoked, unknown = await issuing.revoke_codes(session, data.codes, data.reason)
     return CodesRevoked(revoked=revoked, unknown=unknown)
 
 
@@ -506,7 +506,7 @@ async def revoke_codes(data: CodeRevoke, _staff: StaffUser, session: SessionDep)
 )
 async def verify(code: str, ip: ClientIP, user_agent: Annotated[str, Header()] = "") -> Response:
     # The same function answers on the fast path (app.traceability.fast_scan): the same bytes.
-    outcome = await service.scan(code, client_ip=ip, user_agent=user_agent)
+    outcome = await verification.scan(code, client_ip=ip, user_agent=user_agent)
     return Response(outcome.json(), media_type="application/json")
 
 
@@ -520,7 +520,7 @@ async def verify(code: str, ip: ClientIP, user_agent: Annotated[str, Header()] =
 async def scan_history(
     code: str, _staff: StaffUser, session: SessionDep, page: PageParamsDep
 ) -> Page[TraceScanRead]:
-    items, total = await service.scan_history(session, code, offset=page.offset, limit=page.size)
+    items, total = await verification.scan_history(session, code, offset=page.offset, limit=page.size)
     return Page(
         items=[TraceScanRead.model_validate(s) for s in items], total=total, page=page.page, size=page.size
     )
@@ -557,5 +557,5 @@ async def event_photo(event_uuid: str, session: SessionDep) -> Response:
 )
 async def public_certificate_file(certificate_id: IdPath, session: SessionDep) -> Response:
     return _file_response(
-        await service.public_certificate_file(session, certificate_id), "public, max-age=300"
+        await certificates.public_certificate_file(session, certificate_id), "public, max-age=300"
     )

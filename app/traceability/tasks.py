@@ -3,13 +3,13 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import session_scope
-from app.traceability import scans, service
+from app.traceability import certificates, issuing, scans
 
 CODE_RUN_BUDGET_SECONDS = 20
 
 
 async def warn_expiring_certificates(session: AsyncSession) -> int:
-    return await service.warn_expiring_certificates(session)
+    return await certificates.warn_expiring_certificates(session)
 
 
 async def process_code_runs(session: AsyncSession) -> int:
@@ -19,7 +19,7 @@ async def process_code_runs(session: AsyncSession) -> int:
     handled, deadline = 0, time.monotonic() + CODE_RUN_BUDGET_SECONDS
     while time.monotonic() < deadline:
         async with session_scope() as chunk_session:
-            issued = await service.process_code_run_chunk(chunk_session)
+            issued = await issuing.process_code_run_chunk(chunk_session)
         if not issued:
             break
         handled += issued
