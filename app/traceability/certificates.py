@@ -243,3 +243,19 @@ async def assert_sellable(session: AsyncSession, product_ids: list[int] | set[in
             "it cannot be sold until a valid certificate is recorded.",
             product_ids=blocked,
         )
+
+
+async def list_certificates(
+    session: AsyncSession,
+    *,
+    producer_id: int | None,
+    batch_id: int | None,
+    product_id: int | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[CertificateRead], int]:
+    """Staff: certificates, filtered by what they belong to (expired ones say so)."""
+    rows, total = await repository.list_certificates(
+        session, producer_id=producer_id, batch_id=batch_id, product_id=product_id, offset=offset, limit=limit
+    )
+    return [certificate_read(c) for c in rows], total

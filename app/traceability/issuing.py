@@ -9,7 +9,7 @@ from app import events
 from app.config import get_settings
 from app.db import utcnow
 from app.traceability import codes as codebook
-from app.traceability import repository
+from app.traceability import labels, repository
 from app.traceability.errors import (
     CodeRunNotFound,
 )
@@ -156,3 +156,21 @@ async def list_codes(
 
 def trace_url(code: str) -> str:
     return f"{get_settings().public_base_url.rstrip('/')}/trace/{code}"
+
+
+async def codes_csv(session: AsyncSession, batch_id: int, *, run_id: int | None) -> tuple[str, bytes]:
+    """(batch number, CSV bytes) of a batch's codes: code, printed form, URL, batch, status; with a BOM so
+    spreadsheet programs read the UTF-8."""
+    batch = await get_batch_or_raise(session, batch_id)
+    rows, _ = await list_codes(session, batch_id, run_id=run_id, offset=0, limit=None)
+    text = labels.codes_csv(
+        (
+            c.code,
+            codebook.pretty(c.code),
+            trace_url(c.code),
+            batch.batch_no,
+            "revoked" if c.revoked_at else "active",
+        )
+        for c in rows
+    )
+    return batch.batch_no, text.encode("utf-8-sig")

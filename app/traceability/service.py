@@ -99,6 +99,11 @@ async def list_plots(session: AsyncSession, producer_id: int) -> list[PlotRead]:
     return [PlotRead.model_validate(p) for p in await repository.list_plots(session, producer_id)]
 
 
+async def list_producers(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[ProducerRead], int]:
+    producers, total = await repository.list_producers(session, offset, limit)
+    return [ProducerRead.model_validate(p) for p in producers], total
+
+
 async def list_producers_with_plots(
     session: AsyncSession, *, offset: int, limit: int
 ) -> tuple[list[tuple[ProducerRead, list[PlotRead]]], int]:
