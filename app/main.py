@@ -49,7 +49,7 @@ OPENAPI_TAGS = [
 
 
 def _routers() -> list:
-    # One router per domain; each domain package owns its routes.
+    # One router per domain (its API routes), the pages from the storefront, cross-domain routes from flows.
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
     from app.flows.recall import router as recall_router
