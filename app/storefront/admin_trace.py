@@ -25,7 +25,6 @@ from app.storefront.templating import SHOP_TZ, render
 from app.traceability import certificates as trace_certificates
 from app.traceability import issuing as trace_issuing
 from app.traceability import labels
-from app.traceability import repository as trace_repository
 from app.traceability import service as trace_service
 from app.traceability.models import EventType
 from app.traceability.schemas import (
@@ -453,10 +452,10 @@ async def _render_certificates(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    rows, total = await trace_repository.list_certificates(
+    rows, total = await trace_certificates.list_certificates(
         session, producer_id=None, batch_id=None, product_id=None, offset=0, limit=200
     )
-    items = sorted((trace_certificates.certificate_read(c) for c in rows), key=lambda c: c.valid_until)
+    items = sorted(rows, key=lambda c: c.valid_until)
     batches, _total = await trace_service.list_batches(session, product_id=None, offset=0, limit=MAX_CHOICES)
     return render(
         request,
