@@ -15,6 +15,8 @@ echo "• ruff check ${lint_paths[*]}"
 "$VENV_PY" -m ruff check "${lint_paths[@]}"
 echo "• ruff format --check ${lint_paths[*]}"
 "$VENV_PY" -m ruff format --check "${lint_paths[@]}"
+echo "• lint-imports (the layer contracts in pyproject.toml)"
+PYTHONPATH="$DAOXIANG_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$(dirname "$VENV_PY")/lint-imports" --no-cache
 
 if [ ! -x /usr/bin/chromium ]; then
     cat >&2 <<'WARN'

@@ -2,6 +2,8 @@
 
 One transaction per request: `get_session` commits when the endpoint succeeds and rolls back when it
 raises. Code below the router only flushes. Background jobs open their own session with `session_scope`.
+This module is the only place that commits or rolls back; a page that shows a refusal instead of failing
+runs the refusable call in `refusable(session)`.
 """
 
 from __future__ import annotations
@@ -187,6 +189,34 @@ async def _run_after_commit(session: AsyncSession) -> None:
 def commit_even_if_idle(session: AsyncSession | Session) -> None:
     """Make this unit of work commit even if it ran no statement (a before_commit hook has work to do)."""
     session.info["commit_even_if_idle"] = True
+
+
+@asynccontextmanager
+async def refusable(session: AsyncSession) -> AsyncIterator[None]:
+    """For a page that answers a refusal (an AppError) with a form again: run the service call in a
+    savepoint, so a refusal undoes what the call wrote while the request's unit of work goes on (and
+    commits nothing of it). The AppError is raised again for the page to show.
+
+    A call that ended the request's transaction itself (checkout's idempotency claim commits on the
+    request's session) leaves no savepoint to return to: then the whole unit of work is rolled back."""
+    from app.errors import AppError
+
+    savepoint = await session.begin_nested()
+    try:
+        yield
+    except AppError:
+        if savepoint.is_active:
+            await savepoint.rollback()
+        else:
+            await session.rollback()
+        raise
+    except BaseException:
+        if savepoint.is_active:
+            await savepoint.rollback()
+        raise
+    else:
+        if savepoint.is_active:
+            await savepoint.commit()
 
 
 async def _commit(session: AsyncSession) -> None:

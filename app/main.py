@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.config import get_settings
 from app.db import dispose_engine
+from app.flows import product_story
 from app.kit.guard import HttpGuardMiddleware
 from app.kit.logging import configure_logging
 from app.kit.middleware import BodySizeLimitMiddleware, ErrorBoundary, RequestIdMiddleware
@@ -19,7 +20,7 @@ from app.kit.problems import install_exception_handlers
 from app.redis import close_redis
 from app.storefront.csrf import CsrfMiddleware
 from app.storefront.errors import boundary_response, install_page_error_handlers
-from app.storefront.templating import STATIC_DIR
+from app.storefront.templating import STATIC_DIR, csrf_refusal
 
 DESCRIPTION = """
 稻香 (Daoxiang) sells Wuchang rice and other premium farm products.
@@ -48,17 +49,18 @@ OPENAPI_TAGS = [
 
 
 def _routers() -> list:
-    # One router per domain; each domain package owns its routes.
+    # One router per domain (its API routes), the pages from the storefront, cross-domain routes from flows.
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
     from app.checkout.router import router as checkout_router
+    from app.flows.recall import router as recall_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
-    from app.payments.pages import router as payment_pages_router
     from app.payments.router import router as payments_router
     from app.storefront import page_routers
-    from app.traceability.pages import router as trace_pages_router
+    from app.storefront.sandbox_pay import router as payment_pages_router
+    from app.storefront.trace_page import router as trace_pages_router
     from app.traceability.router import router as traceability_router
     from app.users.router import router as users_router
 
@@ -73,6 +75,7 @@ def _routers() -> list:
         payment_pages_router,
         notifications_router,
         traceability_router,
+        recall_router,  # the last staff trace route: keeps its place in the OpenAPI document
         trace_pages_router,
         *page_routers(),
     ]
@@ -111,6 +114,7 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
     the routes alone answer, which the tests compare them with."""
     settings = get_settings()
     configure_logging(settings.log_level)
+    product_story.install()
     app = FastAPI(
         title="稻香 Daoxiang API",
         version="0.1.0",
@@ -128,7 +132,7 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost of the middleware: the body size limit applies before the CSRF check reads a form.
-    app.add_middleware(CsrfMiddleware)
+    app.add_middleware(CsrfMiddleware, refusal=csrf_refusal)
     # Uploaded and generated images (product photos, demo covers).
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")

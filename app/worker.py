@@ -1,4 +1,8 @@
-"""Background jobs. Each domain registers its jobs in its tasks.py; `daoxiang worker` runs whatever is due.
+"""Background jobs: `daoxiang worker` runs whatever is due.
+
+Each domain writes its jobs as plain functions in its tasks.py; JOBS below lists every one of them with
+its schedule, explicitly (a new job is one line here). This module sits on top of the domains, beside
+app/main.py: it imports them, they never import it.
 
 Jobs must be safe when several workers run at once (conditional updates or SKIP LOCKED claims): the
 runner does not coordinate workers, the data does.
@@ -7,7 +11,6 @@ runner does not coordinate workers, the data does.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,20 +18,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog import tasks as catalog_tasks
 from app.db import session_scope
+from app.eventbus import tasks as eventbus_tasks
+from app.orders import tasks as orders_tasks
+from app.payments import tasks as payments_tasks
+from app.traceability import tasks as traceability_tasks
+from app.users import tasks as users_tasks
 
 log = logging.getLogger("daoxiang.worker")
 
 JobFunc = Callable[[AsyncSession], Awaitable[int]]
-
-# Modules whose import registers jobs.
-TASK_MODULES = [
-    "app.users.tasks",
-    "app.orders.tasks",
-    "app.payments.tasks",
-    "app.eventbus.tasks",
-    "app.traceability.tasks",
-]
 
 
 @dataclass
@@ -39,39 +39,50 @@ class Job:
     last_run: float = field(default=0.0)
 
 
-_JOBS: dict[str, Job] = {}
+HOUR = 3600.0
+
+# Every background job, in the order a tick runs them. every_seconds None: every worker tick.
+JOBS: list[Job] = [
+    Job("users.purge_expired_tokens", users_tasks.purge_expired_tokens, every_seconds=HOUR),
+    Job("orders.cancel_unpaid", orders_tasks.cancel_unpaid),
+    Job("orders.auto_confirm", orders_tasks.auto_confirm, every_seconds=300),
+    Job("orders.purge_idempotency_keys", orders_tasks.purge_idempotency_keys, every_seconds=HOUR),
+    Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
+    Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
+    Job("payments.purge_notifications", payments_tasks.purge_notifications, every_seconds=HOUR),
+    Job("payments.close_abandoned", payments_tasks.close_abandoned, every_seconds=60),
+    Job("events.relay", eventbus_tasks.relay_events),
+    Job("events.purge_published", eventbus_tasks.purge_published_events, every_seconds=HOUR),
+    Job("events.purge_processed", eventbus_tasks.purge_processed_events, every_seconds=HOUR),
+    Job(
+        "traceability.warn_expiring_certificates",
+        traceability_tasks.warn_expiring_certificates,
+        every_seconds=HOUR,
+    ),
+    Job("traceability.process_code_runs", traceability_tasks.process_code_runs),
+    Job("traceability.flush_scans", traceability_tasks.flush_scans),
+    Job("traceability.purge_scan_flushes", traceability_tasks.purge_scan_flushes, every_seconds=HOUR),
+    Job("traceability.sweep_files", traceability_tasks.sweep_files, every_seconds=HOUR),
+    Job("catalog.sweep_media", catalog_tasks.sweep_media, every_seconds=HOUR),
+]
+
+_BY_NAME: dict[str, Job] = {job_.name: job_ for job_ in JOBS}
+assert len(_BY_NAME) == len(JOBS), "two jobs share a name"
+
+
 # Work that runs continuously beside the ticks (the event relay keeps up with checkout this way); a loop
 # runs until `stop` is set and outlives its own failures. A job of the same name is the loop's one-shot
 # form (for `daoxiang worker --once`): skipped by the ticks while the loop runs.
 LoopFunc = Callable[[asyncio.Event], Awaitable[None]]
-_LOOPS: dict[str, LoopFunc] = {}
-
-
-def job(name: str, every_seconds: float | None = None) -> Callable[[JobFunc], JobFunc]:
-    def register(func: JobFunc) -> JobFunc:
-        _JOBS[name] = Job(name=name, func=func, every_seconds=every_seconds)
-        return func
-
-    return register
-
-
-def loop(name: str) -> Callable[[LoopFunc], LoopFunc]:
-    def register(func: LoopFunc) -> LoopFunc:
-        _LOOPS[name] = func
-        return func
-
-    return register
+LOOPS: dict[str, LoopFunc] = {"events.relay": eventbus_tasks.relay_continuously}
 
 
 def registered_loops() -> dict[str, LoopFunc]:
-    registered_jobs()
-    return _LOOPS
+    return LOOPS
 
 
 def registered_jobs() -> dict[str, Job]:
-    for module in TASK_MODULES:
-        importlib.import_module(module)
-    return _JOBS
+    return _BY_NAME
 
 
 async def run_job(name: str) -> int:

@@ -50,12 +50,13 @@ import asyncio, json
 from sqlalchemy import select
 from app.db import session_scope
 from app.traceability import service
+from app.traceability import issuing as trace_issuing
 from app.traceability.models import Batch
 
 async def main():
     async with session_scope() as session:
         batch_id = (await session.execute(select(Batch.id).order_by(Batch.id).limit(1))).scalar_one()
-        codes = await service.issue_codes(session, batch_id, %d)
+        codes = await trace_issuing.issue_codes(session, batch_id, %d)
     print(json.dumps(codes))
 
 asyncio.run(main())

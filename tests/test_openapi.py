@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from app.apidocs import OPENAPI_PATH, render_yaml
+from app.cli.openapi import OPENAPI_PATH, render_yaml
 from app.main import app
 
 REGENERATE = "docs/openapi.yaml is stale: run `daoxiang openapi` (in a worktree: `python -m app.cli openapi`)"

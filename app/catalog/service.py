@@ -14,8 +14,7 @@ For other domains:
 from __future__ import annotations
 
 import hashlib
-import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -285,18 +284,22 @@ async def public_product_list_json(query: ProductListQuery) -> bytes:
     )
 
 
+# A product's story (its batches and certificates) is told by traceability, a layer above catalog, which
+# catalog cannot import. app.flows.product_story plugs the teller in at start-up (app.main.create_app);
+# until then a product has no story.
+StoryTeller = Callable[[AsyncSession, int], Awaitable[dict[str, list[Any]]]]
+_story_teller: StoryTeller | None = None
+
+
+def tell_stories_with(teller: StoryTeller | None) -> None:
+    global _story_teller
+    _story_teller = teller
+
+
 async def _traceability_story(session: AsyncSession, product_id: int) -> dict[str, list[Any]]:
-    try:
-        module = importlib.import_module("app.traceability.service")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("app.traceability"):
-            return {"certificates": [], "batches": []}
-        raise
-    product_story = getattr(module, "product_story", None)
-    if product_story is None:
+    if _story_teller is None:
         return {"certificates": [], "batches": []}
-    story = await product_story(session, product_id)
-    return {"certificates": list(story.get("certificates", [])), "batches": list(story.get("batches", []))}
+    return await _story_teller(session, product_id)
 
 
 def _stock_marker(sku_id: int) -> str:

@@ -6,10 +6,8 @@ from app.catalog import images
 from app.catalog.models import ProductImage
 from app.config import get_settings
 from app.kit import storage
-from app.worker import job
 
 
-@job("catalog.sweep_media", every_seconds=3600)
 async def sweep_media(session: AsyncSession) -> int:
     """Delete product image files no row points to (a failed upload's, a deleted image's) and interrupted
     writes, once past app.kit.storage's grace period."""

@@ -38,7 +38,7 @@ from app.orders.errors import (
 )
 from app.orders.models import OrderStatus
 from app.orders.schemas import OrderCreate, OrderRead
-from app.traceability import service as traceability_service
+from app.traceability import certificates as trace_certificates
 from app.users.errors import AddressNeedsCorrection, AddressNotFound
 
 
@@ -154,7 +154,7 @@ async def check_sellable(c: Checkout) -> None:
         return
     assert c.reads is not None
     product_ids = {c.reads.skus[sku_id].product_id for sku_id in c.lines}
-    await traceability_service.assert_sellable(c.store.session, product_ids)
+    await trace_certificates.assert_sellable(c.store.session, product_ids)
 
 
 async def check_unpaid_limits(c: Checkout) -> None:

@@ -133,8 +133,8 @@ async def relay_once(
     try:
         await publish(redis, events)
     except PUBLISH_ERRORS as exc:
-        # Give the claim back (releases row locks / SQLite's write lock), then note the failed try.
-        await session.rollback()
+        # Note the failed try; clearing claim_token gives the claim back, and the caller's commit releases
+        # the row locks.
         await record_failure(session, attempts_by_id, exc, now)
         log.warning(
             "event publish failed; will retry", extra={"events": len(attempts_by_id), "error": str(exc)[:200]}

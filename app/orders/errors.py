@@ -1,16 +1,13 @@
+# The stock errors an order shares with the cart are defined there (cart sits below orders).
+from app.cart.errors import OutOfStock as OutOfStock
+from app.cart.errors import QuantityLimitExceeded as QuantityLimitExceeded
+from app.cart.errors import SkuUnavailable as SkuUnavailable
 from app.errors import BadRequest, Conflict, NotFound, Unprocessable
 
 
 class OrderNotFound(NotFound):
     code = "order_not_found"
     title = "Order not found"
-
-
-class OutOfStock(Conflict):
-    """Carries `sku_ids`: every line that was short, not just the first."""
-
-    code = "out_of_stock"
-    title = "Out of stock"
 
 
 class TooManyUnpaidOrders(Conflict):
@@ -24,18 +21,6 @@ class TooManyUnpaidOrders(Conflict):
 class RefundRequestLimitReached(Conflict):
     code = "refund_request_limit_reached"
     title = "Refund request limit reached"
-
-
-class SkuUnavailable(Conflict):
-    """Carries `sku_ids`: SKUs that are unknown, switched off, or whose product is not on sale."""
-
-    code = "sku_unavailable"
-    title = "Product not available"
-
-
-class QuantityLimitExceeded(Unprocessable):
-    code = "quantity_limit_exceeded"
-    title = "Quantity limit exceeded"
 
 
 class CartEmpty(Unprocessable):

@@ -336,3 +336,14 @@ async def unpaid_holdings(
         .group_by(OrderItem.sku_id)
     )
     return orders, {int(sku_id): int(units) for sku_id, units in rows.all()}
+
+
+async def shipment_lines(session: AsyncSession, order_id: int) -> list[tuple[int, int, int, int, int]]:
+    """(order item id, sku id, product id, quantity, sku weight in grams) of each line, for traceability."""
+    query = (
+        select(OrderItem.id, OrderItem.sku_id, OrderItem.product_id, OrderItem.quantity, Sku.weight_g)
+        .outerjoin(Sku, Sku.id == OrderItem.sku_id)
+        .where(OrderItem.order_id == order_id)
+        .order_by(OrderItem.id)
+    )
+    return [(a, b, c, d, e or 0) for a, b, c, d, e in (await session.execute(query)).all()]

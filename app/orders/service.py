@@ -315,10 +315,13 @@ async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequ
 async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipLine] | None) -> None:
     """Which batch each shipped line came from: a batch given per line, otherwise the oldest batch of the
     product with quantity left, or none without batches (traceability records it, for recalls)."""
-    from app.traceability import service as traceability_service
+    from app.traceability import shipments as trace_shipments
 
-    await traceability_service.record_shipment(
-        session, order.id, [(line.order_item_id, line.sku_id, line.batch_id) for line in lines or []]
+    await trace_shipments.record_shipment(
+        session,
+        order.id,
+        await repository.shipment_lines(session, order.id),
+        [(line.order_item_id, line.sku_id, line.batch_id) for line in lines or []],
     )
 
 

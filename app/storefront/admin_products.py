@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from app.catalog import service as catalog_service
 from app.catalog.schemas import ProductCreate, ProductUpdate, SkuCreate
-from app.db import SessionDep
+from app.db import SessionDep, refusable
 from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_int
@@ -160,9 +160,9 @@ async def create_product(request: Request, session: SessionDep, staff: StaffPage
             csp=True,
         )
     try:
-        product = await catalog_service.create_product(session, staff, data)
+        async with refusable(session):
+            product = await catalog_service.create_product(session, staff, data)
     except AppError as exc:
-        await session.rollback()
         errors["__all__"] = ERROR_TEXT.get(exc.code, exc.detail)
         return render(
             request,
@@ -214,11 +214,11 @@ async def update_product(
         await catalog_service.get_product_or_raise(session, product_id)
         return _back(product_id, error="form")
     try:
-        await catalog_service.update_product(session, staff, product_id, data)
+        async with refusable(session):
+            await catalog_service.update_product(session, staff, product_id, data)
     except AppError as exc:
         if exc.status_code == 404:
             raise
-        await session.rollback()
         return _back(product_id, error=exc.code)
     return _back(product_id, done="saved")
 
@@ -243,11 +243,11 @@ async def add_sku(
         await catalog_service.get_product_or_raise(session, product_id)
         return _back(product_id, error="form")
     try:
-        await catalog_service.add_sku(session, staff, product_id, data)
+        async with refusable(session):
+            await catalog_service.add_sku(session, staff, product_id, data)
     except AppError as exc:
         if exc.status_code == 404:
             raise
-        await session.rollback()
         return _back(product_id, error=exc.code)
     return _back(product_id, done="sku")
 
@@ -274,11 +274,11 @@ async def upload_image(
 ) -> Response:
     data = await file.read()
     try:
-        await catalog_service.upload_image(session, staff, product_id, data, alt.strip()[:100])
+        async with refusable(session):
+            await catalog_service.upload_image(session, staff, product_id, data, alt.strip()[:100])
     except AppError as exc:
         if exc.status_code == 404:
             raise
-        await session.rollback()
         return _back(product_id, error=exc.code)
     return _back(product_id, done="image")
 

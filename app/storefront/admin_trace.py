@@ -14,18 +14,19 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.catalog import service as catalog_service
-from app.db import SessionDep
+from app.db import SessionDep, refusable
 from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_id, parse_int
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import errors_by_field, page_number
+from app.storefront.labels import CERTIFICATE_LABELS, EVENT_LABELS
 from app.storefront.templating import SHOP_TZ, render
+from app.traceability import certificates as trace_certificates
+from app.traceability import issuing as trace_issuing
 from app.traceability import labels
-from app.traceability import repository as trace_repository
 from app.traceability import service as trace_service
 from app.traceability.models import EventType
-from app.traceability.pages import CERTIFICATE_LABELS, EVENT_LABELS
 from app.traceability.schemas import (
     MAX_RUN_CODES,
     BatchCreate,
@@ -142,13 +143,12 @@ def _form_errors(exc: ValidationError, whole: str, labels: dict[str, str] | None
     )
 
 
-async def _refusal(session: SessionDep, exc: AppError) -> dict[str, str]:
-    """The form's message for a service error a form can cause, after rolling the unit of work back (the form
-    is shown again and nothing is written); any other error goes on up."""
+def _refusal(exc: AppError) -> dict[str, str]:
+    """The form's message for a service error a form can cause (the call ran in `refusable`, so nothing of
+    it is written and the form is shown again); any other error goes on up."""
     known = SERVICE_ERRORS.get(exc.code)
     if known is None:
         raise exc
-    await session.rollback()
     return {known[0]: known[1]}
 
 
@@ -259,9 +259,10 @@ async def create_batch(request: Request, session: SessionDep, staff: StaffPageUs
     if errors:
         return await _render_batch_form(request, session, values, errors, 422)
     try:
-        batch = await trace_service.create_batch(session, data)
+        async with refusable(session):
+            batch = await trace_service.create_batch(session, data)
     except AppError as exc:
-        return await _render_batch_form(request, session, values, await _refusal(session, exc), 422)
+        return await _render_batch_form(request, session, values, _refusal(exc), 422)
     return RedirectResponse(f"/admin/batches/{batch.id}?done=created", status_code=303)
 
 
@@ -274,9 +275,9 @@ async def batch_detail(
     run = None
     run_id = parse_id(request.query_params.get("run"))
     if run_id is not None:
-        candidate = await trace_service.get_code_run(session, run_id)
+        candidate = await trace_issuing.get_code_run(session, run_id)
         run = candidate if candidate.batch_id == batch_id else None
-    _codes, code_total = await trace_service.list_codes(session, batch_id, run_id=None, offset=0, limit=1)
+    _codes, code_total = await trace_issuing.list_codes(session, batch_id, run_id=None, offset=0, limit=1)
     refresh = run is not None and run.finished_at is None
     return render(
         request,
@@ -325,7 +326,7 @@ async def start_run(
     n = parse_int(count.strip()) or 0
     if not 1 <= n <= MAX_RUN_CODES:
         return RedirectResponse(f"/admin/batches/{batch_id}?error=count", status_code=303)
-    run = await trace_service.start_code_run(session, batch_id, n, requested_by=staff.id)
+    run = await trace_issuing.start_code_run(session, batch_id, n, requested_by=staff.id)
     return RedirectResponse(f"/admin/batches/{batch_id}?done=run&run={run.id}", status_code=303)
 
 
@@ -334,11 +335,11 @@ async def label_sheet(
     request: Request, batch_id: IdPath, session: SessionDep, staff: StaffPageUser
 ) -> Response:
     run_id = parse_id(request.query_params.get("run"))
-    batch, codes = await trace_service.codes_for_labels(
+    batch, codes = await trace_issuing.codes_for_labels(
         session, batch_id, run_id=run_id, limit=MAX_LABELS_PER_SHEET
     )
     pdf = await anyio.to_thread.run_sync(
-        labels.label_sheet, codes, trace_service.trace_url, f"Trace labels {batch.batch_no}"
+        labels.label_sheet, codes, trace_issuing.trace_url, f"Trace labels {batch.batch_no}"
     )
     return Response(
         pdf,
@@ -390,9 +391,10 @@ async def create_producer(request: Request, session: SessionDep, staff: StaffPag
     except ValidationError as exc:
         return await _render_producers(request, session, values, _form_errors(exc, "填写有误。"), 422)
     try:
-        producer = await trace_service.create_producer(session, data)
+        async with refusable(session):
+            producer = await trace_service.create_producer(session, data)
     except AppError as exc:
-        return await _render_producers(request, session, values, await _refusal(session, exc), 422)
+        return await _render_producers(request, session, values, _refusal(exc), 422)
     return RedirectResponse(f"/admin/producers/{producer.id}?done=producer", status_code=303)
 
 
@@ -450,10 +452,10 @@ async def _render_certificates(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    rows, total = await trace_repository.list_certificates(
+    rows, total = await trace_certificates.list_certificates(
         session, producer_id=None, batch_id=None, product_id=None, offset=0, limit=200
     )
-    items = sorted((trace_service.certificate_read(c) for c in rows), key=lambda c: c.valid_until)
+    items = sorted(rows, key=lambda c: c.valid_until)
     batches, _total = await trace_service.list_batches(session, product_id=None, offset=0, limit=MAX_CHOICES)
     return render(
         request,
@@ -490,7 +492,8 @@ async def create_certificate(request: Request, session: SessionDep, staff: Staff
         errors = _form_errors(exc, CERTIFICATE_OWNER if len(owners) != 1 else CERTIFICATE_ORDER)
         return await _render_certificates(request, session, values, errors, 422)
     try:
-        await trace_service.create_certificate(session, data)
+        async with refusable(session):
+            await trace_certificates.create_certificate(session, data)
     except AppError as exc:
-        return await _render_certificates(request, session, values, await _refusal(session, exc), 422)
+        return await _render_certificates(request, session, values, _refusal(exc), 422)
     return RedirectResponse("/admin/certificates?done=created", status_code=303)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import HTTPConnection, Request
@@ -170,8 +170,11 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
 class CsrfMiddleware:
     """Checks the token on every unsafe page request; the body is read once and replayed downstream."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, refusal: Callable[[Request], Response]) -> None:
+        # `refusal` renders the 403 page (app.storefront.templating.csrf_refusal, passed in by app.main:
+        # the templates need this module's tokens, so this module cannot import them).
         self.app = app
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -195,7 +198,7 @@ class CsrfMiddleware:
         if not same_origin(conn) or not token_matches(
             conn.cookies.get(COOKIE_NAME), token, conn.cookies.get(SESSION_COOKIE)
         ):
-            response = await _refusal(scope)
+            response = self.refusal(Request(scope, _disconnected))
             await response(scope, receive, send)
             return
         replayed = False
@@ -210,21 +213,5 @@ class CsrfMiddleware:
         await self.app(scope, replay_receive, send)
 
 
-async def _refusal(scope: Scope) -> Any:
-    from app.storefront.templating import render
-
-    async def empty() -> Message:
-        return {"type": "http.disconnect"}
-
-    request = Request(scope, empty)
-    return render(
-        request,
-        "errors/error.html",
-        {
-            "status": 403,
-            "title": "页面已过期",
-            "message": "表单已失效或来源不明，为保护您的账户，本次提交没有生效。请返回上一页刷新后重试。",
-        },
-        status_code=403,
-        csp=True,
-    )
+async def _disconnected() -> Message:
+    return {"type": "http.disconnect"}

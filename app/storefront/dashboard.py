@@ -68,15 +68,15 @@ async def low_stock(session: AsyncSession, limit: int = 10) -> Panel:
 
 
 async def expiring_certificates(session: AsyncSession, within_days: int = 30) -> Panel:
+    from app.traceability import certificates as trace_certificates
     from app.traceability import repository as trace_repository
-    from app.traceability import service as trace_service
 
     rows, _ = await trace_repository.list_certificates(
         session, producer_id=None, batch_id=None, product_id=None, offset=0, limit=500
     )
     horizon = datetime.now(SHOP_TZ).date() + timedelta(days=within_days)
     soon = sorted(
-        (trace_service.certificate_read(c) for c in rows if c.valid_until <= horizon),
+        (trace_certificates.certificate_read(c) for c in rows if c.valid_until <= horizon),
         key=lambda c: c.valid_until,
     )
     return Panel(

@@ -14,7 +14,7 @@ from app.cart import service as cart_service
 from app.cart.errors import CartItemNotFound, SkuNotFound
 from app.checkout import service as checkout_service
 from app.config import get_settings
-from app.db import SessionDep
+from app.db import SessionDep, refusable
 from app.errors import AppError
 from app.kit.params import IdPath, IdQuery, parse_id, parse_int, parse_page
 from app.orders import service as orders_service
@@ -221,11 +221,10 @@ async def place_order(
     key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
     user_id = user.id
     try:
-        placed = await checkout_service.place_order(session, user, data, idempotency_key=key)
+        async with refusable(session):
+            placed = await checkout_service.place_order(session, user, data, idempotency_key=key)
     except AppError as exc:
-        # The failed attempt was rolled back; start clean (and with the user loaded afresh) before
-        # showing the page again.
-        await session.rollback()
+        # Nothing of the failed attempt stays; show the page again with the user loaded afresh.
         fresh = await users_service.get(session, user_id)
         return await _checkout_failed(request, session, fresh, exc, data.address_id)
     return RedirectResponse(f"/orders/{placed.order['id']}?done=placed", status_code=303)

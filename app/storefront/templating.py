@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,7 @@ from app.kit import regions
 from app.kit.guard import PAGE_CSP, PAGE_HEADERS
 from app.kit.money import format_yuan
 from app.storefront import csrf
+from app.storefront.labels import CERTIFICATE_LABELS, EVENT_LABELS
 
 APP_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = APP_DIR / "templates"
@@ -93,21 +93,12 @@ def attr(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def _trace_labels(name: str) -> dict[str, str]:
-    """Chinese names of batch event types and certificate kinds, owned by the traceability pages."""
-    try:
-        module = importlib.import_module("app.traceability.pages")
-    except ImportError:
-        return {}
-    return getattr(module, name, {})
-
-
 def event_label(event_type: str) -> str:
-    return _trace_labels("EVENT_LABELS").get(event_type, event_type)
+    return EVENT_LABELS.get(event_type, event_type)
 
 
 def certificate_label(kind: str) -> str:
-    return _trace_labels("CERTIFICATE_LABELS").get(kind, kind)
+    return CERTIFICATE_LABELS.get(kind, kind)
 
 
 env.filters["yuan"] = yuan
@@ -168,3 +159,18 @@ def render(
     )
     csrf.ensure_cookie(request, response)
     return response
+
+
+def csrf_refusal(request: Request) -> HTMLResponse:
+    """The page CsrfMiddleware answers when a form's token or origin does not check out."""
+    return render(
+        request,
+        "errors/error.html",
+        {
+            "status": 403,
+            "title": "页面已过期",
+            "message": "表单已失效或来源不明，为保护您的账户，本次提交没有生效。请返回上一页刷新后重试。",
+        },
+        status_code=403,
+        csp=True,
+    )

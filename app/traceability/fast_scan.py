@@ -3,7 +3,7 @@
 A QR campaign or a viral post is this request, many times a second. Like the catalogue's fast reads
 (app.catalog.fast_reads), this middleware recognises exactly that request and calls what the route calls, with
 the same inputs: the client address from `client_ip` (the one function every limit uses), the User-Agent
-header, then `service.scan`; errors are rendered by the same problem+json renderer. So the answer is the
+header, then `verification.scan`; errors are rendered by the same problem+json renderer. So the answer is the
 same bytes the route sends (tests/traceability/test_fast_scan.py compares them). A request with a path it is
 not sure about goes on to the application.
 """
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.errors import AppError
 from app.kit.problems import app_error_response
 from app.traceability import codes as codebook
-from app.traceability import service
+from app.traceability import verification
 from app.users.dependencies import client_ip
 
 _PATH = re.compile(rf"/api/trace/([^/]{{1,{codebook.MAX_INPUT_LENGTH}}})")
@@ -39,7 +39,7 @@ class TraceScanFastPath:
             return
         request = Request(scope)
         try:
-            outcome = await service.scan(
+            outcome = await verification.scan(
                 match.group(1), client_ip=client_ip(request), user_agent=request.headers.get("user-agent", "")
             )
         except AppError as exc:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -352,20 +351,6 @@ async def product_gtin(session: AsyncSession, product_id: int) -> str | None:
 # Recall: which batch each shipped order line came from
 
 
-async def order_lines(session: AsyncSession, order_id: int) -> list[tuple[int, int, int, int, int]]:
-    """(order item id, sku id, product id, quantity, sku weight in grams) of each line of the order."""
-    from app.catalog.models import Sku
-    from app.orders.models import OrderItem
-
-    query = (
-        select(OrderItem.id, OrderItem.sku_id, OrderItem.product_id, OrderItem.quantity, Sku.weight_g)
-        .outerjoin(Sku, Sku.id == OrderItem.sku_id)
-        .where(OrderItem.order_id == order_id)
-        .order_by(OrderItem.id)
-    )
-    return [(a, b, c, d, e or 0) for a, b, c, d, e in (await session.execute(query)).all()]
-
-
 async def fefo_candidates(session: AsyncSession, product_id: int) -> Sequence[int]:
     """Batches of the product with quantity left: first to expire first, then the oldest."""
     query = (
@@ -399,39 +384,3 @@ async def take_from_batch(session: AsyncSession, batch_id: int, grams: int, *, o
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
-
-
-async def orders_of_batch(
-    session: AsyncSession, batch_id: int, offset: int, limit: int
-) -> tuple[list[Any], int]:
-    from app.orders.models import Order, OrderItem
-    from app.traceability.models import BatchAllocation
-
-    where = [BatchAllocation.batch_id == batch_id]
-    total = (
-        await session.execute(select(func.count(func.distinct(BatchAllocation.order_id))).where(*where))
-    ).scalar_one()
-    order_ids = (
-        (
-            await session.execute(
-                select(BatchAllocation.order_id)
-                .where(*where)
-                .group_by(BatchAllocation.order_id)
-                .order_by(BatchAllocation.order_id)
-                .offset(offset)
-                .limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if not order_ids:
-        return [], total
-    rows = await session.execute(
-        select(Order, OrderItem, BatchAllocation)
-        .join(BatchAllocation, BatchAllocation.order_id == Order.id)
-        .join(OrderItem, OrderItem.id == BatchAllocation.order_item_id)
-        .where(BatchAllocation.batch_id == batch_id, Order.id.in_(order_ids))
-        .order_by(Order.id, OrderItem.id)
-    )
-    return list(rows.all()), total

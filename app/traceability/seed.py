@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import Product
-from app.traceability import repository, service
+from app.traceability import certificates, issuing, repository, service
 from app.traceability.models import Certificate, CertificateKind, TraceCode
 from app.traceability.schemas import BatchCreate, CertificateCreate, EventCreate, PlotCreate, ProducerCreate
 
@@ -78,7 +78,7 @@ async def seed(session: AsyncSession) -> None:
         if producer is None:
             producer = await service.create_producer(session, data)
             await service.create_plot(session, producer.id, PLOTS[data.name])
-            await service.create_certificate(
+            await certificates.create_certificate(
                 session,
                 CertificateCreate(
                     kind=CertificateKind.geographical_indication,
@@ -146,4 +146,4 @@ async def seed(session: AsyncSession) -> None:
             )
         ).scalar_one()
         if existing < DEMO_CODES:
-            await service.issue_codes(session, batch.id, DEMO_CODES - existing)
+            await issuing.issue_codes(session, batch.id, DEMO_CODES - existing)

@@ -6,19 +6,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import session_scope
 from app.kit import storage
-from app.traceability import files, scans, service
+from app.traceability import certificates, files, issuing, scans
 from app.traceability.models import BatchEvent, Certificate
-from app.worker import job
 
 CODE_RUN_BUDGET_SECONDS = 20
 
 
-@job("traceability.warn_expiring_certificates", every_seconds=3600)
 async def warn_expiring_certificates(session: AsyncSession) -> int:
-    return await service.warn_expiring_certificates(session)
+    return await certificates.warn_expiring_certificates(session)
 
 
-@job("traceability.process_code_runs")
 async def process_code_runs(session: AsyncSession) -> int:
     """Issue queued codes chunk by chunk, each chunk its own transaction so staff see progress.
 
@@ -26,26 +23,23 @@ async def process_code_runs(session: AsyncSession) -> int:
     handled, deadline = 0, time.monotonic() + CODE_RUN_BUDGET_SECONDS
     while time.monotonic() < deadline:
         async with session_scope() as chunk_session:
-            issued = await service.process_code_run_chunk(chunk_session)
+            issued = await issuing.process_code_run_chunk(chunk_session)
         if not issued:
             break
         handled += issued
     return handled
 
 
-@job("traceability.flush_scans")
 async def flush_scans(session: AsyncSession) -> int:
     """Move the scans counted in Redis to the database (every worker tick; each batch its own transaction,
     so the job's own session stays unused)."""
     return await scans.flush()
 
 
-@job("traceability.purge_scan_flushes", every_seconds=3600)
 async def purge_scan_flushes(session: AsyncSession) -> int:
     return await scans.purge_flush_records(session)
 
 
-@job("traceability.sweep_files", every_seconds=3600)
 async def sweep_files(session: AsyncSession) -> int:
     """Delete event photos and certificate scans no row points to (a failed upload's, a replaced file's) and
     interrupted writes, once past app.kit.storage's grace period. The quarantine is left alone."""

@@ -847,7 +847,7 @@ class TestApiDocs:
         assert set(statuses.values()) == {404}
 
     async def test_the_schema_is_still_written_without_them(self, monkeypatch):
-        from app.apidocs import OPENAPI_PATH, render_yaml
+        from app.cli.openapi import OPENAPI_PATH, render_yaml
 
         monkeypatch.setattr(get_settings(), "api_docs_enabled", False)
         assert render_yaml(create_app().openapi()) == OPENAPI_PATH.read_text(encoding="utf-8")

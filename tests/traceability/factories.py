@@ -9,7 +9,7 @@ from typing import Any
 
 from app.catalog.models import Product, Sku
 from app.db import session_scope
-from app.traceability import service
+from app.traceability import issuing as trace_issuing
 from app.traceability.models import Batch, BatchEvent, Certificate, Plot, Producer, TraceCode
 from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 
@@ -129,7 +129,7 @@ async def create_certificate(**overrides: Any) -> Certificate:
 
 async def create_codes(batch: Batch, count: int = 1) -> list[str]:
     async with session_scope() as session:
-        return await service.issue_codes(session, batch.id, count)
+        return await trace_issuing.issue_codes(session, batch.id, count)
 
 
 async def get_code(code: str) -> TraceCode:

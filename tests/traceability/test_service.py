@@ -9,7 +9,10 @@ import pytest
 
 from app.config import get_settings
 from app.db import session_scope
+from app.traceability import certificates as trace_certificates
+from app.traceability import issuing as trace_issuing
 from app.traceability import service
+from app.traceability import stories as trace_stories
 from app.traceability.errors import SaleBlockedExpiredGI
 from app.traceability.models import CodeRun, TraceCode
 from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
@@ -46,7 +49,7 @@ class TestCertificateExpiryWarning:
 
         async def worker() -> int:
             async with session_scope() as session:
-                return await service.warn_expiring_certificates(session)
+                return await trace_certificates.warn_expiring_certificates(session)
 
         results = await asyncio.gather(*(worker() for _ in range(4)))
         assert sum(results) == 5
@@ -84,12 +87,14 @@ class TestFlaggedProducts:
         ok_product = await f.create_product()
         await f.create_certificate(product_id=product.id, valid_until=TODAY - timedelta(days=1))
         async with session_scope() as session:
-            await service.assert_sellable(session, [product.id, ok_product.id])  # setting off: sells
+            await trace_certificates.assert_sellable(
+                session, [product.id, ok_product.id]
+            )  # setting off: sells
         monkeypatch.setattr(get_settings(), "block_sale_on_expired_gi", True)
         async with session_scope() as session:
-            await service.assert_sellable(session, [ok_product.id])
+            await trace_certificates.assert_sellable(session, [ok_product.id])
             with pytest.raises(SaleBlockedExpiredGI) as caught:
-                await service.assert_sellable(session, [product.id, ok_product.id])
+                await trace_certificates.assert_sellable(session, [product.id, ok_product.id])
         assert caught.value.status_code == 409 and caught.value.code == "gi_certificate_expired"
         assert caught.value.extra["product_ids"] == [product.id]
 
@@ -97,7 +102,7 @@ class TestFlaggedProducts:
 class TestCodeRuns:
     async def test_large_run_is_issued_in_chunks_with_progress(self, client, monkeypatch):
         staff = auth(await create_user(role=Role.merchant))
-        monkeypatch.setattr(service, "CODE_RUN_CHUNK", 1000)
+        monkeypatch.setattr(trace_issuing, "CODE_RUN_CHUNK", 1000)
         batch = await f.create_batch()
         response = await client.post(
             f"/api/admin/batches/{batch.id}/code-runs", json={"count": 2500}, headers=staff
@@ -106,7 +111,7 @@ class TestCodeRuns:
         run = response.json()
         assert run["status"] == "pending" and run["issued"] == 0 and run["progress_percent"] == 0
         async with session_scope() as session:
-            assert await service.process_code_run_chunk(session, 1000) == 1000
+            assert await trace_issuing.process_code_run_chunk(session, 1000) == 1000
         progress = (await client.get(f"/api/admin/code-runs/{run['id']}", headers=staff)).json()
         assert (
             progress["issued"] == 1000
@@ -142,13 +147,13 @@ class TestCodeRuns:
         batch = await f.create_batch()
         async with session_scope() as session:
             for _ in range(3):
-                await service.start_code_run(session, batch.id, 1500, requested_by=None)
+                await trace_issuing.start_code_run(session, batch.id, 1500, requested_by=None)
 
         async def worker() -> int:
             total = 0
             while True:
                 async with session_scope() as session:
-                    n = await service.process_code_run_chunk(session, 500)
+                    n = await trace_issuing.process_code_run_chunk(session, 500)
                 if not n:
                     return total
                 total += n
@@ -175,7 +180,7 @@ class TestProductStory:
         )
         await f.create_certificate(product_id=(await f.create_product()).id, number="OTHER")
         async with session_scope() as session:
-            story = await service.product_story(session, product.id)
+            story = await trace_stories.product_story(session, product.id)
         import json
 
         json.dumps(story)  # JSON-ready
@@ -188,7 +193,7 @@ class TestProductStory:
             ("ORG-1", True),
         ]
         async with session_scope() as session:
-            assert await service.product_story(session, 999_999) == {"batches": [], "certificates": []}
+            assert await trace_stories.product_story(session, 999_999) == {"batches": [], "certificates": []}
 
 
 class TestSeed:

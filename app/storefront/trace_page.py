@@ -9,33 +9,16 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse
 
 from app.config import get_settings
+from app.storefront.labels import CERTIFICATE_LABELS, EVENT_LABELS
 from app.storefront.templating import render
 from app.traceability import codes as codebook
-from app.traceability import scans, service
+from app.traceability import scans
+from app.traceability import verification as trace_verification
 from app.traceability.errors import TooManyUnknownCodes, UnknownCode
 from app.users.dependencies import ClientIP
 
 router = APIRouter(include_in_schema=False)
 
-EVENT_LABELS = {
-    "planted": "插秧种植",
-    "fertilised": "施肥",
-    "irrigated": "灌溉",
-    "inspected": "检验检测",
-    "harvested": "收割",
-    "dried": "晾晒烘干",
-    "milled": "碾米加工",
-    "packed": "包装",
-    "shipped": "发货",
-    "received": "收货入库",
-}
-CERTIFICATE_LABELS = {
-    "geographical_indication": "地理标志产品",
-    "green_food": "绿色食品",
-    "organic": "有机产品",
-    "inspection_report": "检验报告",
-    "other": "其他证书",
-}
 COOKIE_MAX_AGE = 2 * 365 * 86400
 
 
@@ -53,7 +36,7 @@ async def trace_page(
 ) -> HTMLResponse:
     device = scans.scanner_from_cookie(request.cookies.get(scans.DEVICE_COOKIE))
     try:
-        outcome = await service.scan(code, client_ip=ip, user_agent=user_agent, device=device)
+        outcome = await trace_verification.scan(code, client_ip=ip, user_agent=user_agent, device=device)
     except UnknownCode:
         return render(request, "trace/unknown.html", {"code": code[:40]}, status_code=404, csp=True)
     except TooManyUnknownCodes as exc:

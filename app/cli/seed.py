@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-
+from app.catalog import seed as catalog_seed
 from app.db import session_scope
+from app.traceability import seed as traceability_seed
+from app.users import seed as users_seed
 
 # Order matters: later seeders use what earlier ones made.
-SEEDERS = [
-    "app.users.seed",
-    "app.catalog.seed",
-    "app.traceability.seed",
-]
+SEEDERS = [users_seed.seed, catalog_seed.seed, traceability_seed.seed]
 
 
 async def seed_demo() -> None:
-    for module in SEEDERS:
+    for seed in SEEDERS:
         async with session_scope() as session:
-            await importlib.import_module(module).seed(session)
+            await seed(session)

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.db import SessionDep
 from app.errors import AppError
 from app.kit.params import IdPath
-from app.payments import service
+from app.payments import service as payments_service
 from app.payments.errors import PaymentNotFound
 from app.storefront.dependencies import PageUser
 from app.storefront.templating import render
@@ -21,7 +21,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 @router.get("/pay/sandbox/{payment_id}")
 async def sandbox_page(payment_id: IdPath, request: Request, session: SessionDep, user: PageUser) -> Response:
-    payment, order = await service.sandbox_payment(session, payment_id, user.id if user else None)
+    payment, order = await payments_service.sandbox_payment(session, payment_id, user.id if user else None)
     return render(request, "payments/sandbox.html", {"payment": payment, "order": order}, csp=True)
 
 
@@ -35,7 +35,7 @@ async def sandbox_press(
     # The notification is logged and applied in transactions of its own (the request's session only read
     # who is signed in).
     try:
-        order_id = await service.sandbox_press(payment_id, result, user.id if user else None)
+        order_id = await payments_service.sandbox_press(payment_id, result, user.id if user else None)
     except PaymentNotFound:
         raise  # the same 404 page as a payment that does not exist
     except AppError as exc:

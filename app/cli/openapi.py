@@ -23,16 +23,14 @@ def render_yaml(schema: dict[str, Any]) -> str:
     return yaml.safe_dump(schema, allow_unicode=True, sort_keys=False, width=100)
 
 
-def register(cli: typer.Typer) -> None:
-    @cli.command()
-    def openapi(
-        output: Annotated[Path, typer.Option(help="where to write the YAML ('-' for stdout)")] = OPENAPI_PATH,
-    ) -> None:
-        """Write the OpenAPI schema as YAML (run it after changing any route)."""
-        text = render_yaml(current_schema())
-        if str(output) == "-":
-            typer.echo(text, nl=False)
-            return
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output}")
+def openapi(
+    output: Annotated[Path, typer.Option(help="where to write the YAML ('-' for stdout)")] = OPENAPI_PATH,
+) -> None:
+    """Write the OpenAPI schema as YAML (run it after changing any route)."""
+    text = render_yaml(current_schema())
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")

@@ -1,31 +1,16 @@
-"""The `daoxiang` command. Shell and PowerShell scripts stay thin: the logic lives here."""
+"""The everyday commands: migrate, seed-demo, create-admin, serve, worker."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from app.config import PROJECT_ROOT, get_settings
-
-cli = typer.Typer(
-    help="稻香 Daoxiang: serve, migrate and operate the shop.", no_args_is_help=True, add_completion=False
-)
+from app.cli.common import alembic_config, with_cleanup
+from app.config import get_settings
 
 
-def alembic_config(database_url: str | None = None):
-    from alembic.config import Config
-
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
-    if database_url:
-        config.attributes["database_url"] = database_url
-    return config
-
-
-@cli.command()
 def migrate(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Run the Alembic migrations (alembic upgrade head)."""
     from alembic import command
@@ -34,16 +19,14 @@ def migrate(revision: Annotated[str, typer.Argument(help="target revision")] = "
     typer.echo(f"database migrated to {revision}")
 
 
-@cli.command("seed-demo")
 def seed_demo() -> None:
     """Load the demo shop (idempotent)."""
-    from app.seed import seed_demo as run
+    from app.cli.seed import seed_demo as run
 
-    asyncio.run(_with_cleanup(run()))
+    asyncio.run(with_cleanup(run()))
     typer.echo("demo data loaded")
 
 
-@cli.command("create-admin")
 def create_admin(
     phone: Annotated[str, typer.Option(help="mobile number")],
     password: Annotated[str, typer.Option(help="8-128 characters", prompt=True, hide_input=True)],
@@ -79,10 +62,9 @@ def create_admin(
             user = await service.create_admin(session, phone, password, staff_role)
             typer.echo(f"{staff_role.value} {user.phone} ready (id {user.id})")
 
-    asyncio.run(_with_cleanup(run()))
+    asyncio.run(with_cleanup(run()))
 
 
-@cli.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
@@ -109,7 +91,6 @@ def serve(
     )
 
 
-@cli.command()
 def worker(
     once: Annotated[bool, typer.Option(help="run every job once and exit")] = False,
     interval: Annotated[
@@ -122,49 +103,11 @@ def worker(
 
     configure_logging(get_settings().log_level)
     if once:
-        results = asyncio.run(_with_cleanup(run_due_jobs(force=True)))
+        results = asyncio.run(with_cleanup(run_due_jobs(force=True)))
         for name, handled in sorted(results.items()):
             typer.echo(f"{name}: {handled}")
         raise typer.Exit(1 if any(v < 0 for v in results.values()) else 0)
     try:
-        asyncio.run(_with_cleanup(run_forever(interval or get_settings().worker_interval_seconds)))
+        asyncio.run(with_cleanup(run_forever(interval or get_settings().worker_interval_seconds)))
     except KeyboardInterrupt:
         pass
-
-
-async def _with_cleanup(coro):
-    from app.db import dispose_engine
-    from app.redis import close_redis
-
-    try:
-        return await coro
-    finally:
-        await close_redis()
-        await dispose_engine()
-
-
-def _register_more() -> None:
-    # Domains add their own commands here (ops: start/stop/status/smoke; catalog: import-products; …).
-    from app import apidocs, ops
-    from app.catalog import importer
-    from app.eventbus import cli as eventbus_cli
-    from app.payments import checks as payment_checks
-
-    ops.register(cli)
-    payment_checks.register(cli)
-    eventbus_cli.register(cli)
-    apidocs.register(cli)
-    importer.register(cli)
-
-
-_register_more()
-
-
-def main() -> None:
-    cli()
-
-
-if __name__ == "__main__":
-    main()
-
-__all__ = ["cli", "main", "Path"]
