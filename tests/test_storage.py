@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -75,6 +76,7 @@ class TestUploadWhenTheDiskRefuses:
         products = get_settings().media_dir / "products"
         products.mkdir(parents=True, exist_ok=True)
         blocker = products / str(product.id)
+        shutil.rmtree(blocker, ignore_errors=True)  # another test's files for a product of the same id
         blocker.write_bytes(b"a file where the product's folder should be")
         before = media_files()
         try:
