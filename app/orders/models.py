@@ -28,6 +28,7 @@ class Order(TimestampMixin, Base):
         Index("ix_orders_status_pay_deadline", "status", "pay_deadline"),
         Index("ix_orders_status_shipped_at", "status", "shipped_at"),
         Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_status_id", "status", "id"),  # the staff list by status, newest first
         MYSQL_TABLE_ARGS,
     )
 

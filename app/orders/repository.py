@@ -189,20 +189,51 @@ async def list_for_staff(
     phone: str | None,
     offset: int,
     limit: int,
-) -> tuple[Sequence[tuple[Order, str]], int]:
+    before_id: int | None = None,
+) -> Sequence[tuple[Order, str]]:
+    """A page of orders, newest first: after `offset` rows, or (keyset) those with ids below `before_id`.
+    The ids are picked from an index first and only the page's rows are read (a deep OFFSET then skips
+    index entries, not whole rows)."""
     where = _staff_filters(status, created_from, created_before, phone)
-    total = (await session.execute(select(func.count()).select_from(Order).where(*where))).scalar_one()
+    if before_id is not None:
+        where.append(Order.id < before_id)
+        offset = 0
+    ids = (
+        (
+            await session.execute(
+                select(Order.id).where(*where).order_by(Order.id.desc()).offset(offset).limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
     rows = await session.execute(
         _with_details(
             select(Order, User.phone)
             .join(User, User.id == Order.user_id)
-            .where(*where)
+            .where(Order.id.in_(list(ids)))
             .order_by(Order.id.desc())
-            .offset(offset)
-            .limit(limit)
         )
     )
-    return [(order, phone_) for order, phone_ in rows.all()], total
+    return [(order, phone_) for order, phone_ in rows.all()]
+
+
+async def count_for_staff(
+    session: AsyncSession,
+    *,
+    status: OrderStatus | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    phone: str | None,
+    cap: int,
+) -> int:
+    """How many orders match, counting at most `cap + 1`: a count never reads more than that many index
+    entries, however large the table grows (more than `cap` is shown as "more than")."""
+    where = _staff_filters(status, created_from, created_before, phone)
+    bounded = select(Order.id).where(*where).limit(cap + 1).subquery()
+    return int((await session.execute(select(func.count()).select_from(bounded))).scalar_one())
 
 
 async def stream_for_export(

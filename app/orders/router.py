@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import CursorDep, CursorPage, Page, PageParamsDep
 from app.kit.params import IdPath
 from app.orders import service
 from app.orders.errors import (
@@ -160,23 +160,25 @@ async def _admin_read(session: SessionDep, order: Order, phone: str | None = Non
 
 @router.get(
     "/api/admin/orders",
-    response_model=Page[AdminOrderRead],
+    response_model=CursorPage[AdminOrderRead],
     tags=ADMIN_TAGS,
     summary="All orders, newest first, by status, date (Beijing time, inclusive) and phone",
+    description="The total is exact up to 10,000 orders (`total_exact`); deeper pages by `?after=next_cursor`.",
     responses=problem_responses(NotAuthenticated, Forbidden),
 )
 async def list_orders(
     staff: StaffUser,
     session: SessionDep,
     page: PageParamsDep,
+    after: CursorDep,
     status_: StatusQuery = None,
     date_from: Annotated[date | None, Query(description="placed on or after this day")] = None,
     date_to: Annotated[date | None, Query(description="placed on or before this day")] = None,
     phone: Annotated[
         str | None, Query(max_length=20, description="the buyer's account phone or the recipient's phone")
     ] = None,
-) -> Page[AdminOrderRead]:
-    rows, total = await service.list_for_staff(
+) -> CursorPage[AdminOrderRead]:
+    rows, total, exact = await service.list_for_staff(
         session,
         status=status_,
         date_from=date_from,
@@ -184,9 +186,13 @@ async def list_orders(
         phone=phone,
         offset=page.offset,
         limit=page.size,
+        before_id=after,
     )
     items = [await _admin_read(session, order, phone_) for order, phone_ in rows]
-    return Page(items=items, total=total, page=page.page, size=page.size)
+    next_cursor = str(rows[-1][0].id) if len(rows) == page.size else None
+    return CursorPage(
+        items=items, total=total, page=page.page, size=page.size, next_cursor=next_cursor, total_exact=exact
+    )
 
 
 @router.get(

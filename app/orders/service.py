@@ -572,6 +572,11 @@ def _day_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime 
     return start, end
 
 
+# Staff lists count exactly up to this many orders; beyond it the total is "more than" (total_exact false)
+# and pages are reached by cursor: an exact count of a million orders on every page cost more than the page.
+STAFF_COUNT_CAP = 10_000
+
+
 async def list_for_staff(
     session: AsyncSession,
     *,
@@ -581,17 +586,22 @@ async def list_for_staff(
     phone: str | None,
     offset: int,
     limit: int,
-) -> tuple[Sequence[tuple[Order, str]], int]:
+    before_id: int | None = None,
+) -> tuple[Sequence[tuple[Order, str]], int, bool]:
+    """(rows, total, total_exact): the total counts up to STAFF_COUNT_CAP, then is STAFF_COUNT_CAP and
+    not exact."""
     created_from, created_before = _day_bounds(date_from, date_to)
-    return await repository.list_for_staff(
-        session,
-        status=status,
-        created_from=created_from,
-        created_before=created_before,
-        phone=phone,
-        offset=offset,
-        limit=limit,
+    filters = {
+        "status": status,
+        "created_from": created_from,
+        "created_before": created_before,
+        "phone": phone,
+    }
+    rows = await repository.list_for_staff(
+        session, **filters, offset=offset, limit=limit, before_id=before_id
     )
+    counted = await repository.count_for_staff(session, **filters, cap=STAFF_COUNT_CAP)
+    return rows, min(counted, STAFF_COUNT_CAP), counted <= STAFF_COUNT_CAP
 
 
 async def buyer_phone(session: AsyncSession, order: Order) -> str:
