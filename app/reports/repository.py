@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import Product, ProductStatus, Sku
@@ -73,7 +73,8 @@ async def dashboard(
     low = await session.execute(
         select(Product.id, Product.name, Sku.name, Sku.stock)
         .join(Product, and_(Product.id == Sku.product_id, Product.status == ProductStatus.published.value))
-        .where(Sku.is_active.is_(True), Sku.stock < low_stock_below)
+        # `= true`, not `IS TRUE`: MariaDB uses an index only for the former.
+        .where(Sku.is_active == true(), Sku.stock < low_stock_below)
         .order_by(Sku.stock, Sku.id)
         .limit(limit)
     )
