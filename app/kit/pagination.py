@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from app.kit.params import DigitsOnly
+from app.kit.params import MAX_ID, DigitsOnly
 
 T = TypeVar("T")
 
@@ -54,7 +54,11 @@ class CursorPage(Page[T], Generic[T]):
 def cursor_param(
     after: Annotated[
         int | None,
-        Query(ge=1, description="next_cursor of the previous page: continue after it (page is ignored)"),
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="next_cursor of the previous page: continue after it (page is ignored)",
+        ),
         DigitsOnly,
     ] = None,
 ) -> int | None:

@@ -402,15 +402,26 @@ async def take_from_batch(session: AsyncSession, batch_id: int, grams: int, *, o
 
 
 async def orders_of_batch(
-    session: AsyncSession, batch_id: int, offset: int, limit: int
+    session: AsyncSession,
+    batch_id: int,
+    offset: int,
+    limit: int,
+    *,
+    after_order_id: int | None,
+    count_cap: int,
 ) -> tuple[list[Any], int]:
+    """A page of a batch's recall list, by order id: after `offset` orders or (keyset) after
+    `after_order_id`, and the number of orders counted up to `count_cap + 1` (both read
+    ix_batch_allocations_batch_order in order, never the whole list)."""
     from app.orders.models import Order, OrderItem
     from app.traceability.models import BatchAllocation
 
     where = [BatchAllocation.batch_id == batch_id]
-    total = (
-        await session.execute(select(func.count(func.distinct(BatchAllocation.order_id))).where(*where))
-    ).scalar_one()
+    bounded = select(BatchAllocation.order_id).where(*where).distinct().limit(count_cap + 1).subquery()
+    total = (await session.execute(select(func.count()).select_from(bounded))).scalar_one()
+    if after_order_id is not None:
+        where.append(BatchAllocation.order_id > after_order_id)
+        offset = 0
     order_ids = (
         (
             await session.execute(

@@ -9,7 +9,7 @@ from app.catalog.errors import ImageTooLarge, InvalidImage
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import CursorDep, CursorPage, Page, PageParamsDep
 from app.kit.params import DigitsOnly, IdPath, IdQuery
 from app.traceability import codes as codebook
 from app.traceability import files, labels, service
@@ -564,13 +564,20 @@ async def public_certificate_file(certificate_id: IdPath, session: SessionDep) -
 
 @router.get(
     "/api/admin/batches/{batch_id}/orders",
-    response_model=Page[BatchOrderRead],
+    response_model=CursorPage[BatchOrderRead],
     tags=STAFF,
     summary="Recall list: every order that received goods from this batch, with the lines and the recipient",
+    description="By order id. The total is exact up to 10,000 orders (`total_exact`); "
+    "deeper pages by `?after=next_cursor`.",
     responses=_staff_errors(BatchNotFound),
 )
 async def orders_of_batch(
-    batch_id: IdPath, _staff: StaffUser, session: SessionDep, page: PageParamsDep
-) -> Page[BatchOrderRead]:
-    items, total = await service.orders_of_batch(session, batch_id, offset=page.offset, limit=page.size)
-    return Page(items=items, total=total, page=page.page, size=page.size)
+    batch_id: IdPath, _staff: StaffUser, session: SessionDep, page: PageParamsDep, after: CursorDep
+) -> CursorPage[BatchOrderRead]:
+    items, total, exact = await service.orders_of_batch(
+        session, batch_id, offset=page.offset, limit=page.size, after_order_id=after
+    )
+    next_cursor = str(items[-1].order_id) if len(items) == page.size else None
+    return CursorPage(
+        items=items, total=total, page=page.page, size=page.size, next_cursor=next_cursor, total_exact=exact
+    )

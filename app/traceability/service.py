@@ -1056,11 +1056,19 @@ async def record_shipment(
     await session.flush()
 
 
+# A recall list counts its orders up to this many; beyond, the total is "more than" and pages go by cursor.
+RECALL_COUNT_CAP = 10_000
+
+
 async def orders_of_batch(
-    session: AsyncSession, batch_id: int, *, offset: int, limit: int
-) -> tuple[list[BatchOrderRead], int]:
+    session: AsyncSession, batch_id: int, *, offset: int, limit: int, after_order_id: int | None = None
+) -> tuple[list[BatchOrderRead], int, bool]:
+    """(orders, total, total_exact) of a batch's recall list."""
     await get_batch_or_raise(session, batch_id)
-    rows, total = await repository.orders_of_batch(session, batch_id, offset, limit)
+    rows, counted = await repository.orders_of_batch(
+        session, batch_id, offset, limit, after_order_id=after_order_id, count_cap=RECALL_COUNT_CAP
+    )
+    total = min(counted, RECALL_COUNT_CAP)
     result: dict[int, BatchOrderRead] = {}
     for order, item, allocation in rows:
         read = result.get(order.id)
@@ -1084,4 +1092,4 @@ async def orders_of_batch(
                 chosen_by=allocation.chosen_by,
             )
         )
-    return list(result.values()), total
+    return list(result.values()), total, counted <= RECALL_COUNT_CAP
