@@ -236,19 +236,30 @@ async def count_for_staff(
     return int((await session.execute(select(func.count()).select_from(bounded))).scalar_one())
 
 
-async def stream_for_export(
-    session: AsyncSession, created_from: datetime | None, created_before: datetime | None, limit: int
+async def export_chunk(
+    session: AsyncSession,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    after_id: int,
+    upto_id: int,
+    limit: int,
 ) -> Sequence[tuple[Order, str]]:
+    """The next `limit` orders of an export, by id after `after_id` and up to `upto_id` (the newest order
+    when the export began: orders placed while it runs are not half in it)."""
     where = _staff_filters(None, created_from, created_before, None)
     rows = await session.execute(
         select(Order, User.phone)
         .options(selectinload(Order.items))
         .join(User, User.id == Order.user_id)
-        .where(*where)
+        .where(*where, Order.id > after_id, Order.id <= upto_id)
         .order_by(Order.id)
         .limit(limit)
     )
     return [(order, phone_) for order, phone_ in rows.all()]
+
+
+async def newest_id(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.coalesce(func.max(Order.id), 0)))).scalar_one())
 
 
 async def buyer_phone(session: AsyncSession, user_id: int) -> str:
