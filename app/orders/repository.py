@@ -243,19 +243,32 @@ async def export_chunk(
     after_id: int,
     upto_id: int,
     limit: int,
-) -> Sequence[tuple[Order, str]]:
-    """The next `limit` orders of an export, by id after `after_id` and up to `upto_id` (the newest order
-    when the export began: orders placed while it runs are not half in it)."""
+) -> list[tuple[Any, str, list[Any]]]:
+    """The next `limit` orders of an export as plain rows (order, buyer phone, lines), by id after
+    `after_id` and up to `upto_id` (the newest order when the export began: orders placed while it runs are
+    not half in it). Plain rows, not ORM objects: building objects cost ten times the query."""
     where = _staff_filters(None, created_from, created_before, None)
-    rows = await session.execute(
-        select(Order, User.phone)
-        .options(selectinload(Order.items))
-        .join(User, User.id == Order.user_id)
-        .where(*where, Order.id > after_id, Order.id <= upto_id)
-        .order_by(Order.id)
-        .limit(limit)
-    )
-    return [(order, phone_) for order, phone_ in rows.all()]
+    orders = Order.__table__
+    rows = (
+        await session.execute(
+            select(orders, User.phone.label("buyer_phone"))
+            .join(User, User.id == orders.c.user_id)
+            .where(*where, orders.c.id > after_id, orders.c.id <= upto_id)
+            .order_by(orders.c.id)
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return []
+    items = OrderItem.__table__
+    lines: dict[int, list[Any]] = {row.id: [] for row in rows}
+    for line in await session.execute(
+        select(items.c.order_id, items.c.name, items.c.quantity)
+        .where(items.c.order_id.in_(list(lines)))
+        .order_by(items.c.id)
+    ):
+        lines[line.order_id].append(line)
+    return [(row, row.buyer_phone, lines[row.id]) for row in rows]
 
 
 async def newest_id(session: AsyncSession) -> int:

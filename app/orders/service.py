@@ -737,8 +737,9 @@ def _local(at: datetime | None) -> str:
         return at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
-def export_row(order: Order, phone: str) -> list[str]:
-    """One order as the cells of CSV_COLUMNS (formula-looking text kept as text)."""
+def export_row(order: Any, phone: str, lines: Sequence[Any]) -> list[str]:
+    """One order (a row of the orders table) as the cells of CSV_COLUMNS (formula-looking text kept as
+    text)."""
     a = order.address
     return [
         _csv_cell(v)
@@ -750,7 +751,7 @@ def export_row(order: Order, phone: str) -> list[str]:
             a.get("recipient"),
             a.get("phone"),
             f"{a.get('province', '')}{a.get('city', '')}{a.get('district', '')}{a.get('detail', '')}",
-            "; ".join(f"{i.name} x{i.quantity}" for i in order.items),
+            "; ".join(f"{i.name} x{i.quantity}" for i in lines),
             _yuan(order.subtotal_fen),
             _yuan(order.shipping_fen),
             _yuan(order.discount_fen),
@@ -778,7 +779,7 @@ async def export_rows(date_from: date | None, date_to: date | None) -> AsyncIter
         if not rows:
             return
         after = rows[-1][0].id
-        yield [export_row(order, phone) for order, phone in rows]
+        yield [export_row(order, phone, lines) for order, phone, lines in rows]
 
 
 async def export_csv(date_from: date | None, date_to: date | None) -> AsyncIterator[bytes]:
