@@ -10,6 +10,8 @@ read (no Redis: a miss each time).
 
     python bench/data_scale.py                                   # 2k/10k/20k, then 10k/100k/1M
     python bench/data_scale.py --steps 1000:5000:10000,5000:50000:200000 --repeat 3
+    python bench/data_scale.py --measure-only        # time the database as it is (no drop, no growth)
+    BENCH_APP_ROOT=/path/to/old/checkout python bench/data_scale.py --measure-only   # old code, same data
     BENCH_DATABASE_URL=mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_scale python bench/data_scale.py
 
 A step is products:orders:codes (totals, not increments). The database named in the URL is DROPPED and
@@ -28,7 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# BENCH_APP_ROOT measures another checkout's code (e.g. the code before a change) with this script.
+sys.path.insert(0, os.environ.get("BENCH_APP_ROOT", str(ROOT)))
 
 DEFAULT_DB = "mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_scale"
 PASSWORD = "bench-Staff-2026!"
@@ -150,11 +153,19 @@ def main() -> None:
     )
     parser.add_argument("--steps", default="2000:10000:20000,10000:100000:1000000")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--measure-only", action="store_true", help="time the database as it is")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("APP_ENV", "dev")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if args.measure_only:
+        figures = asyncio.run(measure(args.repeat))
+        print("| endpoint (median ms, sequential, in-process) | now |\n|---|---|")
+        for label, value in figures.items():
+            print(f"| {label} | {value:,.0f} |" if "rows" in label else f"| {label} | {value:.1f} |")
+        return
     prepare(url)
 
     have = (0, 0, 0)
