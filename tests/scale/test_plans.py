@@ -77,6 +77,14 @@ class TestCatalogueAtScale:
         response = await assert_bounded(client, "/api/products", params=params)
         assert all(5000 <= item["min_price_fen"] <= 6000 for item in response.json()["items"])
 
+    @pytest.mark.parametrize("sort", ["sales", "price_asc", "newest"])
+    async def test_a_category_sorted(self, big_shop, client, sort):
+        category = (await client.get("/api/categories")).json()[0]["id"]
+        response = await assert_bounded(
+            client, "/api/products", params={"category_id": category, "sort": sort}
+        )
+        assert response.json()["items"]
+
     async def test_the_product_page(self, big_shop, client):
         first = (await client.get("/api/products", params={"sort": "sales"})).json()["items"][0]
         await assert_bounded(client, f"/api/products/{first['id']}")
