@@ -26,7 +26,10 @@ INDEXES = [
     ("products", "ix_products_status_published_at", ["status", "published_at", "id"]),
     ("skus", "ix_skus_is_active_stock", ["is_active", "stock", "id"]),
     ("trace_codes", "ix_trace_codes_flagged_at", ["flagged_at"]),
-    ("orders", "ix_orders_status_id", ["status", "id"]),
+    # (status, created_at): InnoDB appends the id, so "newest first" by status reads it in order. Not
+    # (status, id): with it MariaDB ran `UPDATE ... WHERE id = ? AND status = ?` through that index and the
+    # timeout job and a buyer's cancel deadlocked (tests/orders/test_concurrency.py).
+    ("orders", "ix_orders_status_created_at", ["status", "created_at"]),
 ]
 
 

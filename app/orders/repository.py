@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Select, case, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -191,17 +191,25 @@ async def list_for_staff(
     limit: int,
     before_id: int | None = None,
 ) -> Sequence[tuple[Order, str]]:
-    """A page of orders, newest first: after `offset` rows, or (keyset) those with ids below `before_id`.
-    The ids are picked from an index first and only the page's rows are read (a deep OFFSET then skips
-    index entries, not whole rows)."""
+    """A page of orders, newest first (created_at, then id): after `offset` rows, or (keyset) those that
+    come after the order `before_id`. The ids are picked from an index first (ix_orders_created_at or
+    ix_orders_status_created_at, both ending in the id) and only the page's rows are read."""
     where = _staff_filters(status, created_from, created_before, phone)
     if before_id is not None:
-        where.append(Order.id < before_id)
+        cursor_at = (
+            await session.execute(select(Order.created_at).where(Order.id == before_id))
+        ).scalar_one_or_none()
+        if cursor_at is None:
+            return []
+        where.append(
+            or_(Order.created_at < cursor_at, and_(Order.created_at == cursor_at, Order.id < before_id))
+        )
         offset = 0
+    newest_first = (Order.created_at.desc(), Order.id.desc())
     ids = (
         (
             await session.execute(
-                select(Order.id).where(*where).order_by(Order.id.desc()).offset(offset).limit(limit)
+                select(Order.id).where(*where).order_by(*newest_first).offset(offset).limit(limit)
             )
         )
         .scalars()
@@ -214,7 +222,7 @@ async def list_for_staff(
             select(Order, User.phone)
             .join(User, User.id == Order.user_id)
             .where(Order.id.in_(list(ids)))
-            .order_by(Order.id.desc())
+            .order_by(*newest_first)
         )
     )
     return [(order, phone_) for order, phone_ in rows.all()]
