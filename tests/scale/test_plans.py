@@ -13,8 +13,6 @@ from tests.scale.plans import captured_sql, explain_all, plan_problems
 from tests.storefront.pages import log_in
 from tests.users.factories import DEFAULT_PASSWORD, create_user
 
-pytestmark = [pytest.mark.scale, pytest.mark.mysql_only]
-
 
 async def staff_headers(client) -> dict[str, str]:
     staff = await create_user(role=Role.admin, nickname="店长")
@@ -34,7 +32,7 @@ async def assert_bounded(client, path: str, **kwargs) -> object:
 
 
 class TestThePlanJudge:
-    """The judge itself: a plan over a large table is caught, a bounded one passes."""
+    """The judge itself (runs in every suite): a plan over a large table is caught, a bounded one passes."""
 
     def test_a_full_scan_of_a_large_table_is_a_problem(self):
         plan = {"query_block": {"table": {"table_name": "orders", "access_type": "ALL", "rows": 60000}}}
@@ -57,6 +55,8 @@ class TestThePlanJudge:
         assert plan_problems(plan) == []
 
 
+@pytest.mark.scale
+@pytest.mark.mysql_only
 class TestCatalogueAtScale:
     @pytest.mark.parametrize("sort", [None, "newest", "sales", "price_asc", "price_desc"])
     @pytest.mark.parametrize("page", [1, 40])
@@ -97,6 +97,8 @@ class TestCatalogueAtScale:
         await assert_bounded(client, "/api/products", params={"q": q})
 
 
+@pytest.mark.scale
+@pytest.mark.mysql_only
 class TestStaffListsAtScale:
     @pytest.mark.parametrize(
         "params",
@@ -158,6 +160,8 @@ class TestStaffListsAtScale:
         await assert_bounded(client, f"/api/admin/batches/{batch_id}/orders", headers=headers)
 
 
+@pytest.mark.scale
+@pytest.mark.mysql_only
 class TestDashboardAtScale:
     async def test_every_panel_reads_an_index(self, big_shop, client):
         await log_in(client, await create_user(role=Role.merchant, nickname="店员"))
