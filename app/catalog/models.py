@@ -37,6 +37,11 @@ class Product(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_products_status_category", "status", "category_id"),
         Index("ix_products_status_created", "status", "created_at"),
+        # One per list sort, so page 1 reads 20 index entries instead of sorting every published product.
+        Index("ix_products_status_sort_weight", "status", "sort_weight", "id"),
+        Index("ix_products_status_sales_count", "status", "sales_count", "id"),
+        Index("ix_products_status_min_price_fen", "status", "min_price_fen", "id"),
+        Index("ix_products_status_published_at", "status", "published_at", "id"),
         MYSQL_TABLE_ARGS,
     )
 
@@ -85,6 +90,7 @@ class Sku(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price_fen >= 0", name="price_not_negative"),
+        Index("ix_skus_is_active_stock", "is_active", "stock", "id"),  # the dashboard's low-stock panel
         MYSQL_TABLE_ARGS,
     )
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import Select, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from app.catalog.models import Category, Product, ProductImage, ProductStatus, Sku
 
@@ -111,8 +112,9 @@ def product_query(
     max_price_fen: int | None,
     origin: str | None,
     sort: str | None,
+    narrow: bool = False,
 ) -> tuple[Select[Any], Select[Any]]:
-    """(page query, count query) for a product list."""
+    """(page query, count query) for a product list; `narrow` loads only the public list's columns."""
     where: list[Any] = []
     if statuses is not None:
         where.append(Product.status.in_(list(statuses)))
@@ -138,13 +140,31 @@ def product_query(
         order = [Product.min_price_fen.desc(), Product.id.desc()]
     elif sort == "sales":
         order = [Product.sales_count.desc(), Product.id.desc()]
+    elif sort == "newest" and statuses is not None and list(statuses) == PUBLISHED:
+        # Every published product has published_at (set on publishing; older rows backfilled by the
+        # scale_indexes migration), so the public list reads ix_products_status_published_at in order.
+        order = [Product.published_at.desc(), Product.id.desc()]
     elif sort == "newest":
         order = [func.coalesce(Product.published_at, Product.created_at).desc(), Product.id.desc()]
     else:  # the shop's own order: staff weight first, then newest
         order = [Product.sort_weight.desc(), Product.id.desc()]
     page = select(Product).where(*where).order_by(*order)
+    if narrow:
+        # The public list shows a few short columns: leave the descriptions and search texts on disk.
+        page = page.options(load_only(*LIST_COLUMNS))
     count = select(func.count()).select_from(Product).where(*where)
     return page, count
 
 
 PUBLISHED = [ProductStatus.published.value]
+LIST_COLUMNS = (
+    Product.id,
+    Product.name,
+    Product.subtitle,
+    Product.cover_image,
+    Product.min_price_fen,
+    Product.origin,
+    Product.variety,
+    Product.sales_count,
+    Product.status,
+)

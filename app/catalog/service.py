@@ -219,6 +219,7 @@ async def search_products(
     origin: str | None = None,
     sort: str | None = None,
     statuses: Sequence[str] | None = repository.PUBLISHED,
+    narrow: bool = False,
 ) -> tuple[list[Product], int]:
     stmt, count = repository.product_query(
         statuses=statuses,
@@ -228,6 +229,7 @@ async def search_products(
         max_price_fen=max_price_fen,
         origin=origin.strip()[:64] if origin else None,
         sort=sort,
+        narrow=narrow,
     )
     total = (await session.execute(count)).scalar_one()
     rows = (await session.execute(stmt.offset(page.offset).limit(page.size))).scalars().all()
@@ -263,6 +265,7 @@ async def product_list_json(
                 max_price_fen=max_price_fen,
                 origin=origin,
                 sort=sort,
+                narrow=True,
             )
             return orjson.dumps(
                 {"items": [_list_item(p) for p in rows], "total": total, "page": page.page, "size": page.size}

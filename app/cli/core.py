@@ -27,6 +27,36 @@ def seed_demo() -> None:
     typer.echo("demo data loaded")
 
 
+def seed_scale(
+    products: Annotated[int, typer.Option(min=0, help="products to add (2-3 SKUs each)")] = 10_000,
+    orders: Annotated[int, typer.Option(min=0, help="orders to add, spread over the last year")] = 100_000,
+    codes: Annotated[int, typer.Option(min=0, help="trace codes to add")] = 1_000_000,
+    seed: Annotated[int | None, typer.Option(help="random seed, for a repeatable shop")] = None,
+) -> None:
+    """Add a shop of realistic size in bulk (adds on every run), to measure the shop at size."""
+    import time
+
+    from app.seed_scale import seed_scale as run
+
+    started = time.perf_counter()
+    last: dict[str, float] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == total or now - last.get(label, 0.0) >= 1.0:
+            last[label] = now
+            typer.echo(f"  {label}: {done:,}/{total:,} ({now - started:.0f} s)", err=True)
+
+    report = asyncio.run(
+        with_cleanup(run(products=products, orders=orders, codes=codes, seed=seed, progress=progress))
+    )
+    typer.echo(
+        f"added {report.products:,} products ({report.skus:,} SKUs), {report.users:,} customers, "
+        f"{report.orders:,} orders ({report.order_items:,} lines), {report.codes:,} trace codes "
+        f"in {report.seconds:.0f} s"
+    )
+
+
 def create_admin(
     phone: Annotated[str, typer.Option(help="mobile number")],
     password: Annotated[str, typer.Option(help="8-128 characters", prompt=True, hide_input=True)],

@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from app.kit.params import DigitsOnly
+from app.kit.params import MAX_ID, DigitsOnly
 
 T = TypeVar("T")
 
@@ -40,3 +40,29 @@ class Page(BaseModel, Generic[T]):
     total: int
     page: int
     size: int
+
+
+class CursorPage(Page[T], Generic[T]):
+    """A page of a list that can grow without bound: `total` is exact only when `total_exact`
+    (otherwise "at least total"), and `next_cursor`, passed back as `?after=`, gives the next page in
+    constant time however deep it is. `page` and `size` still work as in every list."""
+
+    next_cursor: str | None = None
+    total_exact: bool = True
+
+
+def cursor_param(
+    after: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="next_cursor of the previous page: continue after it (page is ignored)",
+        ),
+        DigitsOnly,
+    ] = None,
+) -> int | None:
+    return after
+
+
+CursorDep = Annotated[int | None, Depends(cursor_param)]

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -187,35 +187,98 @@ async def list_for_staff(
     phone: str | None,
     offset: int,
     limit: int,
-) -> tuple[Sequence[tuple[Order, str]], int]:
+    before_id: int | None = None,
+) -> Sequence[tuple[Order, str]]:
+    """A page of orders, newest first (created_at, then id): after `offset` rows, or (keyset) those that
+    come after the order `before_id`. The ids are picked from an index first (ix_orders_created_at or
+    ix_orders_status_created_at, both ending in the id) and only the page's rows are read."""
     where = _staff_filters(status, created_from, created_before, phone)
-    total = (await session.execute(select(func.count()).select_from(Order).where(*where))).scalar_one()
+    if before_id is not None:
+        cursor_at = (
+            await session.execute(select(Order.created_at).where(Order.id == before_id))
+        ).scalar_one_or_none()
+        if cursor_at is None:
+            return []
+        where.append(
+            or_(Order.created_at < cursor_at, and_(Order.created_at == cursor_at, Order.id < before_id))
+        )
+        offset = 0
+    newest_first = (Order.created_at.desc(), Order.id.desc())
+    ids = (
+        (
+            await session.execute(
+                select(Order.id).where(*where).order_by(*newest_first).offset(offset).limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
     rows = await session.execute(
         _with_details(
             select(Order, User.phone)
             .join(User, User.id == Order.user_id)
-            .where(*where)
-            .order_by(Order.id.desc())
-            .offset(offset)
-            .limit(limit)
+            .where(Order.id.in_(list(ids)))
+            .order_by(*newest_first)
         )
     )
-    return [(order, phone_) for order, phone_ in rows.all()], total
-
-
-async def stream_for_export(
-    session: AsyncSession, created_from: datetime | None, created_before: datetime | None, limit: int
-) -> Sequence[tuple[Order, str]]:
-    where = _staff_filters(None, created_from, created_before, None)
-    rows = await session.execute(
-        select(Order, User.phone)
-        .options(selectinload(Order.items))
-        .join(User, User.id == Order.user_id)
-        .where(*where)
-        .order_by(Order.id)
-        .limit(limit)
-    )
     return [(order, phone_) for order, phone_ in rows.all()]
+
+
+async def count_for_staff(
+    session: AsyncSession,
+    *,
+    status: OrderStatus | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    phone: str | None,
+    cap: int,
+) -> int:
+    """How many orders match, counting at most `cap + 1`: a count never reads more than that many index
+    entries, however large the table grows (more than `cap` is shown as "more than")."""
+    where = _staff_filters(status, created_from, created_before, phone)
+    bounded = select(Order.id).where(*where).limit(cap + 1).subquery()
+    return int((await session.execute(select(func.count()).select_from(bounded))).scalar_one())
+
+
+async def export_chunk(
+    session: AsyncSession,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    after_id: int,
+    upto_id: int,
+    limit: int,
+) -> list[tuple[Any, str, list[Any]]]:
+    """The next `limit` orders of an export as plain rows (order, buyer phone, lines), by id after
+    `after_id` and up to `upto_id` (the newest order when the export began: orders placed while it runs are
+    not half in it). Plain rows, not ORM objects: building objects cost ten times the query."""
+    where = _staff_filters(None, created_from, created_before, None)
+    orders = Order.__table__
+    rows = (
+        await session.execute(
+            select(orders, User.phone.label("buyer_phone"))
+            .join(User, User.id == orders.c.user_id)
+            .where(*where, orders.c.id > after_id, orders.c.id <= upto_id)
+            .order_by(orders.c.id)
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return []
+    items = OrderItem.__table__
+    lines: dict[int, list[Any]] = {row.id: [] for row in rows}
+    for line in await session.execute(
+        select(items.c.order_id, items.c.name, items.c.quantity)
+        .where(items.c.order_id.in_(list(lines)))
+        .order_by(items.c.id)
+    ):
+        lines[line.order_id].append(line)
+    return [(row, row.buyer_phone, lines[row.id]) for row in rows]
+
+
+async def newest_id(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.coalesce(func.max(Order.id), 0)))).scalar_one())
 
 
 async def buyer_phone(session: AsyncSession, user_id: int) -> str:

@@ -12,7 +12,7 @@ import enum
 import io
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.config import get_settings
-from app.db import utcnow
+from app.db import session_scope, utcnow
 from app.orders import repository
 from app.orders.errors import (
     AmountMismatch,
@@ -260,6 +260,11 @@ def _day_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime 
     return start, end
 
 
+# Staff lists count exactly up to this many orders; beyond it the total is "more than" (total_exact false)
+# and pages are reached by cursor: an exact count of a million orders on every page cost more than the page.
+STAFF_COUNT_CAP = 10_000
+
+
 async def list_for_staff(
     session: AsyncSession,
     *,
@@ -269,17 +274,22 @@ async def list_for_staff(
     phone: str | None,
     offset: int,
     limit: int,
-) -> tuple[Sequence[tuple[Order, str]], int]:
+    before_id: int | None = None,
+) -> tuple[Sequence[tuple[Order, str]], int, bool]:
+    """(rows, total, total_exact): the total counts up to STAFF_COUNT_CAP, then is STAFF_COUNT_CAP and
+    not exact."""
     created_from, created_before = _day_bounds(date_from, date_to)
-    return await repository.list_for_staff(
-        session,
-        status=status,
-        created_from=created_from,
-        created_before=created_before,
-        phone=phone,
-        offset=offset,
-        limit=limit,
+    filters = {
+        "status": status,
+        "created_from": created_from,
+        "created_before": created_before,
+        "phone": phone,
+    }
+    rows = await repository.list_for_staff(
+        session, **filters, offset=offset, limit=limit, before_id=before_id
     )
+    counted = await repository.count_for_staff(session, **filters, cap=STAFF_COUNT_CAP)
+    return rows, min(counted, STAFF_COUNT_CAP), counted <= STAFF_COUNT_CAP
 
 
 async def buyer_phone(session: AsyncSession, order: Order) -> str:
@@ -385,7 +395,9 @@ CSV_COLUMNS = [
     "tracking_no",
     "note",
 ]
-EXPORT_MAX_ROWS = 50_000
+# Orders read per transaction while exporting: each chunk is a short read, so an export of a million orders
+# holds no transaction open and the rows in memory are one chunk's, however large the export.
+EXPORT_CHUNK = 1000
 
 
 def _csv_cell(value: Any) -> str:
@@ -407,39 +419,88 @@ def _local(at: datetime | None) -> str:
         return at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
-async def export_csv(session: AsyncSession, date_from: date | None, date_to: date | None) -> str:
-    created_from, created_before = _day_bounds(date_from, date_to)
-    rows = await repository.stream_for_export(session, created_from, created_before, EXPORT_MAX_ROWS)
-    out = io.StringIO()
-    out.write("\ufeff")  # so that Excel opens the UTF-8 Chinese text correctly
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for order, phone in rows:
-        a = order.address
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    order.order_no,
-                    _local(order.created_at),
-                    order.status,
-                    phone,
-                    a.get("recipient"),
-                    a.get("phone"),
-                    f"{a.get('province', '')}{a.get('city', '')}{a.get('district', '')}{a.get('detail', '')}",
-                    "; ".join(f"{i.name} x{i.quantity}" for i in order.items),
-                    _yuan(order.subtotal_fen),
-                    _yuan(order.shipping_fen),
-                    _yuan(order.discount_fen),
-                    _yuan(order.total_fen),
-                    _local(order.paid_at),
-                    order.carrier,
-                    order.tracking_no,
-                    order.note,
-                )
-            ]
+def export_row(order: Any, phone: str, lines: Sequence[Any]) -> list[str]:
+    """One order (a row of the orders table) as the cells of CSV_COLUMNS (formula-looking text kept as
+    text)."""
+    a = order.address
+    return [
+        _csv_cell(v)
+        for v in (
+            order.order_no,
+            _local(order.created_at),
+            order.status,
+            phone,
+            a.get("recipient"),
+            a.get("phone"),
+            f"{a.get('province', '')}{a.get('city', '')}{a.get('district', '')}{a.get('detail', '')}",
+            "; ".join(f"{i.name} x{i.quantity}" for i in lines),
+            _yuan(order.subtotal_fen),
+            _yuan(order.shipping_fen),
+            _yuan(order.discount_fen),
+            _yuan(order.total_fen),
+            _local(order.paid_at),
+            order.carrier,
+            order.tracking_no,
+            order.note,
         )
+    ]
+
+
+async def export_rows(date_from: date | None, date_to: date | None) -> AsyncIterator[list[list[str]]]:
+    """Every order placed in the range, oldest first, as chunks of rows: keyset by id, each chunk read in
+    its own short session (the request's session is not held while the file streams)."""
+    created_from, created_before = _day_bounds(date_from, date_to)
+    async with session_scope() as session:
+        upto = await repository.newest_id(session)
+    after = 0
+    while True:
+        async with session_scope() as session:
+            rows = await repository.export_chunk(
+                session, created_from, created_before, after, upto, EXPORT_CHUNK
+            )
+        if not rows:
+            return
+        after = rows[-1][0].id
+        yield [export_row(order, phone, lines) for order, phone, lines in rows]
+
+
+async def export_csv(date_from: date | None, date_to: date | None) -> AsyncIterator[bytes]:
+    """The export as CSV, UTF-8 with a BOM (so Excel reads the Chinese right), streamed chunk by chunk."""
+    yield ("\ufeff" + _csv_text([CSV_COLUMNS])).encode("utf-8")
+    async for chunk in export_rows(date_from, date_to):
+        yield _csv_text(chunk).encode("utf-8")
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
     return out.getvalue()
+
+
+async def export_xlsx(date_from: date | None, date_to: date | None) -> AsyncIterator[bytes]:
+    """The export as .xlsx: openpyxl's write-only workbook keeps rows in a temporary file, not in memory;
+    each chunk is appended in a worker thread so the event loop keeps serving. The zip can only be sent
+    once it is complete, so the first byte comes at the end."""
+    import tempfile
+
+    import anyio
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("orders")
+    sheet.append(CSV_COLUMNS)
+
+    def append(rows: list[list[str]]) -> None:
+        for row in rows:
+            sheet.append(row)
+
+    async for chunk in export_rows(date_from, date_to):
+        await anyio.to_thread.run_sync(append, chunk)
+    with tempfile.TemporaryFile() as spool:
+        await anyio.to_thread.run_sync(workbook.save, spool)
+        spool.seek(0)
+        while block := await anyio.to_thread.run_sync(spool.read, 1 << 16):
+            yield block
 
 
 # ---------------------------------------------------------------------------------------------- payments API

@@ -51,7 +51,8 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
     date_from, date_to = _parse_date(params.get("date_from")), _parse_date(params.get("date_to"))
     phone = (params.get("phone") or "").strip()[:20] or None
     page_no = page_number(params.get("page"))
-    rows, total = await orders_service.list_for_staff(
+    after = parse_id(params.get("after"))
+    rows, total, exact = await orders_service.list_for_staff(
         session,
         status=wanted,
         date_from=date_from,
@@ -59,6 +60,7 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
         phone=phone,
         offset=(page_no - 1) * ORDERS_PER_PAGE,
         limit=ORDERS_PER_PAGE,
+        before_id=after,
     )
     filters = {
         k: v
@@ -81,6 +83,12 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
             "page": page_no,
             "pages": max(1, -(-total // ORDERS_PER_PAGE)),
             "page_url": lambda n: "/admin/orders?" + urlencode({**filters, "page": n}),
+            "total_exact": exact,
+            # Past the exact count (or once on a cursor) the pages go by cursor: "earlier orders".
+            "next_url": "/admin/orders?" + urlencode({**filters, "after": rows[-1][0].id})
+            if (after or not exact) and len(rows) == ORDERS_PER_PAGE
+            else None,
+            "first_url": "/admin/orders?" + urlencode(filters),
             "export_url": "/api/admin/orders/export.csv",
         },
         csp=True,

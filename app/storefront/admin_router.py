@@ -24,12 +24,7 @@ def admin_page(
 
 @router.get("/", summary="Back office dashboard")
 async def dashboard(request: Request, session: SessionDep, user: StaffPageUser) -> Response:
-    stats = await dashboard_data.today_figures(session)
-    panels = [
-        await dashboard_data.low_stock(session),
-        await dashboard_data.expiring_certificates(session),
-        await dashboard_data.suspicious_codes(session),
-    ]
+    stats, panels = await dashboard_data.load(session)
     return admin_page(
         request, "admin/dashboard.html", {"section": "dashboard", "stats": stats, "panels": panels}
     )

@@ -1,24 +1,20 @@
-"""What the back-office dashboard shows, gathered from each domain's service (read-only)."""
+"""What the back-office dashboard shows, from app.reports (one indexed read per panel): this module only
+turns the figures into panels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog.models import Product, Sku
 from app.catalog.service import LOW_STOCK_THRESHOLD
+from app.db import utcnow
 from app.kit.money import format_yuan
-from app.orders import service as orders_service
 from app.orders.models import OrderStatus
-from app.storefront.templating import SHOP_TZ, certificate_label
-
-# Orders whose money the shop has (or had, until a refund completes).
-_SOLD = {"paid", "shipped", "completed", "refunding"}
-_TODAY_SCAN_LIMIT = 1000
+from app.reports import service as reports_service
+from app.reports.repository import Dashboard
+from app.storefront.templating import ORDER_STATUS, certificate_label
 
 
 @dataclass
@@ -29,84 +25,91 @@ class Panel:
     link: str | None = None
 
 
-async def today_figures(session: AsyncSession) -> list[tuple[str, str]]:
-    today = datetime.now(SHOP_TZ).date()
-    rows, total = await orders_service.list_for_staff(
-        session, status=None, date_from=today, date_to=today, phone=None, offset=0, limit=_TODAY_SCAN_LIMIT
-    )
-    sold = [order for order, _ in rows if order.status in _SOLD]
-    _, waiting = await orders_service.list_for_staff(
-        session, status=OrderStatus.paid, date_from=None, date_to=None, phone=None, offset=0, limit=1
-    )
-    _, refunds = await orders_service.list_for_staff(
-        session, status=OrderStatus.refunding, date_from=None, date_to=None, phone=None, offset=0, limit=1
-    )
-    return [
-        ("今日订单", str(total)),
-        ("今日销售额", format_yuan(sum(o.total_fen for o in sold))),
-        ("待发货", str(waiting)),
-        ("待处理退款", str(refunds)),
+def _count(value: int) -> str:
+    return f"{reports_service.COUNT_CAP:,}+" if value > reports_service.COUNT_CAP else f"{value:,}"
+
+
+async def load(session: AsyncSession) -> tuple[list[tuple[str, str]], list[Panel]]:
+    figures = await reports_service.dashboard(session, utcnow())
+    return today_figures(figures), [
+        sales_by_day(figures),
+        orders_by_status(figures),
+        low_stock(figures),
+        expiring_certificates(figures),
+        suspicious_codes(figures),
     ]
 
 
-async def low_stock(session: AsyncSession, limit: int = 10) -> Panel:
-    rows = await session.execute(
-        select(Product.id, Product.name, Sku.name, Sku.stock)
-        .join(Product, Product.id == Sku.product_id)
-        .where(Sku.is_active.is_(True), Sku.stock < LOW_STOCK_THRESHOLD, Product.status == "published")
-        .order_by(Sku.stock, Sku.id)
-        .limit(limit)
+def today_figures(figures: Dashboard) -> list[tuple[str, str]]:
+    return [
+        ("今日订单", str(figures.orders_today)),
+        ("今日销售额", format_yuan(figures.sales_today_fen)),
+        ("待发货", _count(figures.by_status[OrderStatus.paid.value])),
+        ("待处理退款", _count(figures.by_status[OrderStatus.refunding.value])),
+    ]
+
+
+def sales_by_day(figures: Dashboard) -> Panel:
+    return Panel(
+        title=f"近 {len(figures.sales_by_day)} 天销售",
+        rows=[
+            {"text": day.strftime("%m-%d"), "note": f"{orders} 单 · {format_yuan(fen)}"}
+            for day, orders, fen in reversed(figures.sales_by_day)
+        ],
+        empty="暂无订单",
+        link="/admin/orders",
     )
+
+
+def orders_by_status(figures: Dashboard) -> Panel:
+    return Panel(
+        title="订单状态",
+        rows=[
+            {
+                "text": ORDER_STATUS.get(status, status),
+                "note": _count(count),
+                "href": f"/admin/orders?status={status}",
+            }
+            for status, count in figures.by_status.items()
+            if count
+        ],
+        empty="暂无订单",
+    )
+
+
+def low_stock(figures: Dashboard) -> Panel:
     return Panel(
         title=f"库存不足（少于 {LOW_STOCK_THRESHOLD} 件）",
         rows=[
             {"text": f"{name} {sku_name}", "note": f"剩 {stock} 件", "href": f"/admin/products/{pid}"}
-            for pid, name, sku_name, stock in rows.all()
+            for pid, name, sku_name, stock in figures.low_stock
         ],
         empty="所有在售规格库存充足",
     )
 
 
-async def expiring_certificates(session: AsyncSession, within_days: int = 30) -> Panel:
-    from app.traceability import certificates as trace_certificates
-    from app.traceability import repository as trace_repository
-
-    rows, _ = await trace_repository.list_certificates(
-        session, producer_id=None, batch_id=None, product_id=None, offset=0, limit=500
-    )
-    horizon = datetime.now(SHOP_TZ).date() + timedelta(days=within_days)
-    soon = sorted(
-        (trace_certificates.certificate_read(c) for c in rows if c.valid_until <= horizon),
-        key=lambda c: c.valid_until,
-    )
+def expiring_certificates(figures: Dashboard) -> Panel:
+    today = utcnow().astimezone(reports_service.SHOP_TZ).date()
     return Panel(
-        title=f"证书到期提醒（{within_days} 天内）",
+        title=f"证书到期提醒（{reports_service.CERTIFICATE_DAYS} 天内）",
         rows=[
             {
                 "text": f"{certificate_label(c.kind)} {c.number}（{c.issuer}）",
-                "note": ("已过期 " if c.expired else "到期 ") + c.valid_until.isoformat(),
+                "note": ("已过期 " if c.valid_until < today else "到期 ") + c.valid_until.isoformat(),
             }
-            for c in soon[:10]
+            for c in figures.certificates
         ],
         empty="近期没有到期的证书",
         link="/admin/certificates",
     )
 
 
-async def suspicious_codes(session: AsyncSession, limit: int = 10) -> Panel:
-    from app.traceability.models import TraceCode
-
-    rows = await session.execute(
-        select(TraceCode.code, TraceCode.scan_count, TraceCode.flagged_at, TraceCode.batch_id)
-        .where(TraceCode.flagged_at.is_not(None))
-        .order_by(TraceCode.flagged_at.desc())
-        .limit(limit)
-    )
+def suspicious_codes(figures: Dashboard) -> Panel:
     return Panel(
         title="可疑溯源码（扫描次数异常）",
         rows=[
             {"text": code, "note": f"扫描 {scans} 次", "href": f"/admin/batches/{batch_id}"}
-            for code, scans, _flagged, batch_id in rows.all()
+            for code, scans, _flagged, batch_id in figures.flagged_codes
         ],
         empty="暂无可疑扫描",
     )

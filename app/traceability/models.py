@@ -193,7 +193,11 @@ class CodeRun(Base):
 
 class TraceCode(Base):
     __tablename__ = "trace_codes"
-    __table_args__ = (Index("ix_trace_codes_batch", "batch_id", "id"), MYSQL_TABLE_ARGS)
+    __table_args__ = (
+        Index("ix_trace_codes_batch", "batch_id", "id"),
+        Index("ix_trace_codes_flagged_at", "flagged_at"),  # the dashboard's flagged codes, newest first
+        MYSQL_TABLE_ARGS,
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)

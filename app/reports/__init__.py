@@ -1,0 +1,1 @@
+"""Read-only figures across domains for the back office (the dashboard), each from an index."""
