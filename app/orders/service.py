@@ -17,7 +17,7 @@ import secrets
 import weakref
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -29,6 +29,7 @@ from app.catalog.models import ProductStatus
 from app.config import get_settings
 from app.db import utcnow
 from app.kit import leandb, regions
+from app.kit.time import SHOP_TZ, format_shop_time, shop_day_start
 from app.orders import idempotency, repository
 from app.orders.errors import (
     AmountMismatch,
@@ -52,8 +53,6 @@ from app.users.models import Principal, User
 log = logging.getLogger("daoxiang.orders")
 
 S = OrderStatus
-# Shop dates (order numbers, staff date filters, exports) are Beijing dates; China has no daylight saving.
-SHOP_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 # MariaDB: 1213 deadlock (the transaction was rolled back), 1205 lock wait timeout.
 RETRYABLE_DB_ERRORS = {1213, 1205}
 CHECKOUT_ATTEMPTS = 4
@@ -565,10 +564,8 @@ def _day_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime 
         date_from = None
     if date_to is not None and date_to >= date.max - timedelta(days=1):
         date_to = None
-    start = datetime.combine(date_from, time.min, SHOP_TZ).astimezone(UTC) if date_from else None
-    end = (
-        datetime.combine(date_to + timedelta(days=1), time.min, SHOP_TZ).astimezone(UTC) if date_to else None
-    )
+    start = shop_day_start(date_from) if date_from else None
+    end = shop_day_start(date_to + timedelta(days=1)) if date_to else None
     return start, end
 
 
@@ -717,12 +714,7 @@ def _yuan(fen: int) -> str:
 
 
 def _local(at: datetime | None) -> str:
-    if at is None:
-        return ""
-    try:
-        return at.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S")
-    except (OverflowError, ValueError):  # no Beijing time at the calendar's edge: never fail the export
-        return at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+    return "" if at is None else format_shop_time(at)
 
 
 async def export_csv(session: AsyncSession, date_from: date | None, date_to: date | None) -> str:

@@ -18,9 +18,10 @@ from app.db import SessionDep
 from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_id, parse_int
+from app.kit.time import SHOP_TZ
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import errors_by_field, page_number
-from app.storefront.templating import SHOP_TZ, render
+from app.storefront.templating import render
 from app.traceability import labels
 from app.traceability import repository as trace_repository
 from app.traceability import service as trace_service

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.models import Product, Sku
 from app.catalog.service import LOW_STOCK_THRESHOLD
 from app.kit.money import format_yuan
+from app.kit.time import shop_today
 from app.orders import service as orders_service
 from app.orders.models import OrderStatus
-from app.storefront.templating import SHOP_TZ, certificate_label
+from app.storefront.templating import certificate_label
 
 # Orders whose money the shop has (or had, until a refund completes).
 _SOLD = {"paid", "shipped", "completed", "refunding"}
@@ -30,7 +31,7 @@ class Panel:
 
 
 async def today_figures(session: AsyncSession) -> list[tuple[str, str]]:
-    today = datetime.now(SHOP_TZ).date()
+    today = shop_today()
     rows, total = await orders_service.list_for_staff(
         session, status=None, date_from=today, date_to=today, phone=None, offset=0, limit=_TODAY_SCAN_LIMIT
     )
@@ -74,7 +75,7 @@ async def expiring_certificates(session: AsyncSession, within_days: int = 30) ->
     rows, _ = await trace_repository.list_certificates(
         session, producer_id=None, batch_id=None, product_id=None, offset=0, limit=500
     )
-    horizon = datetime.now(SHOP_TZ).date() + timedelta(days=within_days)
+    horizon = shop_today() + timedelta(days=within_days)
     soon = sorted(
         (trace_service.certificate_read(c) for c in rows if c.valid_until <= horizon),
         key=lambda c: c.valid_until,

@@ -20,6 +20,7 @@ from app.catalog import live as catalog_live
 from app.catalog.cache import invalidate
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.kit.time import shop_today as today  # certificates and best-before dates are shop calendar days
 from app.traceability import codes as codebook
 from app.traceability import files, repository, scans
 from app.traceability.errors import (
@@ -78,14 +79,8 @@ from app.traceability.schemas import (
 )
 from app.users import throttle
 
-CHINA_TZ = timezone(timedelta(hours=8))
 EXPIRY_WARNING_DAYS = 30
 CODE_RUN_CHUNK = 2000
-
-
-def today() -> date:
-    """Certificates and best-before dates are Chinese calendar days."""
-    return scans.china_today()
 
 
 # Producers and plots

@@ -9,9 +9,9 @@ from typing import Any
 
 from app.catalog.models import Product, Sku
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability import service
 from app.traceability.models import Batch, BatchEvent, Certificate, Plot, Producer, TraceCode
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 
 _seq = itertools.count(1)
 
@@ -82,7 +82,7 @@ async def create_batch(
         variety="稻花香2号",
         harvested_on=date(2026, 9, 28),
         milled_on=date(2026, 10, 8),
-        best_before_on=china_today() + timedelta(days=300),
+        best_before_on=shop_today() + timedelta(days=300),
         quantity_kg=Decimal("1000"),
         quantity_left_g=1_000_000,
     )
@@ -117,8 +117,8 @@ async def create_certificate(**overrides: Any) -> Certificate:
         kind="geographical_indication",
         number=f"GI-{next(_seq):05d}",
         issuer="国家知识产权局",
-        valid_from=china_today() - timedelta(days=365),
-        valid_until=china_today() + timedelta(days=365),
+        valid_from=shop_today() - timedelta(days=365),
+        valid_until=shop_today() + timedelta(days=365),
     )
     fields.update(overrides)
     async with session_scope() as session:

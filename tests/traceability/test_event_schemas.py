@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import session_scope
 from app.events import OutboxEvent
-from app.traceability import service
+from app.kit.time import shop_today
 from app.users.models import Role
 from app.worker import run_job
 from tests.traceability import factories as f
@@ -82,7 +82,7 @@ class TestEventSchemas:
                 "number": "n",
                 "issuer": "i",
                 "valid_from": "2026-01-01",
-                "valid_until": (service.today() + timedelta(days=5)).isoformat(),
+                "valid_until": (shop_today() + timedelta(days=5)).isoformat(),
                 "producer_id": producer["id"],
             },
             headers=staff,

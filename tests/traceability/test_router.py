@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app.config import get_settings
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability import codes as codebook
 from app.traceability.models import Batch, BatchEvent, Certificate, Plot, Producer, TraceCode, TraceScan
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from app.users.models import Role
 from tests.traceability import factories as f
 from tests.traceability.helpers import assert_problem, count_rows, events_of, flush_scans
@@ -296,7 +296,7 @@ def _png_bytes() -> bytes:
 class TestCertificates:
     async def test_create_for_each_owner_and_see_expiry(self, client, staff):
         batch = await f.create_batch()
-        today = china_today()
+        today = shop_today()
         for owner in (
             {"producer_id": batch.producer_id},
             {"batch_id": batch.id},
@@ -477,7 +477,7 @@ class TestVerify:
         await f.create_event(batch, type="harvested", occurred_at=_at("2026-09-28T08:30:00+08:00"))
         await f.create_certificate(producer_id=producer.id)
         await f.create_certificate(
-            kind="organic", batch_id=batch.id, valid_until=china_today() - timedelta(days=1)
+            kind="organic", batch_id=batch.id, valid_until=shop_today() - timedelta(days=1)
         )
         [code] = await f.create_codes(batch)
 
@@ -621,7 +621,7 @@ class TestVerify:
         assert body["verdict"] == "suspicious" and body["reasons"] == ["revoked"]
 
     async def test_past_best_before_is_suspicious(self, client):
-        batch = await f.create_batch(best_before_on=china_today() - timedelta(days=2))
+        batch = await f.create_batch(best_before_on=shop_today() - timedelta(days=2))
         [code] = await f.create_codes(batch)
         body = (await client.get(f"/api/trace/{code}")).json()
         assert body["verdict"] == "suspicious" and body["reasons"] == ["past_best_before"]

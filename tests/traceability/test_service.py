@@ -9,27 +9,27 @@ import pytest
 
 from app.config import get_settings
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability import service
 from app.traceability.errors import SaleBlockedExpiredGI
 from app.traceability.models import CodeRun, TraceCode
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from app.users.models import Role
 from app.worker import run_job
 from tests.traceability import factories as f
 from tests.traceability.helpers import count_rows, events_of
 from tests.users.factories import auth, create_user
 
-TODAY = china_today()
+TODAY = shop_today()
 
 
 class TestCertificateExpiryWarning:
     async def test_warns_once_30_days_before_expiry(self):
         producer = await f.create_producer()
         soon = await f.create_certificate(
-            producer_id=producer.id, valid_until=service.today() + timedelta(days=30)
+            producer_id=producer.id, valid_until=shop_today() + timedelta(days=30)
         )
-        await f.create_certificate(producer_id=producer.id, valid_until=service.today() + timedelta(days=31))
-        await f.create_certificate(producer_id=producer.id, valid_until=service.today() - timedelta(days=1))
+        await f.create_certificate(producer_id=producer.id, valid_until=shop_today() + timedelta(days=31))
+        await f.create_certificate(producer_id=producer.id, valid_until=shop_today() - timedelta(days=1))
         assert await run_job("traceability.warn_expiring_certificates") == 1
         assert await run_job("traceability.warn_expiring_certificates") == 0
         warnings = await events_of("certificate.expiring")
@@ -41,7 +41,7 @@ class TestCertificateExpiryWarning:
         producer = await f.create_producer()
         for _ in range(5):
             await f.create_certificate(
-                producer_id=producer.id, valid_until=service.today() + timedelta(days=3)
+                producer_id=producer.id, valid_until=shop_today() + timedelta(days=3)
             )
 
         async def worker() -> int:

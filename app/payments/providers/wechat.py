@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.config import get_settings
+from app.kit.time import SHOP_TZ
 from app.orders.models import Order
 from app.payments.errors import (
     AppIdMismatch,
@@ -46,7 +47,6 @@ from app.payments.providers.base import (
 )
 
 MAX_CLOCK_SKEW_SECONDS = 300
-BEIJING = timezone(timedelta(hours=8))
 FAILED_STATES = {"CLOSED", "REVOKED", "PAYERROR"}
 # What each Wechatpay-* header may look like; anything else is a malformed signature.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -177,7 +177,7 @@ class WechatProvider(Provider):
                 "notify_url": f"{s.public_base_url.rstrip('/')}/api/payments/wechat/notify",
                 "amount": {"total": payment.amount_fen, "currency": "CNY"},
                 # Past the order's deadline the trade cannot be paid (the order is cancelled then).
-                "time_expire": order.pay_deadline.astimezone(BEIJING).isoformat(timespec="seconds"),
+                "time_expire": order.pay_deadline.astimezone(SHOP_TZ).isoformat(timespec="seconds"),
             },
         )
         if status != 200 or not answer.get("code_url"):
