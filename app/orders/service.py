@@ -29,6 +29,7 @@ from app.catalog.models import ProductStatus
 from app.config import get_settings
 from app.db import utcnow
 from app.kit import leandb, regions
+from app.kit.money import fen_to_yuan
 from app.kit.time import SHOP_TZ, format_shop_time, shop_day_start
 from app.orders import idempotency, repository
 from app.orders.errors import (
@@ -709,10 +710,6 @@ def _csv_cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def _local(at: datetime | None) -> str:
     return "" if at is None else format_shop_time(at)
 
@@ -738,10 +735,10 @@ async def export_csv(session: AsyncSession, date_from: date | None, date_to: dat
                     a.get("phone"),
                     f"{a.get('province', '')}{a.get('city', '')}{a.get('district', '')}{a.get('detail', '')}",
                     "; ".join(f"{i.name} x{i.quantity}" for i in order.items),
-                    _yuan(order.subtotal_fen),
-                    _yuan(order.shipping_fen),
-                    _yuan(order.discount_fen),
-                    _yuan(order.total_fen),
+                    fen_to_yuan(order.subtotal_fen),
+                    fen_to_yuan(order.shipping_fen),
+                    fen_to_yuan(order.discount_fen),
+                    fen_to_yuan(order.total_fen),
                     _local(order.paid_at),
                     order.carrier,
                     order.tracking_no,

@@ -40,9 +40,7 @@ class TestCertificateExpiryWarning:
     async def test_several_workers_warn_once(self):
         producer = await f.create_producer()
         for _ in range(5):
-            await f.create_certificate(
-                producer_id=producer.id, valid_until=shop_today() + timedelta(days=3)
-            )
+            await f.create_certificate(producer_id=producer.id, valid_until=shop_today() + timedelta(days=3))
 
         async def worker() -> int:
             async with session_scope() as session:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from app.config import get_settings
+from app.kit.money import fen_to_yuan
 from app.kit.time import SHOP_TZ
 from app.orders.models import Order
 from app.payments.errors import (
@@ -36,7 +37,6 @@ from app.payments.providers.base import (
     RefundOutcome,
     TradeState,
     VerifiedNotification,
-    fen_to_yuan,
     send,
     yuan_to_fen,
 )
