@@ -67,9 +67,3 @@ class TooManyRequests(AppError):
     def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}, **extra)
         self.retry_after = retry_after
-
-
-class ServiceUnavailable(AppError):
-    status_code = 503
-    code = "service_unavailable"
-    title = "Service unavailable"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt, StringConstraints, model_validator
@@ -156,10 +156,3 @@ class OrderRead(OutputModel):
 class AdminOrderRead(OrderRead):
     user_id: int
     buyer_phone: str
-
-
-class AdminOrderFilter(InputModel):
-    status: OrderStatus | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    phone: str | None = None
