@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
-from app.kit.pagination import PageParams
+from app.kit.pagination import PageParams, page_count
 from app.kit.params import IdPath
 from app.notifications import service as notifications_service
 from app.storefront import forms
@@ -240,7 +240,7 @@ async def notifications(request: Request, session: SessionDep, user: SignedInPag
             "notifications": rows,
             "unread_only": unread_only,
             "page": page_no,
-            "pages": max(1, -(-total // NOTIFICATIONS_PER_PAGE)),
+            "pages": page_count(total, NOTIFICATIONS_PER_PAGE),
         },
         csp=True,
     )

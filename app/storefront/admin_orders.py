@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.db import SessionDep
+from app.kit.pagination import page_count
 from app.kit.params import IdPath, parse_id
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
@@ -78,7 +79,7 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
             "total": total,
             "filters": filters,
             "page": page_no,
-            "pages": max(1, -(-total // ORDERS_PER_PAGE)),
+            "pages": page_count(total, ORDERS_PER_PAGE),
             "page_url": lambda n: "/admin/orders?" + urlencode({**filters, "page": n}),
             "export_url": "/api/admin/orders/export.csv",
         },

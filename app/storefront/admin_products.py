@@ -98,7 +98,7 @@ async def products(request: Request, session: SessionDep, staff: StaffPageUser) 
             "filters": filters,
             "product_status": PRODUCT_STATUS,
             "page": page_no,
-            "pages": max(1, -(-listing.total // PRODUCTS_PER_PAGE)),
+            "pages": listing.pages,
             "page_url": lambda n: "/admin/products?" + urlencode({**filters, "page": n}),
             "flash": NOTICES.get(params.get("done", "")),
         },

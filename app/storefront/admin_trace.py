@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from app.catalog import service as catalog_service
 from app.db import SessionDep
 from app.errors import AppError
-from app.kit.pagination import PageParams
+from app.kit.pagination import PageParams, page_count
 from app.kit.params import IdPath, parse_id, parse_int
 from app.kit.time import SHOP_TZ
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
@@ -197,7 +197,7 @@ async def batches(request: Request, session: SessionDep, staff: StaffPageUser) -
             "batches": rows,
             "total": total,
             "page": page_no,
-            "pages": max(1, -(-total // BATCHES_PER_PAGE)),
+            "pages": page_count(total, BATCHES_PER_PAGE),
         },
         csp=True,
     )
@@ -370,7 +370,7 @@ async def _render_producers(
             "producers": rows,
             "total": total,
             "page": page_no,
-            "pages": max(1, -(-total // PRODUCERS_PER_PAGE)),
+            "pages": page_count(total, PRODUCERS_PER_PAGE),
             **_form_state(request, PRODUCER_NOTICES, values, errors),
         },
         status_code=status_code,

@@ -15,6 +15,7 @@ from app.cart.errors import CartItemNotFound, SkuNotFound
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError
+from app.kit.pagination import page_count
 from app.kit.params import IdPath, IdQuery, parse_id, parse_int, parse_page
 from app.orders import service as orders_service
 from app.orders.errors import (
@@ -285,7 +286,7 @@ async def my_orders(
             "orders": [orders_service.to_read(o) for o in orders],
             "status": wanted.value if wanted else "",
             "page": page_no,
-            "pages": max(1, -(-total // ORDERS_PER_PAGE)),
+            "pages": page_count(total, ORDERS_PER_PAGE),
             "has_notifications": True,
         },
     )
