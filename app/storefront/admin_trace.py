@@ -19,6 +19,7 @@ from app.errors import AppError
 from app.kit.pagination import PageParams, page_count
 from app.kit.params import IdPath, parse_id, parse_int
 from app.kit.time import SHOP_TZ
+from app.storefront import messages
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import errors_by_field, page_number
 from app.storefront.templating import render
@@ -115,16 +116,6 @@ FIELD_HINTS = {
     "longitude": "经度请填写 -180 到 180 之间的数，最多 6 位小数。",
 }
 CHOICE_FIELDS = frozenset({"product_id", "producer_id", "batch_id", "kind"})
-# Service errors a form can cause: (field the message belongs to, message).
-SERVICE_ERRORS = {
-    "producer_name_taken": ("name", "已有同名的生产者。"),
-    "batch_no_taken": ("batch_no", "这个批次号已经存在。"),
-    "plot_not_found": ("plot", "所选地块不存在。"),
-    "plot_of_another_producer": ("plot", "所选地块不属于这个生产者。"),
-    "product_not_found": ("product_id", "所选商品不存在。"),
-    "producer_not_found": ("producer_id", "所选生产者不存在。"),
-    "batch_not_found": ("batch_id", "所选批次不存在。"),
-}
 BATCH_DATE_ORDER = "日期顺序不对：种植、收割、加工、包装依次不能早于前一项，保质期不能早于最后一个日期。"
 CERTIFICATE_OWNER = "请在生产者、批次、商品中选择且只选择一个，作为证书的所属对象。"
 CERTIFICATE_ORDER = "到期日期不能早于生效日期。"
@@ -146,7 +137,7 @@ def _form_errors(exc: ValidationError, whole: str, labels: dict[str, str] | None
 async def _refusal(session: SessionDep, exc: AppError) -> dict[str, str]:
     """The form's message for a service error a form can cause, after rolling the unit of work back (the form
     is shown again and nothing is written); any other error goes on up."""
-    known = SERVICE_ERRORS.get(exc.code)
+    known = messages.FIELD_MESSAGES.get(exc.code)
     if known is None:
         raise exc
     await session.rollback()
