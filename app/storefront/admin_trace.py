@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -326,16 +325,11 @@ async def label_sheet(
     request: Request, batch_id: IdPath, session: SessionDep, staff: StaffPageUser
 ) -> Response:
     run_id = parse_id(request.query_params.get("run"))
-    batch, codes = await trace_service.codes_for_labels(
-        session, batch_id, run_id=run_id, limit=MAX_LABELS_PER_SHEET
-    )
-    pdf = await anyio.to_thread.run_sync(
-        labels.label_sheet, codes, trace_service.trace_url, f"Trace labels {batch.batch_no}"
-    )
+    sheet = await labels.batch_label_sheet(session, batch_id, run_id=run_id, limit=MAX_LABELS_PER_SHEET)
     return Response(
-        pdf,
+        sheet.pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="labels-{batch.batch_no}.pdf"'},
+        headers={"Content-Disposition": f'attachment; filename="{sheet.filename}"'},
     )
 
 

@@ -411,16 +411,11 @@ async def code_labels(
     run_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LABELS), DigitsOnly] = MAX_LABELS,
 ) -> Response:
-    import anyio
-
-    batch, codes = await service.codes_for_labels(session, batch_id, run_id=run_id, limit=limit)
-    pdf = await anyio.to_thread.run_sync(
-        labels.label_sheet, codes, service.trace_url, f"Trace labels {batch.batch_no}"
-    )
+    sheet = await labels.batch_label_sheet(session, batch_id, run_id=run_id, limit=limit)
     return Response(
-        pdf,
+        sheet.pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="labels-{batch.batch_no}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="{sheet.filename}"'},
     )
 
 
