@@ -95,7 +95,7 @@ async def add_address(
         AddressCreate, {**values, "is_default": bool(is_default)}, choices=ADDRESS_CHOICES
     )
     if data is None:
-        return await _list_page(request, session, user, values=values, errors=errors, status_code=400)
+        return await _list_page(request, session, user, values=values, errors=errors, status_code=422)
     try:
         address = await users_service.create_address(session, user, data)
     except TooManyAddresses as exc:
@@ -148,7 +148,7 @@ async def edit_address(
             request,
             "storefront/address_edit.html",
             {"address": address, "values": values, "errors": errors},
-            status_code=400,
+            status_code=422,
             csp=True,
         )
     await users_service.update_address(session, user, address_id, data)
@@ -199,13 +199,13 @@ async def change_password(
     if new_password != new_password_confirm and "new_password" not in errors:
         errors["new_password_confirm"] = "两次输入的新密码不一致"
     if data is None or errors:
-        return _security_page(request, errors, 400)
+        return _security_page(request, errors, 422)
     try:
         tokens = await users_service.change_password(session, user, data, client_ip=ip)
     except WrongPassword:
-        return _security_page(request, {"old_password": "当前密码不正确"}, 400)
+        return _security_page(request, {"old_password": "当前密码不正确"}, 422)
     except WeakPassword as exc:
-        return _security_page(request, {"new_password": exc.message}, 400)
+        return _security_page(request, {"new_password": exc.message}, 422)
     except TooManyAttempts as exc:
         return _security_page(request, {"__all__": f"尝试次数太多，请 {exc.retry_after} 秒后再试"}, 429)
     response = RedirectResponse("/account/security?done=changed", status_code=303)

@@ -151,7 +151,7 @@ async def create_product(request: Request, session: SessionDep, staff: StaffPage
             request,
             "admin/product_new.html",
             {"section": "products", "values": values, "errors": errors, "categories": await _categories()},
-            status_code=400,
+            status_code=422,
             csp=True,
         )
     try:

@@ -85,8 +85,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _validation_error(request: Request, exc: Exception) -> Response:
     if not is_page_request(request):
         return await problems.validation_error_handler(request, exc)
-    # A malformed id or filter in a page address is a page that does not exist.
-    status = 404 if request.method == "GET" else 400
+    # A malformed id or filter in a page address is a page that does not exist; a form that does not parse
+    # is a form error, 422 like every other form error on the pages.
+    status = 404 if request.method == "GET" else 422
     return error_page(request, status)
 
 

@@ -124,7 +124,7 @@ async def add_to_cart(
     qty = _quantity(quantity)
     sku = parse_id(sku_id)
     if sku is None or qty is None:
-        return await _cart_page(request, session, user, "请选择规格并填写 1 以上的数量。", 400)
+        return await _cart_page(request, session, user, "请选择规格并填写 1 以上的数量。", 422)
     current = next(
         (i.quantity for i in (await cart_service.get_cart(session, user)).items if i.sku_id == sku), 0
     )
@@ -144,7 +144,7 @@ async def update_cart_item(
 ) -> Response:
     qty = _quantity(quantity)
     if qty is None:
-        return await _cart_page(request, session, user, "数量需为 1 以上的整数。", 400)
+        return await _cart_page(request, session, user, "数量需为 1 以上的整数。", 422)
     try:
         await cart_service.set_quantity(session, user, sku_id, qty)
     except SkuNotFound:
@@ -216,7 +216,7 @@ async def place_order(
         data = OrderCreate(address_id=parse_id(address_id) or 0, note=note)
     except ValidationError:
         return await _checkout_page(
-            request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=400
+            request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=422
         )
     key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
     user_id = user.id
@@ -235,7 +235,7 @@ async def _checkout_failed(
     request: Request, session: SessionDep, user: Any, exc: AppError, address_id: int
 ) -> Response:
     if isinstance(exc, AddressNotFound):
-        return await _checkout_page(request, session, user, error="请选择收货地址。", status_code=400)
+        return await _checkout_page(request, session, user, error="请选择收货地址。", status_code=422)
     if isinstance(exc, AddressNeedsCorrection):
         error = "这个地址的省份无法识别，请先编辑地址、从列表中重新选择省份。"
         return await _checkout_page(request, session, user, error=error, status_code=409)

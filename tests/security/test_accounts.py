@@ -162,7 +162,7 @@ class TestWeakPasswordsAreRefused:
             "/register",
             data={"phone": phone, "password": password, "password_confirm": password, "csrf_token": token},
         )
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert "密码" in response.text and 'aria-invalid="true"' in response.text
         assert await count_users() == 0
 
@@ -632,7 +632,7 @@ class TestAccountSecurityPage:
                 "csrf_token": token,
             },
         )
-        assert r.status_code == 400 and message in r.text
+        assert r.status_code == 422 and message in r.text
         assert (await login(client, user.phone)).status_code == 200
 
     async def test_log_out_everywhere_ends_this_and_every_other_session(self, client):
