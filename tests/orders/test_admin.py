@@ -23,9 +23,9 @@ from tests.orders.factories import (
     staff,
     stock_of,
 )
+from tests.problems import assert_problem
 from tests.traceability import factories as trace_factories
 from tests.users.factories import auth
-from tests.users.test_router import assert_problem
 
 STAFF_ROUTES = [
     ("GET", "/api/admin/orders", None),

@@ -30,17 +30,9 @@ from app.users.errors import WeakPassword
 from app.users.models import Role, User
 from tests.conftest import HAS_REDIS
 from tests.orders.factories import count_orders, customer, sku_on_sale
+from tests.problems import assert_problem
 from tests.storefront.pages import csrf_token, log_in
 from tests.users.factories import DEFAULT_PASSWORD, auth, create_user, login, next_phone
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert "Traceback" not in response.text
-    return body
 
 
 async def count_users() -> int:

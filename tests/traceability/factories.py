@@ -7,42 +7,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.catalog.models import Product, Sku
+from app.catalog.models import Product
 from app.db import session_scope
 from app.kit.time import shop_today
 from app.traceability import service
 from app.traceability.models import Batch, BatchEvent, Certificate, Plot, Producer, TraceCode
+from tests.catalog.factories import create_product
 
 _seq = itertools.count(1)
-
-
-async def create_product(**overrides: Any) -> Product:
-    n = next(_seq)
-    fields: dict[str, Any] = dict(
-        name=f"五常大米 稻花香2号 {n}",
-        origin="黑龙江五常",
-        variety="稻花香2号",
-        status="published",
-        shelf_life_days=365,
-        min_price_fen=5990,
-    )
-    gtin = overrides.pop("gtin", None)
-    fields.update(overrides)
-    async with session_scope() as session:
-        product = Product(**fields)
-        session.add(product)
-        await session.flush()
-        session.add(
-            Sku(
-                product_id=product.id,
-                name="5kg 真空包装",
-                price_fen=5990,
-                stock=100,
-                weight_g=5000,
-                gtin=gtin,
-            )
-        )
-    return product
 
 
 async def create_producer(**overrides: Any) -> Producer:

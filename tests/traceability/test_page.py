@@ -10,6 +10,7 @@ import pytest
 from app.config import get_settings
 from app.kit.time import shop_today
 from app.traceability import codes as codebook
+from tests.catalog.factories import create_product
 from tests.traceability import factories as f
 
 
@@ -24,7 +25,7 @@ async def phone():
 
 
 async def scanned_batch(**batch_overrides):
-    product = await f.create_product(name="五常大米 稻花香2号 5kg")
+    product = await create_product(name="五常大米 稻花香2号 5kg")
     producer = await f.create_producer(name="五常市示例水稻种植合作社", license_no="GI-WC-0001")
     plot = await f.create_plot(producer, name="民乐 3 号地", village="民乐朝鲜族乡")
     batch = await f.create_batch(product=product, producer=producer, plot=plot, **batch_overrides)

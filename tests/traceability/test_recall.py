@@ -13,8 +13,9 @@ from app.db import session_scope
 from app.kit.time import shop_today
 from app.traceability.models import Batch, BatchAllocation
 from tests.orders import factories as of
+from tests.problems import assert_problem
 from tests.traceability import factories as f
-from tests.traceability.helpers import assert_problem, count_rows
+from tests.traceability.helpers import count_rows
 from tests.users.factories import auth
 
 TODAY = shop_today()

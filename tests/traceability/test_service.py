@@ -15,6 +15,7 @@ from app.traceability.errors import SaleBlockedExpiredGI
 from app.traceability.models import CodeRun, TraceCode
 from app.users.models import Role
 from app.worker import run_job
+from tests.catalog.factories import create_product
 from tests.traceability import factories as f
 from tests.traceability.helpers import count_rows, events_of
 from tests.users.factories import auth, create_user
@@ -55,9 +56,9 @@ class TestFlaggedProducts:
     async def test_product_whose_only_gi_expired_is_flagged(self, client):
         staff = auth(await create_user(role=Role.merchant))
         expired_product, fine_product, renewed_product = (
-            await f.create_product(),
-            await f.create_product(),
-            await f.create_product(),
+            await create_product(),
+            await create_product(),
+            await create_product(),
         )
         await f.create_certificate(product_id=expired_product.id, valid_until=TODAY - timedelta(days=1))
         await f.create_certificate(product_id=fine_product.id)
@@ -78,8 +79,8 @@ class TestFlaggedProducts:
         assert flagged[0]["gi_certificates"][0]["expired"] is True
 
     async def test_assert_sellable_blocks_only_with_the_setting(self, monkeypatch):
-        product = await f.create_product()
-        ok_product = await f.create_product()
+        product = await create_product()
+        ok_product = await create_product()
         await f.create_certificate(product_id=product.id, valid_until=TODAY - timedelta(days=1))
         async with session_scope() as session:
             await service.assert_sellable(session, [product.id, ok_product.id])  # setting off: sells
@@ -162,7 +163,7 @@ class TestCodeRuns:
 
 class TestProductStory:
     async def test_batches_and_certificates_for_the_product_detail(self):
-        product = await f.create_product()
+        product = await create_product()
         producer = await f.create_producer(name="五常示例合作社")
         plot = await f.create_plot(producer, name="3 号地")
         batch = await f.create_batch(product=product, producer=producer, plot=plot)
@@ -171,7 +172,7 @@ class TestProductStory:
         await f.create_certificate(
             kind="organic", batch_id=batch.id, number="ORG-1", valid_until=TODAY - timedelta(days=1)
         )
-        await f.create_certificate(product_id=(await f.create_product()).id, number="OTHER")
+        await f.create_certificate(product_id=(await create_product()).id, number="OTHER")
         async with session_scope() as session:
             story = await service.product_story(session, product.id)
         import json
@@ -194,7 +195,7 @@ class TestSeed:
         from app.traceability import seed
         from app.traceability.models import Batch, BatchEvent, Certificate, Producer
 
-        await f.create_product(name="五常大米 稻花香2号 示例")
+        await create_product(name="五常大米 稻花香2号 示例")
         for _ in range(2):
             async with session_scope() as session:
                 await seed.seed(session)
