@@ -4,9 +4,7 @@ and sessions (the same calls as /api/users/me/password and /api/auth/logout-all)
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
@@ -16,6 +14,7 @@ from app.notifications import service as notifications_service
 from app.storefront import forms
 from app.storefront import session as page_session
 from app.storefront.dependencies import SignedInPageUser
+from app.storefront.forms import FormStr
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.dependencies import ClientIP
@@ -25,7 +24,6 @@ from app.users.schemas import AddressCreate, AddressUpdate, PasswordChange
 router = APIRouter(prefix="/account", tags=["pages"], include_in_schema=False)
 notifications_router = APIRouter(tags=["pages"], include_in_schema=False)
 
-FormStr = Annotated[str, Form()]
 ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail")
 ADDRESS_CHOICES = frozenset({"province"})
 NEEDS_CORRECTION = "无法识别原来填写的省份，请从列表中重新选择"

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -20,14 +20,13 @@ from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_int
 from app.storefront import messages
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
-from app.storefront.forms import errors_by_field, page_number
+from app.storefront.forms import FormStr, errors_by_field, page_number
 from app.storefront.templating import render
 
 router = APIRouter(
     prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
 )
 
-FormStr = Annotated[str, Form()]
 PRODUCTS_PER_PAGE = 20
 PRODUCT_STATUS = {"draft": "草稿", "published": "在售", "archived": "已下架"}
 _YUAN = re.compile(r"^\d{1,7}(\.\d{1,2})?$")

@@ -3,15 +3,14 @@ as the API)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
 from app.storefront import forms
 from app.storefront import session as page_session
 from app.storefront.dependencies import PageUser
+from app.storefront.forms import FormStr
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.dependencies import ClientIP
@@ -19,8 +18,6 @@ from app.users.errors import InvalidCredentials, PhoneTaken, TooManyAttempts, We
 from app.users.schemas import LoginRequest, UserCreate
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-FormStr = Annotated[str, Form()]
 
 
 def _page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -35,13 +35,13 @@ from app.payments import service as payments_service
 from app.payments.errors import ChannelNotConfigured
 from app.payments.models import Channel
 from app.storefront.dependencies import SignedInPageUser, load_cart_count
+from app.storefront.forms import FormStr
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.errors import AddressNeedsCorrection, AddressNotFound
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(load_cart_count)])
 
-FormStr = Annotated[str, Form()]
 ORDERS_PER_PAGE = 10
 
 NOTICES = {
