@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.db import SessionDep
 from app.errors import AppError
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.templating import render
 from app.storefront.trace_forms import (
     MAX_CHOICES,
@@ -30,9 +30,7 @@ from app.traceability import service as trace_service
 from app.traceability.pages import CERTIFICATE_LABELS
 from app.traceability.schemas import CertificateCreate
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
 CERTIFICATE_NOTICES = {"created": "证书已记录"}
 CERTIFICATE_FIELDS = (

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -18,13 +18,11 @@ from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderStatus
 from app.orders.schemas import Carrier, RefundReject, ShipRequest
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import page_number
 from app.storefront.templating import render
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
 ORDERS_PER_PAGE = 20
 CARRIERS = list(Carrier.__args__)  # type: ignore[attr-defined]

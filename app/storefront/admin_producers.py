@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -13,7 +13,7 @@ from app.db import SessionDep
 from app.errors import AppError
 from app.kit.pagination import page_count
 from app.kit.params import IdPath
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import page_number
 from app.storefront.templating import render
 from app.storefront.trace_forms import (
@@ -27,9 +27,7 @@ from app.storefront.trace_forms import (
 from app.traceability import service as trace_service
 from app.traceability.schemas import PlotCreate, ProducerCreate
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
 PRODUCERS_PER_PAGE = 20
 PRODUCER_NOTICES = {"producer": "生产者已创建", "plot": "地块已保存"}

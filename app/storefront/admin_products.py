@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -19,13 +19,11 @@ from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_int
 from app.storefront import messages
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import FormStr, errors_by_field, page_number
 from app.storefront.templating import render
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
 PRODUCTS_PER_PAGE = 20
 PRODUCT_STATUS = {"draft": "草稿", "published": "在售", "archived": "已下架"}

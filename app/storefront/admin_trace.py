@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -18,7 +18,7 @@ from app.errors import AppError
 from app.kit.pagination import page_count
 from app.kit.params import IdPath, parse_id, parse_int
 from app.kit.time import SHOP_TZ
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import FormStr, page_number
 from app.storefront.templating import render
 from app.storefront.trace_forms import (
@@ -40,9 +40,7 @@ from app.traceability.schemas import (
     EventCreate,
 )
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
 BATCHES_PER_PAGE = 20
 MAX_LABELS_PER_SHEET = 1000
