@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, select
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -71,12 +71,3 @@ async def record(
     )
     session.add(entry)
     return entry
-
-
-async def entries_for(session: AsyncSession, entity: str, entity_id: int | str) -> list[AuditLog]:
-    rows = await session.execute(
-        select(AuditLog)
-        .where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id))
-        .order_by(AuditLog.id)
-    )
-    return list(rows.scalars())

@@ -57,6 +57,6 @@ class ImageOrderMismatch(Unprocessable):
     title = "The new order must list every image of the product exactly once"
 
 
-class PriceBelowOriginal(Unprocessable):
+class PriceAboveOriginal(Unprocessable):
     code = "price_above_original"
     title = "The struck-through price must not be below the price"

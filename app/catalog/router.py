@@ -15,7 +15,7 @@ from app.catalog.errors import (
     ImageOrderMismatch,
     ImageTooLarge,
     InvalidImage,
-    PriceBelowOriginal,
+    PriceAboveOriginal,
     ProductNotFound,
     ProductNotPublishable,
     SkuNotFound,
@@ -204,7 +204,7 @@ async def admin_add_sku(
     tags=ADMIN,
     summary="Change a SKU (is_active: false deactivates it)",
     response_model=SkuAdminRead,
-    responses=problem_responses(*STAFF_ERRORS, SkuNotFound, PriceBelowOriginal, ProductNotPublishable),
+    responses=problem_responses(*STAFF_ERRORS, SkuNotFound, PriceAboveOriginal, ProductNotPublishable),
 )
 async def admin_update_sku(
     sku_id: IdPath, data: SkuUpdate, staff: StaffUser, session: SessionDep

@@ -9,7 +9,7 @@ from app.catalog.search import MAX_QUERY_CHARS
 from app.kit.money import MAX_PRICE_FEN
 from app.kit.pagination import MAX_PAGE_SIZE
 from app.kit.params import MAX_ID, DigitsOnly
-from app.kit.schemas import InputModel, OutputModel
+from app.kit.schemas import InputModel, OutputModel, reject_nulls
 
 # Strict ints: 12.5, "1280" and true are 422s, not prices.
 SkuPriceFen = Annotated[int, Field(ge=1, le=MAX_PRICE_FEN, strict=True, description="price in fen (分)")]
@@ -23,14 +23,6 @@ def _text(max_length: int, min_length: int = 0) -> Any:
     return Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
     ]
-
-
-def _reject_nulls(data: Any, allowed: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
-    if isinstance(data, dict):
-        nulls = [k for k, v in data.items() if v is None and k not in allowed]
-        if nulls:
-            raise ValueError(f"fields may be left out but not set to null: {', '.join(nulls)}")
-    return data
 
 
 # Categories
@@ -58,7 +50,7 @@ class CategoryUpdate(InputModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
-        return _reject_nulls(data, {"parent_id"})
+        return reject_nulls(data, {"parent_id"})
 
 
 # SKUs
@@ -94,7 +86,7 @@ class SkuUpdate(InputModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
-        return _reject_nulls(data, {"original_price_fen", "gtin"})
+        return reject_nulls(data, {"original_price_fen", "gtin"})
 
 
 class StockSet(InputModel):
@@ -170,7 +162,7 @@ class ProductUpdate(InputModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
-        return _reject_nulls(data, {"category_id", "harvest_year", "shelf_life_days"})
+        return reject_nulls(data, {"category_id", "harvest_year", "shelf_life_days"})
 
 
 class ProductListItem(OutputModel):

@@ -30,7 +30,7 @@ from app.catalog.errors import (
     CategoryNotFound,
     ImageNotFound,
     ImageOrderMismatch,
-    PriceBelowOriginal,
+    PriceAboveOriginal,
     ProductNotFound,
     ProductNotPublishable,
     SkuNotFound,
@@ -595,7 +595,7 @@ async def update_sku(session: AsyncSession, actor: Any, sku_id: int, data: SkuUp
     price = values.get("price_fen", sku.price_fen)
     original = values.get("original_price_fen", sku.original_price_fen)
     if original is not None and original < price:
-        raise PriceBelowOriginal("original_price_fen must not be below price_fen.")
+        raise PriceAboveOriginal("original_price_fen must not be below price_fen.")
     for field, value in values.items():
         setattr(sku, field, value)
     await session.flush()

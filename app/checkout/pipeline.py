@@ -27,6 +27,7 @@ from app.checkout.stores import CheckoutReads, CheckoutStore
 from app.config import get_settings
 from app.db import utcnow
 from app.kit import regions
+from app.kit.time import SHOP_TZ
 from app.orders import service as orders_service
 from app.orders.errors import (
     CartEmpty,
@@ -289,7 +290,7 @@ def shipping_fee(subtotal_fen: int, province: str) -> int:
 
 def new_order_no(now: datetime) -> str:
     """Date (Beijing) + 12 random digits: readable on the phone, not guessable from a neighbour's number."""
-    return now.astimezone(orders_service.SHOP_TZ).strftime("%Y%m%d") + f"{secrets.randbelow(10**12):012d}"
+    return now.astimezone(SHOP_TZ).strftime("%Y%m%d") + f"{secrets.randbelow(10**12):012d}"
 
 
 def order_created_event(c: Checkout) -> dict[str, Any]:

@@ -186,14 +186,3 @@ async def purge_published(session: AsyncSession, now: datetime | None = None) ->
         delete(OutboxEvent).where(OutboxEvent.published_at.is_not(None), OutboxEvent.published_at < cutoff)
     )
     return result.rowcount or 0
-
-
-async def backlog(session: AsyncSession) -> int:
-    """How many events wait to be published (for health/ops)."""
-    from sqlalchemy import func
-
-    return (
-        await session.scalar(
-            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-        )
-    ) or 0

@@ -35,11 +35,21 @@ def page_params(
 PageParamsDep = Annotated[PageParams, Depends(page_params)]
 
 
+def page_count(total: int, size: int) -> int:
+    """How many pages `total` items fill at `size` a page; an empty list still has its page 1."""
+    return max(1, -(-total // size))
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
     page: int
     size: int
+
+    @property
+    def pages(self) -> int:
+        """For page links; a property, not a field, so the API's JSON stays {"items", "total", "page", "size"}."""
+        return page_count(self.total, self.size)
 
 
 class CursorPage(Page[T], Generic[T]):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StrictInt, StringConstraints, model_validator
 
@@ -14,18 +14,6 @@ Quantity = Annotated[
 ]
 
 # What the customer sees as the carrier; the list is closed so that tracking links can be built from it.
-CARRIERS = (
-    "顺丰速运",
-    "京东物流",
-    "中通快递",
-    "圆通速递",
-    "韵达快递",
-    "申通快递",
-    "极兔速递",
-    "德邦快递",
-    "EMS",
-    "中国邮政",
-)
 Carrier = Literal[
     "顺丰速运",
     "京东物流",
@@ -38,6 +26,7 @@ Carrier = Literal[
     "EMS",
     "中国邮政",
 ]
+CARRIERS: tuple[str, ...] = get_args(Carrier)
 TrackingNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{6,40}$")]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -156,10 +145,3 @@ class OrderRead(OutputModel):
 class AdminOrderRead(OrderRead):
     user_id: int
     buyer_phone: str
-
-
-class AdminOrderFilter(InputModel):
-    status: OrderStatus | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    phone: str | None = None

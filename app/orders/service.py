@@ -13,7 +13,7 @@ import io
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import events
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.kit.money import fen_to_yuan
+from app.kit.time import format_shop_time, shop_day_start
 from app.orders import repository
 from app.orders.errors import (
     AmountMismatch,
@@ -36,8 +38,6 @@ from app.users.models import User
 log = logging.getLogger("daoxiang.orders")
 
 S = OrderStatus
-# Shop dates (order numbers, staff date filters, exports) are Beijing dates; China has no daylight saving.
-SHOP_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -253,10 +253,8 @@ def _day_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime 
         date_from = None
     if date_to is not None and date_to >= date.max - timedelta(days=1):
         date_to = None
-    start = datetime.combine(date_from, time.min, SHOP_TZ).astimezone(UTC) if date_from else None
-    end = (
-        datetime.combine(date_to + timedelta(days=1), time.min, SHOP_TZ).astimezone(UTC) if date_to else None
-    )
+    start = shop_day_start(date_from) if date_from else None
+    end = shop_day_start(date_to + timedelta(days=1)) if date_to else None
     return start, end
 
 
@@ -406,17 +404,8 @@ def _csv_cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def _local(at: datetime | None) -> str:
-    if at is None:
-        return ""
-    try:
-        return at.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S")
-    except (OverflowError, ValueError):  # no Beijing time at the calendar's edge: never fail the export
-        return at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+    return "" if at is None else format_shop_time(at)
 
 
 def export_row(order: Any, phone: str, lines: Sequence[Any]) -> list[str]:
@@ -434,10 +423,10 @@ def export_row(order: Any, phone: str, lines: Sequence[Any]) -> list[str]:
             a.get("phone"),
             f"{a.get('province', '')}{a.get('city', '')}{a.get('district', '')}{a.get('detail', '')}",
             "; ".join(f"{i.name} x{i.quantity}" for i in lines),
-            _yuan(order.subtotal_fen),
-            _yuan(order.shipping_fen),
-            _yuan(order.discount_fen),
-            _yuan(order.total_fen),
+            fen_to_yuan(order.subtotal_fen),
+            fen_to_yuan(order.shipping_fen),
+            fen_to_yuan(order.discount_fen),
+            fen_to_yuan(order.total_fen),
             _local(order.paid_at),
             order.carrier,
             order.tracking_no,

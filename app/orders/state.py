@@ -65,10 +65,6 @@ class Actor:
 SYSTEM = Actor.system()
 
 
-def can_move(from_status: str, to_status: str) -> bool:
-    return OrderStatus(to_status) in ALLOWED[OrderStatus(from_status)]
-
-
 async def transition(
     session: AsyncSession,
     order: Order,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.service import LOW_STOCK_THRESHOLD
-from app.orders.service import SHOP_TZ
+from app.kit.time import SHOP_TZ
 from app.reports import repository
 from app.reports.repository import Dashboard
 

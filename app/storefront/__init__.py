@@ -12,8 +12,10 @@ def page_routers() -> list:
     """Every page router of the shop and the back office, for app.main."""
     from app.storefront.account_router import notifications_router
     from app.storefront.account_router import router as account_router
+    from app.storefront.admin_certificates import router as admin_certificates_router
     from app.storefront.admin_orders import router as admin_orders_router
     from app.storefront.admin_payments import router as admin_payments_router
+    from app.storefront.admin_producers import router as admin_producers_router
     from app.storefront.admin_products import router as admin_products_router
     from app.storefront.admin_router import router as admin_router
     from app.storefront.admin_trace import router as admin_trace_router
@@ -33,5 +35,7 @@ def page_routers() -> list:
         admin_payments_router,
         admin_products_router,
         admin_trace_router,
+        admin_producers_router,
+        admin_certificates_router,
         admin_users_router,
     ]

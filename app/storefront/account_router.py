@@ -4,18 +4,17 @@ and sessions (the same calls as /api/users/me/password and /api/auth/logout-all)
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
-from app.kit.pagination import PageParams
+from app.kit.pagination import PageParams, page_count
 from app.kit.params import IdPath
 from app.notifications import service as notifications_service
 from app.storefront import forms
 from app.storefront import session as page_session
 from app.storefront.dependencies import SignedInPageUser
+from app.storefront.forms import FormStr
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.dependencies import ClientIP
@@ -25,7 +24,6 @@ from app.users.schemas import AddressCreate, AddressUpdate, PasswordChange
 router = APIRouter(prefix="/account", tags=["pages"], include_in_schema=False)
 notifications_router = APIRouter(tags=["pages"], include_in_schema=False)
 
-FormStr = Annotated[str, Form()]
 ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail")
 ADDRESS_CHOICES = frozenset({"province"})
 NEEDS_CORRECTION = "无法识别原来填写的省份，请从列表中重新选择"
@@ -95,7 +93,7 @@ async def add_address(
         AddressCreate, {**values, "is_default": bool(is_default)}, choices=ADDRESS_CHOICES
     )
     if data is None:
-        return await _list_page(request, session, user, values=values, errors=errors, status_code=400)
+        return await _list_page(request, session, user, values=values, errors=errors, status_code=422)
     try:
         address = await users_service.create_address(session, user, data)
     except TooManyAddresses as exc:
@@ -148,7 +146,7 @@ async def edit_address(
             request,
             "storefront/address_edit.html",
             {"address": address, "values": values, "errors": errors},
-            status_code=400,
+            status_code=422,
             csp=True,
         )
     await users_service.update_address(session, user, address_id, data)
@@ -199,13 +197,13 @@ async def change_password(
     if new_password != new_password_confirm and "new_password" not in errors:
         errors["new_password_confirm"] = "两次输入的新密码不一致"
     if data is None or errors:
-        return _security_page(request, errors, 400)
+        return _security_page(request, errors, 422)
     try:
         tokens = await users_service.change_password(session, user, data, client_ip=ip)
     except WrongPassword:
-        return _security_page(request, {"old_password": "当前密码不正确"}, 400)
+        return _security_page(request, {"old_password": "当前密码不正确"}, 422)
     except WeakPassword as exc:
-        return _security_page(request, {"new_password": exc.message}, 400)
+        return _security_page(request, {"new_password": exc.message}, 422)
     except TooManyAttempts as exc:
         return _security_page(request, {"__all__": f"尝试次数太多，请 {exc.retry_after} 秒后再试"}, 429)
     response = RedirectResponse("/account/security?done=changed", status_code=303)
@@ -240,7 +238,7 @@ async def notifications(request: Request, session: SessionDep, user: SignedInPag
             "notifications": rows,
             "unread_only": unread_only,
             "page": page_no,
-            "pages": max(1, -(-total // NOTIFICATIONS_PER_PAGE)),
+            "pages": page_count(total, NOTIFICATIONS_PER_PAGE),
         },
         csp=True,
     )

@@ -7,24 +7,23 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.db import SessionDep
+from app.kit.pagination import page_count
 from app.kit.params import IdPath, parse_id
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderStatus
 from app.orders.schemas import Carrier, RefundReject, ShipRequest
 from app.payments import service as payments_service
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import page_number
 from app.storefront.templating import render
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
 ORDERS_PER_PAGE = 20
 CARRIERS = list(Carrier.__args__)  # type: ignore[attr-defined]
@@ -81,7 +80,7 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
             "total": total,
             "filters": filters,
             "page": page_no,
-            "pages": max(1, -(-total // ORDERS_PER_PAGE)),
+            "pages": page_count(total, ORDERS_PER_PAGE),
             "page_url": lambda n: "/admin/orders?" + urlencode({**filters, "page": n}),
             "total_exact": exact,
             # Past the exact count (or once on a cursor) the pages go by cursor: "earlier orders".

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -18,28 +18,20 @@ from app.db import SessionDep, refusable
 from app.errors import AppError
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_int
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
-from app.storefront.forms import errors_by_field, page_number
+from app.storefront import messages
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
+from app.storefront.forms import FormStr, errors_by_field, page_number
 from app.storefront.templating import render
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
-FormStr = Annotated[str, Form()]
 PRODUCTS_PER_PAGE = 20
 PRODUCT_STATUS = {"draft": "草稿", "published": "在售", "archived": "已下架"}
 _YUAN = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
 PRODUCT_FIELDS = ("name", "subtitle", "description", "origin", "variety", "grade", "storage_advice")
 
-ERROR_TEXT = {
-    "unknown_category": "分类不存在。",
-    "product_not_publishable": "商品至少要有一个启用的规格才能上架。",
-    "price_above_original": "售价不能高于划线价。",
-    "invalid_image": "只接受 JPEG、PNG 或 WebP 图片。",
-    "image_too_large": "图片太大了（最大 5 MB）。",
-    "sku_not_found": "规格不存在。",
-    "image_not_found": "图片不存在。",
+# The form's own ?error= keys; an error code (?error=price_above_original) is said by the catalogue.
+ERRORS = {
     "form": "填写有误，请检查后重试。",
     "price": "价格请填写元，例如 59.90。",
     "stock": "库存请填写 0 以上的整数。",
@@ -98,7 +90,7 @@ async def products(request: Request, session: SessionDep, staff: StaffPageUser) 
             "filters": filters,
             "product_status": PRODUCT_STATUS,
             "page": page_no,
-            "pages": max(1, -(-listing.total // PRODUCTS_PER_PAGE)),
+            "pages": listing.pages,
             "page_url": lambda n: "/admin/products?" + urlencode({**filters, "page": n}),
             "flash": NOTICES.get(params.get("done", "")),
         },
@@ -135,9 +127,9 @@ async def create_product(request: Request, session: SessionDep, staff: StaffPage
     price = yuan_to_fen(values["sku_price"])
     stock, weight = _int(values["sku_stock"] or "0"), _int(values["sku_weight_g"] or "0")
     if price is None:
-        errors["sku_price"] = ERROR_TEXT["price"]
+        errors["sku_price"] = ERRORS["price"]
     if stock is None:
-        errors["sku_stock"] = ERROR_TEXT["stock"]
+        errors["sku_stock"] = ERRORS["stock"]
     if weight is None:
         errors["sku_weight_g"] = "重量请填写克数（整数）。"
     payload: dict[str, Any] = {k: values[k] for k in PRODUCT_FIELDS}
@@ -156,14 +148,14 @@ async def create_product(request: Request, session: SessionDep, staff: StaffPage
             request,
             "admin/product_new.html",
             {"section": "products", "values": values, "errors": errors, "categories": await _categories()},
-            status_code=400,
+            status_code=422,
             csp=True,
         )
     try:
         async with refusable(session):
             product = await catalog_service.create_product(session, staff, data)
     except AppError as exc:
-        errors["__all__"] = ERROR_TEXT.get(exc.code, exc.detail)
+        errors["__all__"] = messages.message_for(exc.code) or exc.detail
         return render(
             request,
             "admin/product_new.html",
@@ -190,7 +182,7 @@ async def product_page(
             "categories": await _categories(),
             "product_status": PRODUCT_STATUS,
             "flash": NOTICES.get(params.get("done", "")),
-            "error": ERROR_TEXT.get(params.get("error", "")),
+            "error": ERRORS.get(params.get("error", "")) or messages.message_for(params.get("error")),
         },
         csp=True,
     )

@@ -3,17 +3,15 @@ get a 403 page. Every page calls the same staff service functions as /api/admin/
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from app.db import SessionDep
 from app.storefront import dashboard as dashboard_data
-from app.storefront.dependencies import StaffPageUser, require_staff_page_user
+from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.templating import render
 
-router = APIRouter(
-    prefix="/admin", tags=["pages"], include_in_schema=False, dependencies=[Depends(require_staff_page_user)]
-)
+router = staff_pages_router()
 
 
 def admin_page(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
-from app.kit.pagination import PageParams
+from app.kit.pagination import PageParams, page_count
 from app.kit.params import IdPath
 from app.storefront.dependencies import AdminPageUser, require_admin_page_user
 from app.storefront.forms import page_number
@@ -64,7 +64,7 @@ async def users(request: Request, session: SessionDep, admin: AdminPageUser) -> 
             "filters": filters,
             "role_labels": ROLE_LABELS,
             "page": page_no,
-            "pages": max(1, -(-total // USERS_PER_PAGE)),
+            "pages": page_count(total, USERS_PER_PAGE),
             "page_url": lambda n: "/admin/users?" + urlencode({**filters, "page": n}),
         },
         csp=True,

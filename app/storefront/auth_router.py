@@ -3,15 +3,14 @@ as the API)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
 from app.storefront import forms
 from app.storefront import session as page_session
 from app.storefront.dependencies import PageUser
+from app.storefront.forms import FormStr
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.dependencies import ClientIP
@@ -19,8 +18,6 @@ from app.users.errors import InvalidCredentials, PhoneTaken, TooManyAttempts, We
 from app.users.schemas import LoginRequest, UserCreate
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-FormStr = Annotated[str, Form()]
 
 
 def _page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:
@@ -48,11 +45,11 @@ async def login_submit(
     data, errors = forms.parse(LoginRequest, {"phone": phone.strip(), "password": password})
     context = {"next": target, "phone": phone.strip()[:20]}
     if data is None:
-        return _page(request, "auth/login.html", {**context, "error": "请输入手机号和密码"}, 400)
+        return _page(request, "auth/login.html", {**context, "error": "请输入手机号和密码"}, 422)
     try:
         tokens = await users_service.login(session, data.phone, data.password, client_ip=ip)
     except InvalidCredentials:
-        return _page(request, "auth/login.html", {**context, "error": "手机号或密码错误"}, 400)
+        return _page(request, "auth/login.html", {**context, "error": "手机号或密码错误"}, 422)
     except TooManyAttempts as exc:
         return _page(
             request,
@@ -92,7 +89,7 @@ async def register_submit(
     if password != password_confirm and "password" not in errors:
         errors["password_confirm"] = "两次输入的密码不一致"
     if data is None or errors:
-        return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 400)
+        return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 422)
     try:
         user = await users_service.register(session, data, client_ip=ip)
     except PhoneTaken:
@@ -100,7 +97,7 @@ async def register_submit(
         return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 409)
     except WeakPassword as exc:
         errors = {"password": exc.message}
-        return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 400)
+        return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 422)
     except TooManyAttempts:
         errors = {"__all__": "注册太频繁，请稍后再试"}
         return _page(request, "auth/register.html", {"next": target, "values": values, "errors": errors}, 429)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
@@ -68,6 +68,16 @@ async def require_staff_page_user(user: SignedInPageUser) -> User:
 
 
 StaffPageUser = Annotated[User, Depends(require_staff_page_user)]
+
+
+def staff_pages_router() -> APIRouter:
+    """A router for back-office pages: under /admin, left out of the API docs, shop staff only."""
+    return APIRouter(
+        prefix="/admin",
+        tags=["pages"],
+        include_in_schema=False,
+        dependencies=[Depends(require_staff_page_user)],
+    )
 
 
 class AdminOnly(Forbidden):

@@ -17,6 +17,7 @@ from starlette.types import Scope
 from app.errors import AppError, NotAuthenticated
 from app.kit import problems
 from app.kit.guard import PAGE_CSP, PAGE_HEADERS
+from app.storefront import messages
 from app.storefront import session as page_session
 
 log = logging.getLogger("daoxiang.pages")
@@ -34,19 +35,6 @@ STATUS_TEXT = {
     429: ("操作太频繁", "操作太频繁了，请稍后再试。"),
     500: ("服务器开小差了", "抱歉，系统出了点问题，我们正在处理。请稍后再试。"),
     503: ("服务暂不可用", "系统维护中，请稍后再试。"),
-}
-
-# Chinese wording for error codes a shopper may meet; anything else falls back to the status text.
-CODE_TEXT = {
-    "out_of_stock": "库存不足，请减少数量或选择其他规格。",
-    "invalid_order_state": "订单当前状态不允许这个操作。",
-    "product_not_found": "商品不存在或已下架。",
-    "order_not_found": "订单不存在。",
-    "address_not_found": "收货地址不存在。",
-    "unknown_code": "没有找到这个溯源码，请核对后重试；若商品来源可疑，请联系客服。",
-    "too_many_attempts": "尝试次数太多，请稍后再试。",
-    "cart_empty": "购物车是空的。",
-    "database_unavailable": "系统正忙，暂时无法处理您的请求，请稍后再试。您的订单和账户信息不会丢失。",
 }
 
 
@@ -85,7 +73,7 @@ async def _app_error(request: Request, exc: Exception) -> Response:
         return await problems.app_error_handler(request, exc)
     if isinstance(exc, NotAuthenticated):
         return RedirectResponse(page_session.login_url(request), status_code=303)
-    response = error_page(request, exc.status_code, CODE_TEXT.get(exc.code))
+    response = error_page(request, exc.status_code, messages.message_for(exc.code))
     response.headers.update(exc.headers)  # Retry-After of a 429 or 503
     return response
 
@@ -100,8 +88,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _validation_error(request: Request, exc: Exception) -> Response:
     if not is_page_request(request):
         return await problems.validation_error_handler(request, exc)
-    # A malformed id or filter in a page address is a page that does not exist.
-    status = 404 if request.method == "GET" else 400
+    # A malformed id or filter in a page address is a page that does not exist; a form that does not parse
+    # is a form error, 422 like every other form error on the pages.
+    status = 404 if request.method == "GET" else 422
     return error_page(request, status)
 
 

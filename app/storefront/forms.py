@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Form
 from pydantic import BaseModel, ValidationError
 
 from app.kit.params import parse_page
 
 M = TypeVar("M", bound=BaseModel)
+# A text field of a submitted form (absent: "")
+FormStr = Annotated[str, Form()]
 
 FIELD_LABELS = {
     "phone": "手机号",

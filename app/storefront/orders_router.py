@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -16,6 +16,7 @@ from app.checkout import service as checkout_service
 from app.config import get_settings
 from app.db import SessionDep, refusable
 from app.errors import AppError
+from app.kit.pagination import page_count
 from app.kit.params import IdPath, IdQuery, parse_id, parse_int, parse_page
 from app.orders import service as orders_service
 from app.orders.errors import (
@@ -35,13 +36,13 @@ from app.payments import service as payments_service
 from app.payments.errors import ChannelNotConfigured
 from app.payments.models import Channel
 from app.storefront.dependencies import SignedInPageUser, load_cart_count
+from app.storefront.forms import FormStr
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.errors import AddressNeedsCorrection, AddressNotFound
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(load_cart_count)])
 
-FormStr = Annotated[str, Form()]
 ORDERS_PER_PAGE = 10
 
 NOTICES = {
@@ -124,7 +125,7 @@ async def add_to_cart(
     qty = _quantity(quantity)
     sku = parse_id(sku_id)
     if sku is None or qty is None:
-        return await _cart_page(request, session, user, "请选择规格并填写 1 以上的数量。", 400)
+        return await _cart_page(request, session, user, "请选择规格并填写 1 以上的数量。", 422)
     current = next(
         (i.quantity for i in (await cart_service.get_cart(session, user)).items if i.sku_id == sku), 0
     )
@@ -144,7 +145,7 @@ async def update_cart_item(
 ) -> Response:
     qty = _quantity(quantity)
     if qty is None:
-        return await _cart_page(request, session, user, "数量需为 1 以上的整数。", 400)
+        return await _cart_page(request, session, user, "数量需为 1 以上的整数。", 422)
     try:
         await cart_service.set_quantity(session, user, sku_id, qty)
     except SkuNotFound:
@@ -216,7 +217,7 @@ async def place_order(
         data = OrderCreate(address_id=parse_id(address_id) or 0, note=note)
     except ValidationError:
         return await _checkout_page(
-            request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=400
+            request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=422
         )
     key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
     user_id = user.id
@@ -234,7 +235,7 @@ async def _checkout_failed(
     request: Request, session: SessionDep, user: Any, exc: AppError, address_id: int
 ) -> Response:
     if isinstance(exc, AddressNotFound):
-        return await _checkout_page(request, session, user, error="请选择收货地址。", status_code=400)
+        return await _checkout_page(request, session, user, error="请选择收货地址。", status_code=422)
     if isinstance(exc, AddressNeedsCorrection):
         error = "这个地址的省份无法识别，请先编辑地址、从列表中重新选择省份。"
         return await _checkout_page(request, session, user, error=error, status_code=409)
@@ -285,7 +286,7 @@ async def my_orders(
             "orders": [orders_service.to_read(o) for o in orders],
             "status": wanted.value if wanted else "",
             "page": page_no,
-            "pages": max(1, -(-total // ORDERS_PER_PAGE)),
+            "pages": page_count(total, ORDERS_PER_PAGE),
             "has_notifications": True,
         },
     )

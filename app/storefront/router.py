@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.catalog import service as catalog_service
-from app.kit.pagination import PageParams
+from app.kit.pagination import PageParams, page_count
 from app.kit.params import parse_id, parse_page
 from app.storefront.dependencies import PageUser, load_cart_count
 from app.storefront.templating import render
@@ -77,7 +77,7 @@ async def products(request: Request, user: PageUser) -> Response:
             "sort": sort,
             "sorts": SORTS,
             "page": page_no,
-            "pages": max(1, -(-listing["total"] // PRODUCTS_PER_PAGE)),
+            "pages": page_count(listing["total"], PRODUCTS_PER_PAGE),
             "page_url": page_url,
         },
     )

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -17,13 +16,13 @@ from markupsafe import Markup, escape
 from app.kit import regions
 from app.kit.guard import PAGE_CSP, PAGE_HEADERS
 from app.kit.money import format_yuan
+from app.kit.time import format_shop_time
 from app.storefront import csrf
 from app.storefront.labels import CERTIFICATE_LABELS, EVENT_LABELS
 
 APP_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = APP_DIR / "templates"
 STATIC_DIR = APP_DIR / "static"
-SHOP_TZ = ZoneInfo("Asia/Shanghai")
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 env = templates.env
@@ -49,14 +48,7 @@ def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str
         except ValueError:
             return value
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            try:
-                value = value.astimezone(SHOP_TZ)
-            except (OverflowError, ValueError):
-                # A stored time at the edge of the calendar (9999-12-31 in UTC) has no Beijing time: show
-                # it as it is rather than fail the page.
-                return value.strftime(fmt) + " UTC"
-        return value.strftime(fmt)
+        return format_shop_time(value, fmt) if value.tzinfo is not None else value.strftime(fmt)
     if isinstance(value, date):
         return value.strftime("%Y-%m-%d")
     return str(value)

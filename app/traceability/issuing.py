@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,3 +175,15 @@ async def codes_csv(session: AsyncSession, batch_id: int, *, run_id: int | None)
         for c in rows
     )
     return batch.batch_no, text.encode("utf-8-sig")
+
+
+async def batch_label_sheet(
+    session: AsyncSession, batch_id: int, *, run_id: int | None, limit: int
+) -> labels.LabelSheet:
+    """The label sheet of a batch's live codes (one run's, or all), at most `limit` labels. Drawing takes a
+    while for thousands of codes, so it runs off the event loop."""
+    batch, codes = await codes_for_labels(session, batch_id, run_id=run_id, limit=limit)
+    pdf = await anyio.to_thread.run_sync(
+        labels.label_sheet, codes, trace_url, f"Trace labels {batch.batch_no}"
+    )
+    return labels.LabelSheet(batch.batch_no, pdf)

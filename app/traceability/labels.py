@@ -1,10 +1,14 @@
-"""Printable label sheets (A4, 3 x 8 labels: the QR code with the code printed under it) and CSV exports."""
+"""Printable label sheets (A4, 3 x 8 labels: the QR code with the code printed under it) and CSV exports.
+
+`batch_label_sheet` is the one way to print a batch's labels: the staff API and the back-office page call it.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import segno
 from reportlab.lib.pagesizes import A4
@@ -60,6 +64,16 @@ def label_sheet(codes: list[str], url_for: Callable[[str], str], title: str) -> 
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class LabelSheet:
+    batch_no: str
+    pdf: bytes
+
+    @property
+    def filename(self) -> str:
+        return f"labels-{self.batch_no}.pdf"
 
 
 def codes_csv(rows: Iterable[tuple[str, str, str, str, str]]) -> str:

@@ -44,7 +44,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import case, delete, func, insert, select, update
@@ -54,12 +54,12 @@ from app.config import get_settings
 from app.db import get_engine, session_scope, utcnow
 from app.events import emit
 from app.kit import leandb
+from app.kit.time import shop_today
 from app.redis import RedisError, get_redis
 from app.traceability.models import Batch, TraceCode, TraceCodeScanner, TraceScan, TraceScanFlush
 
 log = logging.getLogger(__name__)
 
-CHINA_TZ = timezone(timedelta(hours=8))
 DEVICE_COOKIE = "dx_scanner"
 DEVICE_COOKIE_MAX_AGE = 2 * 365 * 86400
 PREFIX = "daoxiang:trace:"
@@ -196,11 +196,6 @@ def judge(*, scanner_count: int, revoked: bool, best_before_on: date | None, tod
     return reasons
 
 
-def china_today() -> date:
-    """Best-before dates are Chinese calendar days."""
-    return datetime.now(CHINA_TZ).date()
-
-
 @dataclass(frozen=True)
 class CodeState:
     code: str
@@ -235,7 +230,7 @@ async def emit_scanned(session: AsyncSession, scans: list[Scan]) -> dict[int, Co
         .where(TraceCode.id.in_(sorted(latest)))
         .order_by(TraceCode.id)
     )
-    today, states = china_today(), {}
+    today, states = shop_today(), {}
     for row in rows:
         reasons = judge(
             scanner_count=row.scanner_count,

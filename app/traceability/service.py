@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.catalog.cache import invalidate
-from app.traceability import files, repository, scans
+from app.kit.time import shop_today as today  # certificates and best-before dates are shop calendar days
+from app.traceability import files, repository
 from app.traceability.errors import (
     BatchNoTaken,
     BatchNotFound,
@@ -42,14 +43,6 @@ from app.traceability.schemas import (
     ProducerCreate,
     ProducerRead,
 )
-
-CHINA_TZ = timezone(timedelta(hours=8))
-
-
-def today() -> date:
-    """Certificates and best-before dates are Chinese calendar days."""
-    return scans.china_today()
-
 
 # Producers and plots
 

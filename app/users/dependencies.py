@@ -68,12 +68,6 @@ async def current_principal(
     return principal
 
 
-async def optional_user(
-    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User | None:
-    return await user_from_token(session, token)
-
-
 async def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
     if user.role not in STAFF_ROLES:
         raise Forbidden("Shop staff only.")
@@ -88,6 +82,5 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
 
 CurrentUser = Annotated[User, Depends(current_user)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-OptionalUser = Annotated[User | None, Depends(optional_user)]
 StaffUser = Annotated[User, Depends(staff_user)]
 AdminUser = Annotated[User, Depends(admin_user)]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from app.kit import regions
-from app.kit.schemas import InputModel, OutputModel
+from app.kit.schemas import InputModel, OutputModel, reject_nulls
 
 MobilePhone = Annotated[
     str,
@@ -105,11 +105,7 @@ class AddressUpdate(InputModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            nulls = [key for key, value in data.items() if value is None]
-            if nulls:
-                raise ValueError(f"fields may be left out but not set to null: {', '.join(nulls)}")
-        return data
+        return reject_nulls(data)
 
 
 class AddressRead(OutputModel):
@@ -147,8 +143,4 @@ class UserUpdate(InputModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            nulls = [key for key, value in data.items() if value is None]
-            if nulls:
-                raise ValueError(f"fields may be left out but not set to null: {', '.join(nulls)}")
-        return data
+        return reject_nulls(data)

@@ -10,9 +10,10 @@ from sqlalchemy import update
 from app.catalog.models import Product, ProductStatus, Sku
 from app.config import get_settings
 from app.db import session_scope
-from tests.orders.factories import create_product, create_sku, customer, set_stock, sku_on_sale
+from tests.catalog.factories import create_product, create_sku
+from tests.orders.factories import customer, set_stock, sku_on_sale
+from tests.problems import assert_problem
 from tests.users.factories import auth
-from tests.users.test_router import assert_problem
 
 CONTRACT_LINE_FIELDS = {"sku_id", "product_id", "name", "quantity", "unit_price_fen", "subtotal_fen"}
 
@@ -24,7 +25,7 @@ async def put(client, user, sku_id, quantity):
 class TestCart:
     async def test_set_read_and_remove(self, client):
         me, _ = await customer()
-        product = await create_product(name="五常大米 稻花香2号")
+        product = await create_product(name="五常大米 稻花香2号", skus=[])
         small = await create_sku(product, name="2.5kg", price_fen=3990, stock=20)
         big = await create_sku(product, name="10kg", price_fen=13800, stock=20)
         assert (await put(client, me, small.id, 2)).status_code == 200
@@ -108,7 +109,7 @@ class TestCart:
 
     async def test_not_on_sale_is_404_and_sold_out_is_409(self, client):
         me, _ = await customer()
-        draft = await create_sku(await create_product(status=ProductStatus.draft.value))
+        draft = await create_sku(await create_product(status=ProductStatus.draft.value, skus=[]))
         sold_out = await sku_on_sale(stock=0)
         assert_problem(await put(client, me, draft.id, 1), 404, "sku_not_found")
         assert_problem(await put(client, me, 999999, 1), 404, "sku_not_found")

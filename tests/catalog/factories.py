@@ -33,7 +33,8 @@ async def create_product(
     skus: list[dict[str, Any]] | None = None,
     **overrides: Any,
 ) -> Product:
-    """A product with SKUs (default one 5 kg SKU at ¥128.00, 100 in stock)."""
+    """A product with SKUs (default one 5 kg SKU at ¥128.00, 100 in stock; `skus=[]` for none), written as a
+    staff save would: search text, lowest price and the catalogue's cache version."""
     fields: dict[str, Any] = dict(
         subtitle="当季新米 黑龙江五常原产",
         description="五常市民乐乡稻田种植，米粒饱满，蒸煮后清香软糯。",
@@ -61,6 +62,20 @@ async def create_product(
         cache.invalidate(session)  # as every staff write does
         await session.refresh(product)
     return product
+
+
+async def create_sku(product: Product, **overrides: Any) -> Sku:
+    """One more SKU of `product` (default 5 kg at ¥59.90, 100 in stock)."""
+    fields: dict[str, Any] = dict(name="5kg 真空包装", price_fen=5990, stock=100, weight_g=5000)
+    fields.update(overrides)
+    async with session_scope() as session:
+        sku = Sku(product_id=product.id, **fields)
+        session.add(sku)
+        await session.flush()
+        await repository.refresh_min_price(session, product.id)
+        cache.invalidate(session)
+        await session.refresh(sku)
+    return sku
 
 
 async def skus_of(product: Product) -> list[Sku]:

@@ -11,8 +11,8 @@ from app.db import session_scope
 from app.events import OutboxEvent
 from app.users.models import Role
 from tests.catalog.factories import create_category, create_product, skus_of
+from tests.problems import assert_problem
 from tests.users.factories import auth, create_user
-from tests.users.test_router import assert_problem
 
 NEW_PRODUCT = {
     "name": "五常大米 稻花香2号",

@@ -14,8 +14,8 @@ from app.config import get_settings
 from app.db import session_scope
 from app.users.models import Role
 from tests.catalog.factories import create_product
+from tests.problems import assert_problem
 from tests.users.factories import auth, create_user
-from tests.users.test_router import assert_problem
 
 
 def picture(

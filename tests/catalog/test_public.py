@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.catalog.factories import create_category, create_product
-from tests.users.test_router import assert_problem
+from tests.problems import assert_problem
 
 LIST_ITEM_FIELDS = {"id", "name", "subtitle", "cover_image", "min_price_fen", "origin", "variety", "sales"}
 DETAIL_FIELDS = {

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from app.db import session_scope
-from app.notifications.models import Notification
+from tests.notifications.factories import create_notification
 from tests.users.factories import auth, create_user
-
-
-async def create_notification(user, **overrides) -> Notification:
-    fields = dict(
-        user_id=user.id, event_id="e", event_type="order.shipped", title="订单已发货", body="订单已发货。"
-    )
-    fields.update(overrides)
-    async with session_scope() as session:
-        notification = Notification(**fields)
-        session.add(notification)
-    return notification
 
 
 class TestListNotifications:

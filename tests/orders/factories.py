@@ -1,55 +1,26 @@
-"""Plain factory functions with keyword overrides: products and SKUs straight through the catalogue models,
-customers with an address, and orders placed through the API."""
+"""Plain factory functions with keyword overrides for orders: customers with an address, a SKU on sale, and
+orders placed through the API (products and SKUs come from tests.catalog.factories)."""
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
-from app.catalog.models import Product, ProductStatus, Sku
+from app.catalog.models import Product, Sku
 from app.db import session_scope, utcnow
 from app.orders import service as orders_service
 from app.orders.models import Order, OrderStatus
 from app.users.models import Address, Role, User
+from tests.catalog.factories import create_product, create_sku
 from tests.users.factories import auth, create_address, create_user
-
-_seq = itertools.count(1)
-
-
-async def create_product(**overrides: Any) -> Product:
-    fields: dict[str, Any] = dict(
-        name=f"五常大米 稻花香2号 {next(_seq)}",
-        subtitle="当季新米",
-        origin="黑龙江五常",
-        variety="稻花香2号",
-        status=ProductStatus.published.value,
-        published_at=utcnow(),
-    )
-    fields.update(overrides)
-    async with session_scope() as session:
-        product = Product(**fields)
-        session.add(product)
-        await session.flush()
-    return product
-
-
-async def create_sku(product: Product, **overrides: Any) -> Sku:
-    fields: dict[str, Any] = dict(name="5kg 真空包装", price_fen=5990, stock=100, weight_g=5000)
-    fields.update(overrides)
-    async with session_scope() as session:
-        sku = Sku(product_id=product.id, **fields)
-        session.add(sku)
-        await session.flush()
-    return sku
 
 
 async def sku_on_sale(**overrides: Any) -> Sku:
     """A published product with one SKU (¥59.90, 100 in stock unless overridden)."""
-    return await create_sku(await create_product(), **overrides)
+    return await create_sku(await create_product(skus=[]), **overrides)
 
 
 async def stock_of(sku_id: int) -> int:

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from app.db import session_scope
+from app.kit.time import SHOP_TZ, shop_today
 from app.orders.models import Order
-from app.orders.service import SHOP_TZ
 from app.users.models import Role
 from tests.orders.factories import (
     customer,
@@ -23,9 +23,9 @@ from tests.orders.factories import (
     staff,
     stock_of,
 )
+from tests.problems import assert_problem
 from tests.traceability import factories as trace_factories
 from tests.users.factories import auth
-from tests.users.test_router import assert_problem
 
 STAFF_ROUTES = [
     ("GET", "/api/admin/orders", None),
@@ -85,7 +85,7 @@ class TestListOrders:
 
         assert await ids("") == [b1["id"], a2["id"], a1["id"]]
         assert await ids("status=paid") == [a2["id"]]
-        today = datetime.now(SHOP_TZ).date()
+        today = shop_today()
         assert await ids(f"date_from={today}") == [b1["id"], a2["id"]]
         assert await ids(f"date_to={today - timedelta(days=1)}") == [a1["id"]]
         assert await ids(f"date_from={three_days_ago.date()}&date_to={three_days_ago.date()}") == [a1["id"]]
@@ -233,7 +233,7 @@ class TestExport:
         me, address = await customer(recipient="=HYPERLINK(1)")
         order = await paid_order(client, me, address, sku, qty=2)
         await pending_order(client, me, address, sku)
-        today = datetime.now(SHOP_TZ).date()
+        today = shop_today()
         response = await client.get(
             f"/api/admin/orders/export.csv?date_from={today}&date_to={today}", headers=auth(await staff())
         )

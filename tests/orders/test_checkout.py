@@ -13,18 +13,17 @@ from app.catalog.models import ProductStatus
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.orders.models import OrderHistory
+from tests.catalog.factories import create_product, create_sku
 from tests.orders.factories import (
     count_orders,
-    create_product,
-    create_sku,
     customer,
     place,
     set_stock,
     sku_on_sale,
     stock_of,
 )
+from tests.problems import assert_problem
 from tests.users.factories import auth, create_address, create_user
-from tests.users.test_router import assert_problem
 
 CONTRACT_ORDER_FIELDS = {
     "id",
@@ -146,8 +145,8 @@ class TestCreateOrder:
     async def test_items_not_on_sale_are_409_and_change_nothing(self, client):
         user, address = await customer()
         ok = await sku_on_sale(stock=5)
-        archived = await create_sku(await create_product(status=ProductStatus.archived.value))
-        draft = await create_sku(await create_product(status=ProductStatus.draft.value))
+        archived = await create_sku(await create_product(status=ProductStatus.archived.value, skus=[]))
+        draft = await create_sku(await create_product(status=ProductStatus.draft.value, skus=[]))
         switched_off = await sku_on_sale(is_active=False)
         response = await place(
             client,

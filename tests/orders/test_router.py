@@ -12,8 +12,8 @@ from tests.orders.factories import (
     sku_on_sale,
     stock_of,
 )
+from tests.problems import assert_problem
 from tests.users.factories import auth
-from tests.users.test_router import assert_problem
 
 
 class TestListMyOrders:

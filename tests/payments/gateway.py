@@ -28,6 +28,11 @@ from app.payments.providers import keys
 from app.payments.providers.alipay import notification_content, sign_content
 
 
+def yuan(fen: int) -> str:
+    """An amount as Alipay writes it ('59.90'); written out here, not taken from the code under test."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
 def new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -79,8 +84,8 @@ def alipay_notification(
 ) -> dict[str, str]:
     if key is ALIPAY_PLATFORM and trade_status == "TRADE_SUCCESS":
         # The real gateway sends this only for a trade it holds: so does the stand-in.
-        yuan, _, cents = total_amount.partition(".")
-        STATE.alipay_trades[out_trade_no] = (trade_status, int(yuan) * 100 + int(cents.ljust(2, "0")))
+        whole, _, cents = total_amount.partition(".")
+        STATE.alipay_trades[out_trade_no] = (trade_status, int(whole) * 100 + int(cents.ljust(2, "0")))
     return alipay_form(
         {
             "notify_time": "2026-11-25 21:00:05",
@@ -269,7 +274,7 @@ async def alipay_gateway(request: Request) -> Response:
             method, {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST"}
         )
     status, fen = trade
-    yuan = f"{fen // 100}.{fen % 100:02d}"
+    amount = yuan(fen)
     if method == "alipay.trade.query":
         return _alipay_answer(
             method,
@@ -279,7 +284,7 @@ async def alipay_gateway(request: Request) -> Response:
                 "out_trade_no": biz["out_trade_no"],
                 "trade_no": "2026112522001499999",
                 "trade_status": status,
-                "total_amount": yuan,
+                "total_amount": amount,
                 "send_pay_date": "2026-11-25 21:00:04",
             },
         )

@@ -49,7 +49,7 @@ class TestConcurrentReplays:
         payment = await start_payment(client, user, order["id"], "alipay")
         out_trade_no = (await payment_row(payment["id"])).out_trade_no
         fen = order["total_fen"]
-        params = gw.alipay_notification(out_trade_no, f"{fen // 100}.{fen % 100:02d}")
+        params = gw.alipay_notification(out_trade_no, gw.yuan(fen))
         notify = [
             client.post(
                 "/api/payments/alipay/notify",

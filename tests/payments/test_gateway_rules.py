@@ -16,10 +16,6 @@ from tests.payments.factories import order_to_pay, payment_row, start_payment, s
 from tests.users.factories import auth
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def alipay_sdk_as_alipay() -> AliPay:
     """python-alipay-sdk holding Alipay's (test) key pair: it signs what Alipay signs and verifies as the SDK
     verifies notifications."""
@@ -96,7 +92,7 @@ class TestAlipayNotificationSignature:
         user, _, order = await order_to_pay(client)
         payment = await start_payment(client, user, order["id"], "alipay")
         out_trade_no = (await payment_row(payment["id"])).out_trade_no
-        params = {**gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])), **extra}
+        params = {**gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"])), **extra}
         response = await _alipay_post(client, alipay_sdk_notice(params))
         assert (response.status_code, response.text) == (200, "success")
         assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
@@ -105,7 +101,7 @@ class TestAlipayNotificationSignature:
         user, _, order = await order_to_pay(client)
         payment = await start_payment(client, user, order["id"], "alipay")
         out_trade_no = (await payment_row(payment["id"])).out_trade_no
-        params = {**gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])), "passback_params": ""}
+        params = {**gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"])), "passback_params": ""}
         signed = alipay_sdk_notice(params)
         signed.pop("passback_params")
         response = await _alipay_post(client, signed)
@@ -180,7 +176,9 @@ class TestLatePaymentsAnswerAtOnce:
         await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
         calls_while_answering: list[str] = []
         gateways.while_refunding = lambda: calls_while_answering.append("refund called")
-        response = await _alipay_post(client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
+        response = await _alipay_post(
+            client, gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
+        )
         assert response.text == "success"
         assert calls_while_answering == []
         assert await state_of(order["id"], payment["id"]) == ("refunding", "succeeded")
@@ -200,7 +198,7 @@ class TestRefundBookkeeping:
         payment = await start_payment(client, user, order["id"], "alipay")
         out_trade_no = (await payment_row(payment["id"])).out_trade_no
         await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
-        await _alipay_post(client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
+        await _alipay_post(client, gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"])))
         gateways.refuse_refunds = True
         assert await run_job("payments.retry_refunds") == 0
         [refund] = await refunds()

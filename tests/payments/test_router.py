@@ -52,10 +52,6 @@ async def _wechat_notify(client, body: bytes, headers: dict[str, str]):
     return await client.post("/api/payments/wechat/notify", content=body, headers=headers)
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 async def _alipay_payment(client):
     user, sku, order = await order_to_pay(client)
     payment = await start_payment(client, user, order["id"], "alipay")
@@ -149,7 +145,7 @@ class TestCreatePayment:
         assert params["method"] == "alipay.trade.page.pay" and params["sign_type"] == "RSA2"
         assert keys.rsa_verify(gw.ALIPAY_MERCHANT.public_key(), sign_content(params).encode(), params["sign"])
         biz = json.loads(params["biz_content"])
-        assert biz["total_amount"] == _yuan(order["total_fen"])
+        assert biz["total_amount"] == gw.yuan(order["total_fen"])
         assert biz["out_trade_no"] == (await payment_row(payment["id"])).out_trade_no
         assert params["notify_url"] == "http://testserver/api/payments/alipay/notify"
 
@@ -253,7 +249,7 @@ class TestSandboxNotify:
 class TestAlipayNotify:
     async def test_a_verified_success_pays_the_order(self, client, gateways):
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
-        params = gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+        params = gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
         response = await _alipay_notify(client, params)
         assert (response.status_code, response.text) == (200, "success")
         assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
@@ -265,7 +261,7 @@ class TestAlipayNotify:
     async def test_the_amount_is_compared_in_fen_not_as_a_float(self, client, gateways):
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
         fen = order["total_fen"]
-        short = f"{fen // 100}.{fen % 100 // 10}" if fen % 10 == 0 else _yuan(fen)
+        short = f"{fen // 100}.{fen % 100 // 10}" if fen % 10 == 0 else gw.yuan(fen)
         response = await _alipay_notify(client, gw.alipay_notification(out_trade_no, short))
         assert response.text == "success"
         assert await state_of(order["id"], payment["id"]) == ("paid", "succeeded")
@@ -273,13 +269,13 @@ class TestAlipayNotify:
     @pytest.mark.parametrize("tamper", ["forged", "truncated", "other_key", "no_sign", "changed_amount"])
     async def test_a_bad_signature_changes_nothing(self, client, gateways, tamper):
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
-        params = gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+        params = gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
         if tamper == "forged":
             params["sign"] = params["sign"][:-8] + "AAAAAAA="
         elif tamper == "truncated":
             params.pop("gmt_payment")
         elif tamper == "other_key":
-            params = gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]), key=gw.ATTACKER)
+            params = gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]), key=gw.ATTACKER)
         elif tamper == "no_sign":
             params.pop("sign")
         else:
@@ -291,7 +287,7 @@ class TestAlipayNotify:
 
     async def test_a_truncated_body_changes_nothing(self, client, gateways):
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
-        body = gw.form_body(gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
+        body = gw.form_body(gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"])))
         response = await client.post(
             "/api/payments/alipay/notify",
             content=body[: len(body) // 2],
@@ -303,7 +299,7 @@ class TestAlipayNotify:
     async def test_another_app_id_is_acknowledged_and_pays_nothing(self, client, gateways):
         """Signed by Alipay for another app: the gateway stops resending, staff take it (test_notices)."""
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
-        params = gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]), app_id="2021999999999999")
+        params = gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]), app_id="2021999999999999")
         response = await _alipay_notify(client, params)
         assert response.text == "success"
         assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
@@ -323,7 +319,7 @@ class TestAlipayNotify:
     async def test_wait_buyer_pay_is_acknowledged_and_changes_nothing(self, client, gateways):
         _, _, order, payment, out_trade_no = await _alipay_payment(client)
         params = gw.alipay_notification(
-            out_trade_no, _yuan(order["total_fen"]), trade_status="WAIT_BUYER_PAY"
+            out_trade_no, gw.yuan(order["total_fen"]), trade_status="WAIT_BUYER_PAY"
         )
         assert (await _alipay_notify(client, params)).text == "success"
         assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
@@ -402,7 +398,7 @@ class TestLatePayment:
         await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
         assert await stock_of(sku.id) == 10
         response = await _alipay_notify(
-            client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+            client, gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
         )
         assert response.text == "success"  # acknowledged: the gateway must stop retrying
         assert gateways.refund_calls == []  # answered at once; the job refunds
@@ -415,7 +411,7 @@ class TestLatePayment:
         assert len(await events_of("payment.refunded")) == 1
         assert [e["stock_returned"] for e in await events_of("order.refunded")] == [False]
         # A replay of the notification refunds nothing more.
-        await _alipay_notify(client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
+        await _alipay_notify(client, gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"])))
         assert gateways.refund_calls == [refund.out_refund_no]
 
     async def test_when_the_gateway_refuses_the_refund_the_job_finishes_it(self, client, gateways):
@@ -423,7 +419,7 @@ class TestLatePayment:
         await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
         gateways.refuse_refunds = True
         response = await _alipay_notify(
-            client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+            client, gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
         )
         assert response.text == "success"
         assert await state_of(order["id"], payment["id"]) == ("refunding", "succeeded")
@@ -440,7 +436,7 @@ class TestLatePayment:
         await sandbox_notify(client, sandbox_body(first, order))
         out_trade_no = (await payment_row(second["id"])).out_trade_no
         response = await _alipay_notify(
-            client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+            client, gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
         )
         assert response.text == "success"
         assert await run_job("payments.retry_refunds") == 1
@@ -484,7 +480,7 @@ class TestPaymentRacingCancel:
 class TestStaffRefund:
     async def _paid_by_alipay(self, client):
         user, sku, order, payment, out_trade_no = await _alipay_payment(client)
-        await _alipay_notify(client, gw.alipay_notification(out_trade_no, _yuan(order["total_fen"])))
+        await _alipay_notify(client, gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"])))
         response = await client.post(
             f"/api/orders/{order['id']}/refund-request", json={"reason": "买多了"}, headers=auth(user)
         )

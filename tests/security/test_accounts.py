@@ -30,17 +30,9 @@ from app.users.errors import WeakPassword
 from app.users.models import Role, User
 from tests.conftest import HAS_REDIS
 from tests.orders.factories import count_orders, customer, sku_on_sale
+from tests.problems import assert_problem
 from tests.storefront.pages import csrf_token, log_in
 from tests.users.factories import DEFAULT_PASSWORD, auth, create_user, login, next_phone
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert "Traceback" not in response.text
-    return body
 
 
 async def count_users() -> int:
@@ -162,7 +154,7 @@ class TestWeakPasswordsAreRefused:
             "/register",
             data={"phone": phone, "password": password, "password_confirm": password, "csrf_token": token},
         )
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert "密码" in response.text and 'aria-invalid="true"' in response.text
         assert await count_users() == 0
 
@@ -632,7 +624,7 @@ class TestAccountSecurityPage:
                 "csrf_token": token,
             },
         )
-        assert r.status_code == 400 and message in r.text
+        assert r.status_code == 422 and message in r.text
         assert (await login(client, user.phone)).status_code == 200
 
     async def test_log_out_everywhere_ends_this_and_every_other_session(self, client):

@@ -46,8 +46,8 @@ from tests.orders.factories import (
     stock_of,
 )
 from tests.orders.factories import place as place_named
+from tests.problems import assert_problem
 from tests.users.factories import auth, create_address, create_user
-from tests.users.test_router import assert_problem
 
 # ---------------------------------------------------------------------------------------------- provinces
 

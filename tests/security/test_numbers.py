@@ -133,8 +133,8 @@ class TestEveryRouteWithANumber:
             assert response.status_code < 500, (value[:20], response.status_code, response.text[:300])
             if target in path_params:
                 if is_page(route):
-                    # A page for an id that cannot exist is the "not found" page (a form post: its 400 page).
-                    assert response.status_code in (400, 404), (value[:20], response.status_code)
+                    # A page for an id that cannot exist is the "not found" page (a form post: its 422 page).
+                    assert response.status_code in (404, 422), (value[:20], response.status_code)
                     assert response.headers["content-type"].startswith("text/html")
                 else:
                     assert response.status_code in (404, 422), (value[:20], response.status_code)
@@ -185,7 +185,7 @@ class TestFormFields:
             token = csrf_from((await c.get("/")).text)
             for data in ({"sku_id": value, "quantity": "1"}, {"sku_id": str(sku.id), "quantity": value}):
                 response = await c.post("/cart/items", data={**data, "csrf_token": token})
-                assert response.status_code == 400, response.text[:300]
+                assert response.status_code == 422, response.text[:300]
                 assert "请选择规格并填写 1 以上的数量" in response.text
         async with session_scope() as session:
             assert (await session.execute(select(func.count()).select_from(CartItem))).scalar_one() == 0
@@ -202,7 +202,7 @@ class TestFormFields:
             response = await c.post(
                 "/checkout", data={"address_id": value, "idempotency_key": "k" * 16, "csrf_token": token}
             )
-            assert response.status_code == 400, response.text[:300]
+            assert response.status_code == 422, response.text[:300]
             assert "请选择收货地址" in response.text
             assert "/orders/" not in response.headers.get("location", "")
 

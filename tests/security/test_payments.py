@@ -59,10 +59,6 @@ def _client_at(ip: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 async def _stored_for(ip: str) -> list[PaymentNotification]:
     return [n for n in await notifications() if n.client_ip == ip]
 
@@ -468,7 +464,7 @@ class TestMalformedAlipaySign:
         user, _, order = await order_to_pay(client)
         payment = await start_payment(client, user, order["id"], "alipay")
         out_trade_no = (await payment_row(payment["id"])).out_trade_no
-        params = gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+        params = gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
         pairs = list(params.items())
         change = ALIPAY_SIGN_VARIANTS[variant]
         if change == "repeat":
@@ -544,7 +540,7 @@ class TestGatewayTimesAreChecked:
         user, _, order = await order_to_pay(client)
         payment = await start_payment(client, user, order["id"], "alipay")
         out_trade_no = (await payment_row(payment["id"])).out_trade_no
-        params = gw.alipay_notification(out_trade_no, _yuan(order["total_fen"]))
+        params = gw.alipay_notification(out_trade_no, gw.yuan(order["total_fen"]))
         params["gmt_payment"] = gmt_payment
         params = gw.alipay_form({k: v for k, v in params.items() if k not in ("sign", "sign_type")})
         before = utcnow()

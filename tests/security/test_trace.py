@@ -30,8 +30,9 @@ from app.db import get_engine, session_scope
 from app.traceability import codes as codebook
 from app.traceability.models import BatchEvent, Certificate
 from app.users.models import Role
+from tests.catalog.factories import create_product
+from tests.problems import assert_problem
 from tests.traceability import factories as f
-from tests.traceability.helpers import assert_problem
 from tests.users.factories import auth, create_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,7 +285,7 @@ class TestNothingOfOursUnderMedia:
     async def _stored(self, client, staff) -> list[str]:
         _, event, response = await _event_with_photo_url(client, staff, _image("JPEG"))
         assert response.status_code == 200
-        cert = await f.create_certificate(product_id=(await f.create_product()).id)
+        cert = await f.create_certificate(product_id=(await create_product()).id)
         upload = await client.put(
             f"/api/admin/certificates/{cert.id}/file",
             files={"file": ("scan.pdf", b"%PDF-1.4\n%secret\n", "application/pdf")},
@@ -332,7 +333,7 @@ OWNERS = ["product", "batch", "producer"]
 
 
 async def _certificate(owner: str, *, published: bool) -> Certificate:
-    product = await f.create_product(status="published" if published else "draft")
+    product = await create_product(status="published" if published else "draft")
     producer = await f.create_producer()
     batch = await f.create_batch(product=product, producer=producer)
     target = {"product": {"product_id": product.id}, "batch": {"batch_id": batch.id}}.get(

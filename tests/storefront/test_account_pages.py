@@ -58,7 +58,7 @@ class TestAddressPages:
         response = await client.post(
             "/account/addresses", data={**ADDRESS, "phone": "123", "detail": "", "csrf_token": token}
         )
-        assert response.status_code == 400 and is_html(response)
+        assert response.status_code == 422 and is_html(response)
         assert "请输入 11 位中国大陆手机号" in response.text and "请填写详细地址" in response.text
         assert await addresses_of(user) == []
 
@@ -127,7 +127,7 @@ class TestProvinceOnTheAddressPages:
         response = await client.post(
             "/account/addresses", data={**ADDRESS, "province": province, "csrf_token": token}
         )
-        assert response.status_code == 400 and message in response.text
+        assert response.status_code == 422 and message in response.text
         assert 'aria-describedby="addr-province-error"' in response.text
         assert await addresses_of(user) == []
 

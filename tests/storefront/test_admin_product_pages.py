@@ -73,7 +73,7 @@ class TestAdminProducts:
                 "csrf_token": token,
             },
         )
-        assert response.status_code == 400 and "价格请填写元" in response.text
+        assert response.status_code == 422 and "价格请填写元" in response.text
         assert await products_named("坏价格") == []
 
     async def test_edit_stock_sku_and_status(self, client):

@@ -10,8 +10,9 @@ import pytest
 
 from app.traceability.models import Batch, Certificate, Plot, Producer
 from app.users.models import Role
+from tests.catalog.factories import create_product
 from tests.storefront.pages import csrf_from, log_in
-from tests.traceability.factories import create_batch, create_plot, create_producer, create_product
+from tests.traceability.factories import create_batch, create_plot, create_producer
 from tests.traceability.helpers import count_rows
 from tests.users.factories import auth, create_user
 

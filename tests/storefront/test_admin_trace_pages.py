@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability.models import BatchEvent, CodeRun
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from app.users.models import Role
 from tests.storefront.pages import csrf_from, log_in
 from tests.traceability.factories import (
@@ -91,7 +91,7 @@ class TestDashboardTracePanels:
         producer = await create_producer()
         for number, days in (("GI-SOON", 10), ("GI-LATER", 300)):
             await create_certificate(
-                number=number, producer_id=producer.id, valid_until=china_today() + timedelta(days=days)
+                number=number, producer_id=producer.id, valid_until=shop_today() + timedelta(days=days)
             )
         batch = await create_batch()
         [code] = await create_codes(batch, 1)

@@ -42,7 +42,7 @@ class TestRegisterPage:
             data={"phone": "12345", "password": "a-long-password", "password_confirm": "other-password"},
             headers={"X-CSRF-Token": token},
         )
-        assert response.status_code == 400 and is_html(response)
+        assert response.status_code == 422 and is_html(response)
         assert "请输入 11 位中国大陆手机号" in response.text
         assert 'aria-invalid="true"' in response.text
         assert await count_users() == 0
@@ -58,7 +58,7 @@ class TestRegisterPage:
                 "csrf_token": token,
             },
         )
-        assert response.status_code == 400 and "密码长度为 8–128 个字符" in response.text
+        assert response.status_code == 422 and "密码长度为 8–128 个字符" in response.text
         assert await count_users() == 0
 
     async def test_taken_phone_suggests_logging_in(self, client):
@@ -94,11 +94,11 @@ class TestLoginPage:
         response = await client.post(
             "/login", data={"phone": user.phone, "password": "wrong-password", "csrf_token": token}
         )
-        assert response.status_code == 400 and "手机号或密码错误" in response.text
+        assert response.status_code == 422 and "手机号或密码错误" in response.text
         unknown = await client.post(
             "/login", data={"phone": "13999999999", "password": "wrong-password", "csrf_token": token}
         )
-        assert unknown.status_code == 400 and "手机号或密码错误" in unknown.text
+        assert unknown.status_code == 422 and "手机号或密码错误" in unknown.text
         assert "dx_session" not in client.cookies
 
     async def test_next_cannot_leave_the_site(self, client):

@@ -1,27 +1,10 @@
 from __future__ import annotations
 
-from app.db import session_scope, utcnow
+from app.db import session_scope
 from app.notifications.models import Notification
+from tests.notifications.factories import create_notification
 from tests.storefront.pages import csrf_from, log_in
 from tests.users.factories import create_user
-
-
-async def notify(user, **overrides) -> Notification:
-    fields = dict(
-        user_id=user.id,
-        event_id=f"evt-{overrides.get('title', 'x')}",
-        event_type="order.shipped",
-        title="订单已发货",
-        body="您的订单已由顺丰速运发出。",
-        link="/orders/1",
-        created_at=utcnow(),
-    )
-    fields.update(overrides)
-    async with session_scope() as session:
-        notification = Notification(**fields)
-        session.add(notification)
-        await session.flush()
-    return notification
 
 
 async def read_at(notification_id: int):
@@ -32,8 +15,8 @@ async def read_at(notification_id: int):
 class TestNotificationPages:
     async def test_list_open_and_read_all(self, client):
         user = await create_user()
-        shipped = await notify(user)
-        paid = await notify(user, title="付款成功", event_id="evt-paid", link=None)
+        shipped = await create_notification(user)
+        paid = await create_notification(user, title="付款成功", event_id="evt-paid", link=None)
         await log_in(client, user)
         page = await client.get("/notifications")
         assert "订单已发货" in page.text and "付款成功" in page.text and "未读" in page.text
@@ -48,7 +31,7 @@ class TestNotificationPages:
 
     async def test_someone_elses_notification_is_404_and_stays_unread(self, client):
         owner = await create_user()
-        notification = await notify(owner)
+        notification = await create_notification(owner)
         await log_in(client, await create_user())
         token = csrf_from((await client.get("/notifications")).text)
         assert "订单已发货" not in (await client.get("/notifications")).text
@@ -58,7 +41,7 @@ class TestNotificationPages:
 
     async def test_an_outside_link_is_not_followed(self, client):
         user = await create_user()
-        notification = await notify(user, link="https://evil.example/")
+        notification = await create_notification(user, link="https://evil.example/")
         await log_in(client, user)
         token = csrf_from((await client.get("/notifications")).text)
         response = await client.post(f"/notifications/{notification.id}/read", data={"csrf_token": token})

@@ -66,7 +66,7 @@ class TestCartPage:
         await client.post(f"/cart/items/{sku.id}", data={"quantity": "5", "csrf_token": token})
         assert await cart_lines(user) == {sku.id: 5}
         bad = await client.post(f"/cart/items/{sku.id}", data={"quantity": "-3", "csrf_token": token})
-        assert bad.status_code == 400 and "数量需为 1 以上的整数" in bad.text
+        assert bad.status_code == 422 and "数量需为 1 以上的整数" in bad.text
         assert await cart_lines(user) == {sku.id: 5}
         await client.post(f"/cart/items/{sku.id}/delete", data={"csrf_token": token})
         assert await cart_lines(user) == {}
@@ -150,7 +150,7 @@ class TestCheckoutPage:
             "/checkout",
             data={"address_id": stranger_address.id, "idempotency_key": "k" * 20, "csrf_token": token},
         )
-        assert response.status_code == 400 and "请选择收货地址" in response.text
+        assert response.status_code == 422 and "请选择收货地址" in response.text
         assert await count_orders() == 0
 
     async def test_empty_cart_goes_to_the_cart(self, client):

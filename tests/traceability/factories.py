@@ -7,42 +7,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.catalog.models import Product, Sku
+from app.catalog.models import Product
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability import issuing as trace_issuing
 from app.traceability.models import Batch, BatchEvent, Certificate, Plot, Producer, TraceCode
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
+from tests.catalog.factories import create_product
 
 _seq = itertools.count(1)
-
-
-async def create_product(**overrides: Any) -> Product:
-    n = next(_seq)
-    fields: dict[str, Any] = dict(
-        name=f"五常大米 稻花香2号 {n}",
-        origin="黑龙江五常",
-        variety="稻花香2号",
-        status="published",
-        shelf_life_days=365,
-        min_price_fen=5990,
-    )
-    gtin = overrides.pop("gtin", None)
-    fields.update(overrides)
-    async with session_scope() as session:
-        product = Product(**fields)
-        session.add(product)
-        await session.flush()
-        session.add(
-            Sku(
-                product_id=product.id,
-                name="5kg 真空包装",
-                price_fen=5990,
-                stock=100,
-                weight_g=5000,
-                gtin=gtin,
-            )
-        )
-    return product
 
 
 async def create_producer(**overrides: Any) -> Producer:
@@ -82,7 +54,7 @@ async def create_batch(
         variety="稻花香2号",
         harvested_on=date(2026, 9, 28),
         milled_on=date(2026, 10, 8),
-        best_before_on=china_today() + timedelta(days=300),
+        best_before_on=shop_today() + timedelta(days=300),
         quantity_kg=Decimal("1000"),
         quantity_left_g=1_000_000,
     )
@@ -117,8 +89,8 @@ async def create_certificate(**overrides: Any) -> Certificate:
         kind="geographical_indication",
         number=f"GI-{next(_seq):05d}",
         issuer="国家知识产权局",
-        valid_from=china_today() - timedelta(days=365),
-        valid_until=china_today() + timedelta(days=365),
+        valid_from=shop_today() - timedelta(days=365),
+        valid_until=shop_today() + timedelta(days=365),
     )
     fields.update(overrides)
     async with session_scope() as session:

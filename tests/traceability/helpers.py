@@ -6,15 +6,6 @@ from app.db import session_scope
 from app.events import OutboxEvent
 
 
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code
-    assert "Traceback" not in response.text
-    return body
-
-
 async def events_of(event_type: str) -> list[dict]:
     async with session_scope() as session:
         rows = await session.execute(

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.catalog.factories import create_product
 from tests.traceability import factories as f
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -248,7 +249,17 @@ class TestEpcisExport:
         assert len({e["eventID"] for e in events}) == len(events)
 
     async def test_gtin_makes_a_gs1_digital_link_lot(self, client, staff):
-        product = await f.create_product(gtin="06901234567892")
+        product = await create_product(
+            skus=[
+                {
+                    "name": "5kg 真空包装",
+                    "price_fen": 5990,
+                    "stock": 100,
+                    "weight_g": 5000,
+                    "gtin": "06901234567892",
+                }
+            ]
+        )
         batch = await f.create_batch(product=product, batch_no="WC2026-01")
         await f.create_event(batch, type="packed")
         doc = (await client.get(f"/api/admin/batches/{batch.id}/epcis", headers=staff)).json()

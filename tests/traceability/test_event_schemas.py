@@ -12,10 +12,10 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import session_scope
 from app.events import OutboxEvent
-from app.traceability import service
+from app.kit.time import shop_today
 from app.users.models import Role
 from app.worker import run_job
-from tests.traceability import factories as f
+from tests.catalog.factories import create_product
 from tests.users.factories import auth, create_user
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "event-schemas"
@@ -57,7 +57,7 @@ class TestEventSchemas:
     async def test_every_emitted_event_matches_its_schema(self, client, monkeypatch):
         monkeypatch.setattr(get_settings(), "trace_suspicious_scanners", 1)
         staff = auth(await create_user(role=Role.merchant))
-        product = await f.create_product()
+        product = await create_product()
         producer = (
             await client.post(
                 "/api/admin/producers", json={"name": "p", "region": "r", "license_no": "l"}, headers=staff
@@ -82,7 +82,7 @@ class TestEventSchemas:
                 "number": "n",
                 "issuer": "i",
                 "valid_from": "2026-01-01",
-                "valid_until": (service.today() + timedelta(days=5)).isoformat(),
+                "valid_until": (shop_today() + timedelta(days=5)).isoformat(),
                 "producer_id": producer["id"],
             },
             headers=staff,

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from app.config import get_settings
+from app.kit.time import shop_today
 from app.traceability import codes as codebook
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
+from tests.catalog.factories import create_product
 from tests.traceability import factories as f
 
 
@@ -24,14 +25,14 @@ async def phone():
 
 
 async def scanned_batch(**batch_overrides):
-    product = await f.create_product(name="五常大米 稻花香2号 5kg")
+    product = await create_product(name="五常大米 稻花香2号 5kg")
     producer = await f.create_producer(name="五常市示例水稻种植合作社", license_no="GI-WC-0001")
     plot = await f.create_plot(producer, name="民乐 3 号地", village="民乐朝鲜族乡")
     batch = await f.create_batch(product=product, producer=producer, plot=plot, **batch_overrides)
     await f.create_event(batch, type="harvested", location="民乐乡 3 号地")
     await f.create_certificate(producer_id=producer.id, number="GI-OK-1")
     await f.create_certificate(
-        kind="green_food", batch_id=batch.id, number="LB-OLD", valid_until=china_today() - timedelta(days=3)
+        kind="green_food", batch_id=batch.id, number="LB-OLD", valid_until=shop_today() - timedelta(days=3)
     )
     [code] = await f.create_codes(batch)
     return code
@@ -78,7 +79,7 @@ class TestTracePage:
 
     async def test_suspicious_is_unmistakable(self, client, phone, monkeypatch):
         monkeypatch.setattr(get_settings(), "trace_suspicious_scanners", 1)
-        code = await scanned_batch(best_before_on=china_today() - timedelta(days=1))
+        code = await scanned_batch(best_before_on=shop_today() - timedelta(days=1))
         await client.get(f"/trace/{code}")
         html = (await phone.get(f"/trace/{code}")).text
         assert 'data-verdict="suspicious"' in html and "可疑" in html

@@ -10,14 +10,15 @@ from sqlalchemy import select
 
 from app.config import get_settings
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability.models import Batch, BatchAllocation
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from tests.orders import factories as of
+from tests.problems import assert_problem
 from tests.traceability import factories as f
-from tests.traceability.helpers import assert_problem, count_rows
+from tests.traceability.helpers import count_rows
 from tests.users.factories import auth
 
-TODAY = china_today()
+TODAY = shop_today()
 
 
 async def quantity_left_g(batch_id: int) -> int:

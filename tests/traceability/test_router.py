@@ -7,12 +7,14 @@ from sqlalchemy import select
 
 from app.config import get_settings
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability import codes as codebook
 from app.traceability.models import Batch, BatchEvent, Certificate, Plot, Producer, TraceCode, TraceScan
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from app.users.models import Role
+from tests.catalog.factories import create_product
+from tests.problems import assert_problem
 from tests.traceability import factories as f
-from tests.traceability.helpers import assert_problem, count_rows, events_of, flush_scans
+from tests.traceability.helpers import count_rows, events_of, flush_scans
 from tests.users.factories import auth, create_user
 
 
@@ -132,7 +134,7 @@ class TestProducers:
 
 class TestBatches:
     async def test_create_with_plot_name_creates_the_plot(self, client, staff):
-        product, producer = await f.create_product(), await f.create_producer()
+        product, producer = await create_product(shelf_life_days=365), await f.create_producer()
         body = {
             "product_id": product.id,
             "producer_id": producer.id,
@@ -159,7 +161,7 @@ class TestBatches:
 
     async def test_plot_by_id_must_be_the_producers(self, client, staff):
         product, producer, other = (
-            await f.create_product(),
+            await create_product(),
             await f.create_producer(),
             await f.create_producer(),
         )
@@ -190,7 +192,7 @@ class TestBatches:
         ],
     )
     async def test_bad_input_changes_nothing(self, client, staff, change, status, code):
-        product, producer = await f.create_product(), await f.create_producer()
+        product, producer = await create_product(), await f.create_producer()
         body = {"product_id": product.id, "producer_id": producer.id, "quantity_kg": 10, **change}
         assert_problem(await client.post("/api/admin/batches", json=body, headers=staff), status, code)
         assert await count_rows(Batch) == 0 and await count_rows(Plot) == 0
@@ -296,7 +298,7 @@ def _png_bytes() -> bytes:
 class TestCertificates:
     async def test_create_for_each_owner_and_see_expiry(self, client, staff):
         batch = await f.create_batch()
-        today = china_today()
+        today = shop_today()
         for owner in (
             {"producer_id": batch.producer_id},
             {"batch_id": batch.id},
@@ -469,7 +471,7 @@ class TestCsv:
 
 class TestVerify:
     async def test_verification_contract(self, client):
-        product = await f.create_product(name="五常大米 稻花香2号")
+        product = await create_product(name="五常大米 稻花香2号")
         producer = await f.create_producer(name="五常市示例合作社", license_no="GI-001")
         plot = await f.create_plot(producer, name="民乐 3 号地")
         batch = await f.create_batch(product=product, producer=producer, plot=plot)
@@ -477,7 +479,7 @@ class TestVerify:
         await f.create_event(batch, type="harvested", occurred_at=_at("2026-09-28T08:30:00+08:00"))
         await f.create_certificate(producer_id=producer.id)
         await f.create_certificate(
-            kind="organic", batch_id=batch.id, valid_until=china_today() - timedelta(days=1)
+            kind="organic", batch_id=batch.id, valid_until=shop_today() - timedelta(days=1)
         )
         [code] = await f.create_codes(batch)
 
@@ -621,7 +623,7 @@ class TestVerify:
         assert body["verdict"] == "suspicious" and body["reasons"] == ["revoked"]
 
     async def test_past_best_before_is_suspicious(self, client):
-        batch = await f.create_batch(best_before_on=china_today() - timedelta(days=2))
+        batch = await f.create_batch(best_before_on=shop_today() - timedelta(days=2))
         [code] = await f.create_codes(batch)
         body = (await client.get(f"/api/trace/{code}")).json()
         assert body["verdict"] == "suspicious" and body["reasons"] == ["past_best_before"]

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from app.config import get_settings
 from app.db import get_engine, session_scope
+from app.kit.time import shop_today
 from app.traceability import scans
 from app.traceability.models import TraceCode, TraceScan
-from app.traceability.service import today as china_today
 from tests.traceability import factories as f
 from tests.traceability.helpers import events_of, flush_scans
 
@@ -119,7 +119,7 @@ class TestGenuineBagsStayGenuine:
         assert "1 个（同一设备反复扫描只算一个）" in html and "3 次" in html
 
     async def test_past_best_before_is_still_said_whoever_scans(self):
-        batch = await f.create_batch(best_before_on=china_today() - timedelta(days=1))
+        batch = await f.create_batch(best_before_on=shop_today() - timedelta(days=1))
         [code] = await f.create_codes(batch)
         async with phone("192.0.2.1") as buyer:
             body = (await buyer.get(f"/api/trace/{code}")).json()
@@ -211,7 +211,7 @@ def _migration():
 class TestOldFlagsAreJudgedAgain:
     async def test_flags_of_the_request_rule_are_cleared_unless_a_new_reason_holds(self):
         batch = await f.create_batch()
-        old_batch = await f.create_batch(best_before_on=china_today() - timedelta(days=3))
+        old_batch = await f.create_batch(best_before_on=shop_today() - timedelta(days=3))
         hammered, cloned, revoked = await f.create_codes(batch, 3)
         [expired] = await f.create_codes(old_batch)
         now = scans.utcnow()

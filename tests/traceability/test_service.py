@@ -9,30 +9,30 @@ import pytest
 
 from app.config import get_settings
 from app.db import session_scope
+from app.kit.time import shop_today
 from app.traceability import certificates as trace_certificates
 from app.traceability import issuing as trace_issuing
-from app.traceability import service
 from app.traceability import stories as trace_stories
 from app.traceability.errors import SaleBlockedExpiredGI
 from app.traceability.models import CodeRun, TraceCode
-from app.traceability.service import today as china_today  # the shop's calendar day, not UTC's
 from app.users.models import Role
 from app.worker import run_job
+from tests.catalog.factories import create_product
 from tests.traceability import factories as f
 from tests.traceability.helpers import count_rows, events_of
 from tests.users.factories import auth, create_user
 
-TODAY = china_today()
+TODAY = shop_today()
 
 
 class TestCertificateExpiryWarning:
     async def test_warns_once_30_days_before_expiry(self):
         producer = await f.create_producer()
         soon = await f.create_certificate(
-            producer_id=producer.id, valid_until=service.today() + timedelta(days=30)
+            producer_id=producer.id, valid_until=shop_today() + timedelta(days=30)
         )
-        await f.create_certificate(producer_id=producer.id, valid_until=service.today() + timedelta(days=31))
-        await f.create_certificate(producer_id=producer.id, valid_until=service.today() - timedelta(days=1))
+        await f.create_certificate(producer_id=producer.id, valid_until=shop_today() + timedelta(days=31))
+        await f.create_certificate(producer_id=producer.id, valid_until=shop_today() - timedelta(days=1))
         assert await run_job("traceability.warn_expiring_certificates") == 1
         assert await run_job("traceability.warn_expiring_certificates") == 0
         warnings = await events_of("certificate.expiring")
@@ -43,9 +43,7 @@ class TestCertificateExpiryWarning:
     async def test_several_workers_warn_once(self):
         producer = await f.create_producer()
         for _ in range(5):
-            await f.create_certificate(
-                producer_id=producer.id, valid_until=service.today() + timedelta(days=3)
-            )
+            await f.create_certificate(producer_id=producer.id, valid_until=shop_today() + timedelta(days=3))
 
         async def worker() -> int:
             async with session_scope() as session:
@@ -60,9 +58,9 @@ class TestFlaggedProducts:
     async def test_product_whose_only_gi_expired_is_flagged(self, client):
         staff = auth(await create_user(role=Role.merchant))
         expired_product, fine_product, renewed_product = (
-            await f.create_product(),
-            await f.create_product(),
-            await f.create_product(),
+            await create_product(),
+            await create_product(),
+            await create_product(),
         )
         await f.create_certificate(product_id=expired_product.id, valid_until=TODAY - timedelta(days=1))
         await f.create_certificate(product_id=fine_product.id)
@@ -83,8 +81,8 @@ class TestFlaggedProducts:
         assert flagged[0]["gi_certificates"][0]["expired"] is True
 
     async def test_assert_sellable_blocks_only_with_the_setting(self, monkeypatch):
-        product = await f.create_product()
-        ok_product = await f.create_product()
+        product = await create_product()
+        ok_product = await create_product()
         await f.create_certificate(product_id=product.id, valid_until=TODAY - timedelta(days=1))
         async with session_scope() as session:
             await trace_certificates.assert_sellable(
@@ -169,7 +167,7 @@ class TestCodeRuns:
 
 class TestProductStory:
     async def test_batches_and_certificates_for_the_product_detail(self):
-        product = await f.create_product()
+        product = await create_product()
         producer = await f.create_producer(name="五常示例合作社")
         plot = await f.create_plot(producer, name="3 号地")
         batch = await f.create_batch(product=product, producer=producer, plot=plot)
@@ -178,7 +176,7 @@ class TestProductStory:
         await f.create_certificate(
             kind="organic", batch_id=batch.id, number="ORG-1", valid_until=TODAY - timedelta(days=1)
         )
-        await f.create_certificate(product_id=(await f.create_product()).id, number="OTHER")
+        await f.create_certificate(product_id=(await create_product()).id, number="OTHER")
         async with session_scope() as session:
             story = await trace_stories.product_story(session, product.id)
         import json
@@ -201,7 +199,7 @@ class TestSeed:
         from app.traceability import seed
         from app.traceability.models import Batch, BatchEvent, Certificate, Producer
 
-        await f.create_product(name="五常大米 稻花香2号 示例")
+        await create_product(name="五常大米 稻花香2号 示例")
         for _ in range(2):
             async with session_scope() as session:
                 await seed.seed(session)

@@ -13,8 +13,8 @@ from app.cli import alembic_config
 from app.db import get_engine, session_scope, utcnow
 from app.users.models import Address
 from tests.orders.factories import count_orders, place, sku_on_sale, stock_of
+from tests.problems import assert_problem
 from tests.users.factories import auth, create_address, create_user
-from tests.users.test_router import assert_problem
 
 # As typed before the check (with what the migration must make of it; None: kept and marked).
 LEGACY = [

@@ -12,18 +12,8 @@ from app.config import get_settings
 from app.db import session_scope
 from app.users import security, throttle
 from app.users.models import Address, RefreshToken, Role, User
+from tests.problems import assert_problem
 from tests.users.factories import DEFAULT_PASSWORD, auth, create_user, login, next_phone
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert {"type", "title", "detail"} <= body.keys()
-    assert "Traceback" not in response.text
-    return body
 
 
 async def count_users() -> int:

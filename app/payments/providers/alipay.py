@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -19,6 +19,8 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import get_settings
+from app.kit.money import fen_to_yuan
+from app.kit.time import SHOP_TZ
 from app.orders.models import Order
 from app.payments.errors import (
     AppIdMismatch,
@@ -38,12 +40,10 @@ from app.payments.providers.base import (
     RefundOutcome,
     TradeState,
     VerifiedNotification,
-    fen_to_yuan,
     send,
     yuan_to_fen,
 )
 
-BEIJING = timezone(timedelta(hours=8))
 SUCCESS_STATES = {"TRADE_SUCCESS", "TRADE_FINISHED"}
 # TRADE_CLOSED also follows a full refund; a closed trade we never saw succeed is a failed payment.
 FAILED_STATES = {"TRADE_CLOSED"}
@@ -72,7 +72,7 @@ def _beijing_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHOP_TZ)
     except ValueError as exc:
         raise BadNotification("Unreadable time in the notification.") from exc
 
@@ -107,7 +107,7 @@ class AlipayProvider(Provider):
             "format": "JSON",
             "charset": "utf-8",
             "sign_type": "RSA2",
-            "timestamp": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "timestamp": datetime.now(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S"),
             "version": "1.0",
             "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
             **extra,
@@ -130,7 +130,7 @@ class AlipayProvider(Provider):
                 "subject": f"稻香订单 {order.order_no}",
                 "product_code": "FAST_INSTANT_TRADE_PAY",
                 # Past the order's deadline the trade cannot be paid (the order is cancelled then).
-                "time_expire": order.pay_deadline.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+                "time_expire": order.pay_deadline.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S"),
             },
             notify_url=f"{base}/api/payments/alipay/notify",
             return_url=f"{base}/orders/{order.id}",

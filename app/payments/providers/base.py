@@ -146,7 +146,3 @@ def yuan_to_fen(text: str) -> int:
         raise BadNotification(f"Not an amount: {text[:20]!r}.")
     cents = (match.group(2) or "").ljust(2, "0")
     return int(match.group(1)) * 100 + int(cents)
-
-
-def fen_to_yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"

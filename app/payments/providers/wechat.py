@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.config import get_settings
+from app.kit.time import SHOP_TZ
 from app.orders.models import Order
 from app.payments.errors import (
     AppIdMismatch,
@@ -50,7 +51,6 @@ from app.payments.providers.base import (
 )
 
 MAX_CLOCK_SKEW_SECONDS = 300
-BEIJING = timezone(timedelta(hours=8))
 FAILED_STATES = {"CLOSED", "REVOKED", "PAYERROR"}
 # What each Wechatpay-* header may look like; anything else is a malformed signature.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -300,7 +300,7 @@ class WechatProvider(Provider):
                 "notify_url": f"{s.public_base_url.rstrip('/')}/api/payments/wechat/notify",
                 "amount": {"total": payment.amount_fen, "currency": "CNY"},
                 # Past the order's deadline the trade cannot be paid (the order is cancelled then).
-                "time_expire": order.pay_deadline.astimezone(BEIJING).isoformat(timespec="seconds"),
+                "time_expire": order.pay_deadline.astimezone(SHOP_TZ).isoformat(timespec="seconds"),
             },
         )
         if status != 200 or not answer.get("code_url"):

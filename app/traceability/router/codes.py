@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from app.db import SessionDep
 from app.kit.pagination import Page, PageParamsDep
 from app.kit.params import DigitsOnly, IdPath, IdQuery
-from app.traceability import issuing, labels
+from app.traceability import issuing
 from app.traceability.errors import BatchNotFound, CodeRunNotFound
 from app.traceability.router.common import MAX_LABELS, STAFF, staff_errors
 from app.traceability.schemas import (
@@ -75,16 +75,11 @@ async def code_labels(
     run_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LABELS), DigitsOnly] = MAX_LABELS,
 ) -> Response:
-    import anyio
-
-    batch, codes = await issuing.codes_for_labels(session, batch_id, run_id=run_id, limit=limit)
-    pdf = await anyio.to_thread.run_sync(
-        labels.label_sheet, codes, issuing.trace_url, f"Trace labels {batch.batch_no}"
-    )
+    sheet = await issuing.batch_label_sheet(session, batch_id, run_id=run_id, limit=limit)
     return Response(
-        pdf,
+        sheet.pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="labels-{batch.batch_no}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="{sheet.filename}"'},
     )
 
 
