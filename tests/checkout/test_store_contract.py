@@ -64,7 +64,7 @@ class Shop:
         return user, addr
 
     async def sku(self, ref: str, *, product_status: str = "published", **fields: Any) -> Sku:
-        product = await create_product(name=f"五常大米 {ref}", status=product_status)
+        product = await create_product(name=f"五常大米 {ref}", status=product_status, skus=[])
         sku = await create_sku(product, **fields)
         self.name("sku", sku.id, ref)
         self.name("product", product.id, f"product of {ref}")

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import session_scope
+from app.flows import recall as recall_flow
 from app.orders import service as orders_service
 from app.seed_scale import seed_scale
-from app.traceability import service as trace_service
 from app.traceability.models import BatchAllocation
 from app.users.models import Role
 from tests.storefront.pages import log_in
@@ -100,7 +100,7 @@ class TestRecallList:
                 )
             ).one()
         assert orders > 10
-        monkeypatch.setattr(trace_service, "RECALL_COUNT_CAP", 10)
+        monkeypatch.setattr(recall_flow, "RECALL_COUNT_CAP", 10)
         headers = await staff_headers(client)
         seen: list[int] = []
         params: dict = {"size": 4}
