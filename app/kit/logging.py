@@ -37,9 +37,30 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class PoolResetOfDeadConnection(logging.Filter):
+    """SQLAlchemy's pool logs, with a traceback, every pooled connection it could not roll back on return.
+    When the database went away that is expected (the request itself was answered 503 and logged once):
+    keep one line without the traceback, so an outage does not flood the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy.pool") and record.exc_info and record.exc_info[1] is not None:
+            from app.kit.faults import is_disconnect
+
+            if is_disconnect(record.exc_info[1]):
+                record.msg = (
+                    f"{record.getMessage()}: the database connection was gone ({record.exc_info[1]!r})"
+                )
+                record.args = ()
+                record.exc_info = None
+                record.exc_text = None
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(PoolResetOfDeadConnection())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -92,12 +92,17 @@ class Process:
                 self.process.wait()
 
 
+# The drills' few customers keep placing orders they never pay: the per-customer unpaid limits (issue 13's
+# stock-hostage guard) would refuse them after three, which is not the fault being drilled.
+DRILL_LIMITS = {"MAX_UNPAID_ORDERS_PER_CUSTOMER": "1000000", "MAX_UNPAID_UNITS_PER_SKU": "1000000"}
+
+
 def server(log_dir: Path, name: str = "server", **env: str) -> Process:
     port = free_port()
     return Process(
         ["serve", "--host", "127.0.0.1", "--port", str(port)],
         log_dir / f"{name}.log",
-        cli_env(LOG_LEVEL="WARNING", **env),
+        cli_env(LOG_LEVEL="WARNING", **{**DRILL_LIMITS, **env}),
         port=port,
     )
 

@@ -104,7 +104,12 @@ async def test_kill_9_of_the_server_under_checkout_with_key_retries(drill_dir: P
                         order_id = response.json()["id"]
                         assert confirmed.setdefault(key, order_id) == order_id
                         break
-                    if response is not None and response.status_code < 500 and response.status_code != 409:
+                    settled = response is not None and response.status_code < 500
+                    if settled and not (
+                        response.status_code == 409 and "request_in_progress" in response.text
+                    ):
+                        # Anything but "still running" or a server-side failure is final: retrying it would
+                        # loop for ever (a refusal such as too_many_unpaid_orders is not a fault).
                         raise AssertionError(f"checkout answered {response.status_code}: {response.text}")
                     retries[infra.kind_of(response) if response is not None else "connection"] += 1
                     await asyncio.sleep(0.05)  # 409 request_in_progress, 503, connection refused: retry
@@ -376,7 +381,7 @@ def _two_requests_on_one_connection(port: int) -> list[str]:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         stream = sock.makefile("rb")
         for _ in range(2):
-            sock.sendall(b"GET /api/products HTTP/1.1\r\nHost: drill\r\n\r\n")
+            sock.sendall(b"GET /api/products HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             status = stream.readline().decode().strip()
             length = 0
             while (line := stream.readline()) not in (b"\r\n", b""):
@@ -487,8 +492,11 @@ async def test_a_private_mariadb_stopped_and_started_under_load(drill_dir: Path)
         server_log_tracebacks=log.count("Traceback"),
     )
     assert while_down and all(" 503 database_unavailable" in k for k in while_down), while_down
-    # A wrong password is refused (401), and after five refused ones in a minute throttled (429).
-    assert after and all(k.endswith((" 200", " 201", " 401", " 429 too_many_attempts")) for k in after), after
+    # A wrong password is refused (401): the attempts the outage answered 503 did not count (issue 17.3),
+    # and after five refused ones the login is slowed (429).
+    assert after and all(
+        k.endswith((" 200", " 201", " 401 invalid_credentials", " 429 too_many_attempts")) for k in after
+    ), after
     assert idle_tally.kinds == Counter({"checkout 201": 19})
     assert all(line.startswith("HTTP/1.1 503") for line in keep_alive), keep_alive
     assert not any(" 500" in k for k in tally.kinds), tally.kinds
