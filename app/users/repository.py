@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -46,28 +46,32 @@ async def get_by_phone(session: AsyncSession, phone: str) -> User | None:
     return (await session.execute(select(User).where(User.phone == phone))).scalar_one_or_none()
 
 
+async def _sqlite_write_lock(session: AsyncSession, user_id: int) -> bool:
+    """On SQLite, take the database's one write lock with a write that changes nothing (True); elsewhere do
+    nothing (False). SQLite has no row locks and ignores FOR UPDATE, and its driver begins a transaction only
+    at the first write: after this, the reads see everything committed before, and other writers wait."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(token_version=User.token_version)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
 async def lock(session: AsyncSession, user_id: int) -> None:
     """Serialise changes to one user's addresses and orders (exactly one default address, the address cap,
-    the unpaid-order limits) under concurrency: the user's row locked until the transaction ends. SQLite has
-    no row locks, and its driver begins a transaction only at the first write: a write that changes nothing
-    takes the database's write lock instead, so the reads after it see everything committed before."""
-    if session.bind.dialect.name == "sqlite":
-        await session.execute(text("UPDATE users SET is_active = is_active WHERE id = :id"), {"id": user_id})
-        return
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    the unpaid-order limits) under concurrency: the user's row locked until the transaction ends (on SQLite,
+    the database's write lock)."""
+    if not await _sqlite_write_lock(session, user_id):
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 async def lock_user_and_active_admins(session: AsyncSession, user_id: int) -> list[int]:
     """Lock a user's row and every active admin's, in id order; the ids of the active admins."""
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite ignores FOR UPDATE and reads outside a transaction until the first write: a no-op write
-        # takes its one write lock first, so the read below sees what the last writer committed.
-        await session.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(token_version=User.token_version)
-            .execution_options(synchronize_session=False)
-        )
+    await _sqlite_write_lock(session, user_id)  # SQLite: the read below sees what the last writer committed
     rows = await session.execute(
         select(User.id, User.role, User.is_active)
         .where(or_(User.id == user_id, (User.role == "admin") & User.is_active.is_(True)))
