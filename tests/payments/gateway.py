@@ -464,3 +464,41 @@ def settings_for(server_url: str) -> dict[str, Any]:
 
 def form_body(params: dict[str, str]) -> str:
     return urlencode(params)
+
+
+def platform_certificate(
+    serial: int,
+    *,
+    key: rsa.RSAPrivateKey | None = None,
+    days: int = 365,
+    start: int = -1,
+    issuer: str = "Tenpay.com Root CA",
+) -> str:
+    """A self-signed (test) WeChat Pay platform certificate with the given serial, for `key` (the stand-in's
+    platform key by default), valid from `start` to `days` days from now."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = key or WECHAT_PLATFORM
+    now = datetime.now(UTC)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tenpay.com"),
+            x509.NameAttribute(NameOID.COMMON_NAME, issuer),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now + timedelta(days=start))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

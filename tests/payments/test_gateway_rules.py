@@ -109,29 +109,6 @@ class TestAlipayNotificationSignature:
         assert await state_of(order["id"], payment["id"]) == ("pending_payment", "pending")
 
 
-def platform_certificate(serial: int) -> str:
-    """A (test) WeChat Pay platform certificate for the stand-in's platform key, with the given serial."""
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
-
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(gw.WECHAT_PLATFORM.public_key())
-        .serial_number(serial)
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .sign(gw.WECHAT_PLATFORM, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 class TestWechatSerialWithALeadingZero:
     """16.3: certificate mode with WECHAT_PLATFORM_SERIAL unset; serials compared as numbers, as the SDK
     (wechatpayv3 `int('0x' + serial_no, 16) == cert.serial_number`) does."""
@@ -151,7 +128,7 @@ class TestWechatSerialWithALeadingZero:
     async def test_the_header_serial_matches_the_certificate(
         self, client, gateways, monkeypatch, header, accepted
     ):
-        monkeypatch.setattr(get_settings(), "wechat_platform_key", platform_certificate(self.SERIAL))
+        monkeypatch.setattr(get_settings(), "wechat_platform_key", gw.platform_certificate(self.SERIAL))
         monkeypatch.setattr(get_settings(), "wechat_platform_serial", None)
         gateways.answer_serial = f"{self.SERIAL:040X}"
         user, _, order = await order_to_pay(client)
@@ -284,12 +261,12 @@ class TestGoingLive:
         from app.payments.checks import check_all
 
         settings = self._live(
-            wechat_platform_key=platform_certificate(TestWechatSerialWithALeadingZero.SERIAL),
+            wechat_platform_key=gw.platform_certificate(TestWechatSerialWithALeadingZero.SERIAL),
             wechat_platform_serial="5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
         )
         assert any("not the certificate's serial" in p for p in check_all(settings)["wechat"])
         settings = self._live(
-            wechat_platform_key=platform_certificate(TestWechatSerialWithALeadingZero.SERIAL),
+            wechat_platform_key=gw.platform_certificate(TestWechatSerialWithALeadingZero.SERIAL),
             wechat_platform_serial=f"{TestWechatSerialWithALeadingZero.SERIAL:040X}",
         )
         assert check_all(settings)["wechat"] == []

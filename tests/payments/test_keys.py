@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from app.payments.errors import ChannelNotConfigured
 from app.payments.providers import keys
 from tests.payments import gateway as gw
-
-
-def _certificate(serial: int) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(gw.WECHAT_PLATFORM.public_key())
-        .serial_number(serial)
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .sign(gw.WECHAT_PLATFORM, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 class TestLoadingKeys:
@@ -53,7 +34,9 @@ class TestLoadingKeys:
         assert keys.rsa_verify(key, b"x", keys.rsa_sign(gw.ALIPAY_PLATFORM, b"x"))
 
     def test_a_platform_certificate_gives_its_serial(self):
-        key, serial = keys.load_public_key(_certificate(0x5157F09EFDC096DE15EBE81A47057A7232F1B8E1))
+        key, serial = keys.load_public_key(
+            gw.platform_certificate(0x5157F09EFDC096DE15EBE81A47057A7232F1B8E1)
+        )
         assert serial == "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
         assert keys.rsa_verify(key, b"x", keys.rsa_sign(gw.WECHAT_PLATFORM, b"x"))
 
@@ -71,7 +54,7 @@ class TestWechatWithAPlatformCertificate:
         from tests.payments.factories import order_to_pay, payment_row, start_payment, state_of
 
         settings = get_settings()
-        monkeypatch.setattr(settings, "wechat_platform_key", _certificate(0xABCDEF0123))
+        monkeypatch.setattr(settings, "wechat_platform_key", gw.platform_certificate(0xABCDEF0123))
         monkeypatch.setattr(settings, "wechat_platform_serial", None)
         user, _, order = await order_to_pay(client)
         # Creating a WeChat payment verifies the stand-in's answer, which carries the configured serial.

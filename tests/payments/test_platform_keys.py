@@ -23,28 +23,8 @@ OLD_SERIAL = 0x1F0A5F09EFDC096DE15EBE81A47057A7232F1B8E
 NEW_SERIAL = 0x2A6B7C09EFDC096DE15EBE81A47057A7232F1B8F
 
 
-def certificate(
-    key, serial: int, *, days: int = 365, issuer: str = "Tenpay.com Root CA", start: int = -1
-) -> str:
-    now = datetime.now(UTC)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tenpay.com"),
-            x509.NameAttribute(NameOID.COMMON_NAME, issuer),
-        ]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(now + timedelta(days=start))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+def certificate(key, serial: int, **options) -> str:
+    return gw.platform_certificate(serial, key=key, **options)
 
 
 @pytest.fixture(autouse=True)
