@@ -10,7 +10,7 @@ from app.kit.params import IdPath
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState, OrderNotFound
 from app.orders.schemas import AdminOrderRead
-from app.payments import service
+from app.payments import notices, refunds, service
 from app.payments.errors import (
     AmountMismatch,
     BadNotification,
@@ -68,7 +68,7 @@ async def list_payments(order_id: IdPath, user: CurrentUser, session: SessionDep
     ),
 )
 async def approve_refund(order_id: IdPath, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
-    await service.approve_refund(staff, order_id)
+    await refunds.approve_refund(staff, order_id)
     order = await orders_service.get_or_raise(session, order_id)
     return AdminOrderRead(
         **orders_service.to_read(order).model_dump(),
@@ -80,7 +80,7 @@ async def approve_refund(order_id: IdPath, staff: StaffUser, session: SessionDep
 async def _capped_body(request: Request) -> bytes:
     """The raw body (the signature covers these exact bytes), refused past NOTIFY_MAX_BYTES whether the
     length is announced or not."""
-    limit = service.NOTIFY_MAX_BYTES
+    limit = notices.NOTIFY_MAX_BYTES
     declared = request.headers.get("content-length", "")
     if len(declared) > 12 or (declared.isascii() and declared.isdigit() and int(declared) > limit):
         raise NotificationTooLarge(f"A payment notification is at most {limit} bytes.")
@@ -93,7 +93,7 @@ async def _capped_body(request: Request) -> bytes:
 
 
 async def _receive(channel: Channel, request: Request, client_ip: str) -> None:
-    await service.receive_notification(channel.value, await _capped_body(request), request.headers, client_ip)
+    await notices.receive_notification(channel.value, await _capped_body(request), request.headers, client_ip)
 
 
 def _gateway_error_headers(exc: AppError) -> dict[str, str]:

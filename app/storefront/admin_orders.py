@@ -18,7 +18,7 @@ from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderStatus
 from app.orders.schemas import Carrier, RefundReject, ShipRequest
-from app.payments import service as payments_service
+from app.payments import refunds as payments_refunds
 from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import page_number
 from app.storefront.templating import render
@@ -164,7 +164,7 @@ async def ship(request: Request, order_id: IdPath, session: SessionDep, staff: S
 @router.post("/orders/{order_id}/refund", summary="Back office: approve a refund")
 async def approve_refund(order_id: IdPath, session: SessionDep, staff: StaffPageUser) -> Response:
     try:
-        await payments_service.approve_refund(staff, order_id)
+        await payments_refunds.approve_refund(staff, order_id)
     except InvalidOrderState:
         return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
     return RedirectResponse(f"/admin/orders/{order_id}?done=refunded", status_code=303)
