@@ -1,4 +1,4 @@
-"""Back office: products, SKUs, stock and images, on app.catalog.service (the same calls as
+"""Back office: products, SKUs, stock and images, on app.catalog.service, categories and gallery (the same calls as
 /api/admin/products). Prices are typed in yuan ("59.90") and become integer fen here, without floats."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from fastapi import Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.catalog import categories as catalog_categories
+from app.catalog import gallery as catalog_gallery
 from app.catalog import service as catalog_service
 from app.catalog.schemas import ProductCreate, ProductUpdate, SkuCreate
 from app.db import SessionDep, refusable
@@ -63,7 +65,7 @@ def _back(product_id: int, *, done: str | None = None, error: str | None = None)
 
 
 async def _categories() -> list[dict]:
-    return orjson.loads(await catalog_service.categories_json())
+    return orjson.loads(await catalog_categories.categories_json())
 
 
 @router.get("/products", summary="Back office: products")
@@ -267,7 +269,7 @@ async def upload_image(
     data = await file.read()
     try:
         async with refusable(session):
-            await catalog_service.upload_image(session, staff, product_id, data, alt.strip()[:100])
+            await catalog_gallery.upload_image(session, staff, product_id, data, alt.strip()[:100])
     except AppError as exc:
         if exc.status_code == 404:
             raise
@@ -279,7 +281,7 @@ async def upload_image(
 async def delete_image(
     product_id: IdPath, image_id: IdPath, session: SessionDep, staff: StaffPageUser
 ) -> Response:
-    await catalog_service.remove_image(session, staff, product_id, image_id)
+    await catalog_gallery.remove_image(session, staff, product_id, image_id)
     return _back(product_id, done="image")
 
 
