@@ -3,7 +3,7 @@ back), refund opened and refund finished. Every path that learns an outcome (a g
 reconciliation job, the refund job, staff approving a refund) moves the payment through these functions.
 
 Exactly once: a success moves the payment with `UPDATE payments … WHERE status IN ('pending','failed')` and
-the order through `orders.service.mark_paid` (itself a conditional state-machine move) in ONE transaction;
+the order through `orders.payment_moves.mark_paid` (itself a conditional state-machine move) in ONE transaction;
 whoever loses the race (a replay, a second worker) changes nothing and is still acknowledged.
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.db import utcnow
+from app.orders import payment_moves
 from app.orders import service as orders_service
 from app.orders.state import SYSTEM, Actor
 from app.payments import repository
@@ -92,12 +93,12 @@ async def succeed(
         {**_event_data(payment, order_no), "gateway_trade_no": trade_no, "paid_at": paid_at.isoformat()},
         subject=f"payment/{payment.id}",
     )
-    applied = await orders_service.mark_paid(
+    applied = await payment_moves.mark_paid(
         session, payment.order_id, amount_fen=payment.amount_fen, paid_at=paid_at
     )
-    if applied is orders_service.PaymentApplied.paid:
+    if applied is payment_moves.PaymentApplied.paid:
         return "applied"
-    if applied is orders_service.PaymentApplied.late:
+    if applied is payment_moves.PaymentApplied.late:
         # Paid after the order was cancelled (or expired): the order is now refunding and the money goes
         # straight back; the stock was returned at cancellation and is not taken again.
         await open_refund(
@@ -168,5 +169,5 @@ async def refund_done(
     )
     if refund.completes_order:
         reason = "refund completed" if actor is SYSTEM else "refund approved"
-        await orders_service.complete_refund(session, payment.order_id, actor=actor, reason=reason)
+        await payment_moves.complete_refund(session, payment.order_id, actor=actor, reason=reason)
     return True

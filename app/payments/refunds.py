@@ -8,7 +8,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import session_scope, utcnow
-from app.orders import service as orders_service
+from app.orders import payment_moves
+from app.orders import staff as orders_staff
 from app.orders.state import SYSTEM, Actor
 from app.payments import outcomes, providers, repository
 from app.payments.errors import ChannelNotConfigured, GatewayError
@@ -29,17 +30,17 @@ async def approve_refund(staff: User, order_id: int) -> None:
     same out_refund_no (which refunds nothing more) and finishes it. A gateway that is slow or down leaves
     the order `refunding` (approved) and the refund pending; the job completes both later."""
     async with session_scope() as session:
-        order = await orders_service.approve_refund_request(session, staff, order_id)
+        order = await orders_staff.approve_refund_request(session, staff, order_id)
         payment = await repository.succeeded_for_order(session, order.id)
         if payment is None:
             # Nothing was paid through a gateway (a zero total): the refund is complete now.
-            await orders_service.complete_refund(
+            await payment_moves.complete_refund(
                 session, order.id, actor=Actor.of(staff), reason="refund approved"
             )
             return
         refund = await outcomes.open_refund(session, payment, reason="refund approved", completes_order=True)
         if refund.status == RefundStatus.succeeded:
-            await orders_service.complete_refund(
+            await payment_moves.complete_refund(
                 session, order.id, actor=Actor.of(staff), reason="refund approved"
             )
             return

@@ -8,6 +8,7 @@ from app.errors import AppError, Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.params import IdPath
 from app.orders import service as orders_service
+from app.orders import staff as orders_staff
 from app.orders.errors import InvalidOrderState, OrderNotFound
 from app.orders.schemas import AdminOrderRead
 from app.payments import notices, refunds, service
@@ -73,7 +74,7 @@ async def approve_refund(order_id: IdPath, staff: StaffUser, session: SessionDep
     return AdminOrderRead(
         **orders_service.to_read(order).model_dump(),
         user_id=order.user_id,
-        buyer_phone=await orders_service.buyer_phone(session, order),
+        buyer_phone=await orders_staff.buyer_phone(session, order),
     )
 
 
