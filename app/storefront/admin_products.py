@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,6 +17,7 @@ from app.catalog import service as catalog_service
 from app.catalog.schemas import ProductCreate, ProductUpdate, SkuCreate
 from app.db import SessionDep, refusable
 from app.errors import AppError
+from app.kit import money
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_int
 from app.storefront import messages
@@ -29,7 +29,8 @@ router = staff_pages_router()
 
 PRODUCTS_PER_PAGE = 20
 PRODUCT_STATUS = {"draft": "草稿", "published": "在售", "archived": "已下架"}
-_YUAN = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
+# A typed price has at most seven digits before the point.
+_TYPED_MAX_FEN = 999_999_999
 PRODUCT_FIELDS = ("name", "subtitle", "description", "origin", "variety", "grade", "storage_advice")
 
 # The form's own ?error= keys; an error code (?error=price_above_original) is said by the catalogue.
@@ -48,11 +49,11 @@ NOTICES = {
 
 
 def yuan_to_fen(text: str) -> int | None:
-    text = text.strip().removeprefix("¥")
-    if not _YUAN.match(text):
+    """A price typed by staff ('59.90', '¥59.9', by app.kit.money); None when it is not one."""
+    try:
+        return money.yuan_to_fen(text.strip().removeprefix("¥"), max_fen=_TYPED_MAX_FEN)
+    except money.NotAnAmount:
         return None
-    whole, _, frac = text.partition(".")
-    return int(whole) * 100 + int((frac + "00")[:2])
 
 
 def _int(text: str, upper: int = 10_000_000) -> int | None:
