@@ -13,7 +13,7 @@ from app.catalog import images, repository
 from app.catalog.errors import ImageNotFound, ImageOrderMismatch
 from app.catalog.models import Product, ProductImage
 from app.catalog.service import get_product_or_raise, product_changed
-from app.db import after_commit
+from app.kit import storage
 
 
 async def _refresh_cover(session: AsyncSession, product: Product) -> list[ProductImage]:
@@ -92,8 +92,4 @@ async def upload_image(
 
 async def remove_image(session: AsyncSession, actor: Any, product_id: int, image_id: int) -> None:
     image = await delete_image(session, actor, product_id, image_id)
-
-    async def unlink() -> None:
-        images.remove(image.url)
-
-    after_commit(session, f"catalog.image.unlink.{image.id}", unlink)
+    storage.remove_after_commit(session, images.path_for(image.url))
