@@ -17,9 +17,9 @@ from app.kit import storage
 
 
 async def _refresh_cover(session: AsyncSession, product: Product) -> list[ProductImage]:
-    images = list(await repository.list_images(session, product.id))
-    product.cover_image = images[0].url if images else None
-    return images
+    ordered = list(await repository.list_images(session, product.id))
+    product.cover_image = ordered[0].url if ordered else None
+    return ordered
 
 
 async def add_image(session: AsyncSession, actor: Any, product_id: int, url: str, alt: str) -> ProductImage:
