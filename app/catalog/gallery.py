@@ -45,12 +45,12 @@ async def reorder_images(
     session: AsyncSession, actor: Any, product_id: int, image_ids: list[int]
 ) -> list[ProductImage]:
     product = await get_product_or_raise(session, product_id, for_update=True)
-    images = {i.id: i for i in await repository.list_images(session, product.id)}
-    if sorted(image_ids) != sorted(images) or len(set(image_ids)) != len(image_ids):
+    by_id = {i.id: i for i in await repository.list_images(session, product.id)}
+    if sorted(image_ids) != sorted(by_id) or len(set(image_ids)) != len(image_ids):
         raise ImageOrderMismatch("List every image of this product exactly once.")
-    before = [i.id for i in sorted(images.values(), key=lambda i: (i.position, i.id))]
+    before = [i.id for i in sorted(by_id.values(), key=lambda i: (i.position, i.id))]
     for position, image_id in enumerate(image_ids):
-        images[image_id].position = position
+        by_id[image_id].position = position
     await session.flush()
     ordered = await _refresh_cover(session, product)
     if before != image_ids:
