@@ -139,3 +139,72 @@ class TestSweep:
         async with session_scope() as session:
             assert await sweep_files(session) == 1
         assert not orphan.exists() and quarantined.exists()
+
+
+class TestRemoveAfterCommit:
+    """app.kit.storage.remove_after_commit: the one way a request deletes a file its rows stop naming."""
+
+    def _file(self, tmp_path: Path) -> Path:
+        path = tmp_path / "products" / "1" / "old.jpg"
+        storage.write(path, b"jpeg")
+        return path
+
+    async def test_the_file_goes_only_once_the_unit_of_work_has_committed(self, tmp_path):
+        path = self._file(tmp_path)
+        async with session_scope() as session:
+            storage.remove_after_commit(session, path)
+            assert path.exists()
+        assert not path.exists()
+
+    async def test_a_unit_of_work_that_fails_keeps_the_file(self, tmp_path):
+        path = self._file(tmp_path)
+        with pytest.raises(RuntimeError):
+            async with session_scope() as session:
+                storage.remove_after_commit(session, path)
+                raise RuntimeError("the commit never comes")
+        assert path.exists()
+
+    async def test_a_refusal_keeps_the_file(self, tmp_path):
+        path = self._file(tmp_path)
+        with pytest.raises(StorageUnavailable):
+            async with session_scope() as session:
+                storage.remove_after_commit(session, path)
+                raise StorageUnavailable()
+        assert path.exists()
+
+    async def test_no_file_asked_twice_or_already_gone_is_no_failure(self, tmp_path):
+        path = self._file(tmp_path)
+        async with session_scope() as session:
+            storage.remove_after_commit(session, None)
+            storage.remove_after_commit(session, path)
+            storage.remove_after_commit(session, path)
+            storage.remove_after_commit(session, tmp_path / "never-written.jpg")
+            assert len(session.info["after_commit"]) == 2
+        assert not path.exists()
+
+    async def test_a_replaced_certificate_scan_goes_and_the_new_one_stays(self, client):
+        from app.traceability import files
+        from app.traceability.models import Certificate
+        from tests.traceability import factories as trace_factories
+
+        headers = auth(await create_user(role=Role.merchant))
+        producer = await trace_factories.create_producer()
+        cert = await trace_factories.create_certificate(producer_id=producer.id)
+        url = f"/api/admin/certificates/{cert.id}/file"
+
+        async def stored() -> Path:
+            async with session_scope() as session:
+                relative = (await session.get(Certificate, cert.id)).file_path
+            return files.path_of(relative)
+
+        first = b"%PDF-1.4\n%first\n"
+        assert (
+            await client.put(url, files={"file": ("a.pdf", first, "application/pdf")}, headers=headers)
+        ).status_code == 200
+        old = await stored()
+        second = b"%PDF-1.4\n%second\n"
+        assert (
+            await client.put(url, files={"file": ("b.pdf", second, "application/pdf")}, headers=headers)
+        ).status_code == 200
+        new = await stored()
+        assert new != old and not old.exists() and new.read_bytes() == second

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.catalog import service
+from app.catalog import categories, reads
 from app.catalog.errors import ProductNotFound
 from app.catalog.schemas import ProductListQuery
 from app.kit.faults import infrastructure_fault
@@ -64,14 +64,14 @@ class CatalogFastPath:
     async def _answer(self, path: str, query_string: bytes) -> bytes | None:
         if path == "/api/products":
             query = _list_query(query_string)
-            return None if query is None else await service.public_product_list_json(query)
+            return None if query is None else await reads.public_product_list_json(query)
         if path == "/api/categories":
-            return await service.categories_json()
+            return await categories.categories_json()
         match = _DETAIL_PATH.fullmatch(path)
         if match:
             product_id = int(match.group(1))
             if 1 <= product_id <= MAX_ID:
-                return await service.product_detail_json(product_id)
+                return await reads.product_detail_json(product_id)
         return None
 
 

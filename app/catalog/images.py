@@ -77,9 +77,3 @@ def path_for(url: str) -> Path | None:
     media = get_settings().media_dir.resolve()
     path = (media / url[len(MEDIA_URL) :]).resolve()
     return path if path.is_relative_to(media) else None
-
-
-def remove(url: str) -> None:
-    path = path_for(url)
-    if path is not None:
-        path.unlink(missing_ok=True)

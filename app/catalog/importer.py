@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog import service
 from app.catalog.models import Category, Product
 from app.catalog.schemas import ProductCreate, SkuCreate
-from app.kit.money import MAX_PRICE_FEN
+from app.kit.money import MAX_PRICE_FEN, NotAnAmount, yuan_to_fen
 
 MAX_ROWS = 10_000
 PRODUCT_COLUMNS = (
@@ -143,26 +143,24 @@ def _integer(value: Any, name: str) -> int | None:
     return int(number)
 
 
-def _yuan_to_fen(value: Any, name: str) -> int | None:
+def _amount_fen(value: Any, name: str) -> int | None:
+    """A price in yuan (app.kit.money reads it), with the currency signs and thousands commas a sheet adds."""
     text = _text(value).replace("¥", "").replace("￥", "").replace(",", "")
     if not text:
         return None
     try:
-        yuan = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{name}: {text!r} is not an amount in yuan") from None
-    fen = yuan * 100
-    if fen != fen.to_integral_value():
-        raise ValueError(f"{name}: {text!r} has more than two decimal places")
+        fen = yuan_to_fen(text)
+    except NotAnAmount as exc:
+        raise ValueError(f"{name}: {text!r} {exc}") from None
     if not 0 < fen <= MAX_PRICE_FEN:
         raise ValueError(f"{name}: {text!r} must be above 0 and at most {MAX_PRICE_FEN // 100} yuan")
-    return int(fen)
+    return fen
 
 
 def _price(row: dict[str, Any], column: str) -> int | None:
     if _text(row.get(column + "_fen")):
         return _integer(row.get(column + "_fen"), column + "_fen")
-    return _yuan_to_fen(row.get(column), column)
+    return _amount_fen(row.get(column), column)
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from app.catalog import service
+from app.catalog import categories, gallery, reads, service
 from app.catalog.errors import (
     CategoryCycle,
     CategoryInUse,
@@ -64,7 +64,7 @@ def _json(body: bytes, status_code: int = 200) -> Response:
     response_model=list[CategoryRead],
 )
 async def list_categories() -> Response:
-    return _json(await service.categories_json())
+    return _json(await categories.categories_json())
 
 
 @router.get(
@@ -76,7 +76,7 @@ async def list_categories() -> Response:
 )
 async def list_products(params: Annotated[ProductListQuery, Query()]) -> Response:
     # One query model instead of eight separate parameters: the hottest route pays for one validation.
-    return _json(await service.public_product_list_json(params))
+    return _json(await reads.public_product_list_json(params))
 
 
 @router.get(
@@ -87,7 +87,7 @@ async def list_products(params: Annotated[ProductListQuery, Query()]) -> Respons
     responses=problem_responses(ProductNotFound),
 )
 async def get_product(product_id: IdPath) -> Response:
-    return _json(await service.product_detail_json(product_id))
+    return _json(await reads.product_detail_json(product_id))
 
 
 # ---------------------------------------------------------------- staff: products
@@ -250,7 +250,7 @@ async def admin_set_stock(
     responses=problem_responses(*STAFF_ERRORS, UnknownCategory),
 )
 async def admin_create_category(data: CategoryCreate, staff: StaffUser, session: SessionDep) -> CategoryRead:
-    return CategoryRead.model_validate(await service.create_category(session, staff, data))
+    return CategoryRead.model_validate(await categories.create_category(session, staff, data))
 
 
 @router.patch(
@@ -263,7 +263,7 @@ async def admin_create_category(data: CategoryCreate, staff: StaffUser, session:
 async def admin_update_category(
     category_id: IdPath, data: CategoryUpdate, staff: StaffUser, session: SessionDep
 ) -> CategoryRead:
-    return CategoryRead.model_validate(await service.update_category(session, staff, category_id, data))
+    return CategoryRead.model_validate(await categories.update_category(session, staff, category_id, data))
 
 
 @router.delete(
@@ -274,7 +274,7 @@ async def admin_update_category(
     responses=problem_responses(*STAFF_ERRORS, CategoryNotFound, CategoryInUse, validation=False),
 )
 async def admin_delete_category(category_id: IdPath, staff: StaffUser, session: SessionDep) -> Response:
-    await service.delete_category(session, staff, category_id)
+    await categories.delete_category(session, staff, category_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -301,7 +301,7 @@ async def admin_upload_image(
     from app.catalog.images import MAX_UPLOAD_BYTES
 
     data = await file.read(MAX_UPLOAD_BYTES + 1)
-    image = await service.upload_image(session, staff, product_id, data, alt.strip())
+    image = await gallery.upload_image(session, staff, product_id, data, alt.strip())
     return ImageRead.model_validate(image)
 
 
@@ -315,7 +315,7 @@ async def admin_upload_image(
 async def admin_reorder_images(
     product_id: IdPath, data: ImageOrder, staff: StaffUser, session: SessionDep
 ) -> list[ImageRead]:
-    images = await service.reorder_images(session, staff, product_id, data.image_ids)
+    images = await gallery.reorder_images(session, staff, product_id, data.image_ids)
     return [ImageRead.model_validate(i) for i in images]
 
 
@@ -329,5 +329,5 @@ async def admin_reorder_images(
 async def admin_delete_image(
     product_id: IdPath, image_id: IdPath, staff: StaffUser, session: SessionDep
 ) -> Response:
-    await service.remove_image(session, staff, product_id, image_id)
+    await gallery.remove_image(session, staff, product_id, image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

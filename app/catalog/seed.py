@@ -15,7 +15,7 @@ from pypinyin import lazy_pinyin
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog import images, service
+from app.catalog import gallery, images, service
 from app.catalog.models import Category, Product, ProductImage
 from app.catalog.schemas import ProductCreate, SkuCreate
 
@@ -341,6 +341,6 @@ async def seed(session: AsyncSession) -> None:
         path = images.path_for(url)
         if not has_image:
             images.store(product.id, draw_cover(demo), name=_cover_name(demo))
-            await service.add_image(session, None, product.id, url, alt=demo.name)
+            await gallery.add_image(session, None, product.id, url, alt=demo.name)
         elif product.cover_image == url and path is not None and not path.exists():
             images.store(product.id, draw_cover(demo), name=_cover_name(demo))  # media dir was wiped

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog import service as catalog_service
+from app.catalog import reads as catalog_reads
 from app.traceability import stories as trace_stories
 
 
@@ -19,4 +19,4 @@ async def product_story(session: AsyncSession, product_id: int) -> dict[str, lis
 
 
 def install() -> None:
-    catalog_service.tell_stories_with(product_story)
+    catalog_reads.tell_stories_with(product_story)

@@ -6,9 +6,10 @@ and the request answers 507 `storage_unavailable` before any row points to the f
 
 A file is written before the row that points to it is committed, and a replaced file is no longer pointed
 to, so a failed transaction or a replacement leaves a file no row names: an orphan. Nothing deletes a file
-inside a request (a rollback after the delete would leave a row pointing to nothing); `sweep`, run by the
-worker, deletes orphans once they are older than a grace period that outlasts any transaction, and the
-temporary files of writes a crash interrupted.
+inside a request's transaction (a rollback after the delete would leave a row pointing to nothing): a file
+a request stops pointing to goes once its unit of work has committed (`remove_after_commit`), and `sweep`,
+run by the worker, deletes orphans once they are older than a grace period that outlasts any transaction,
+and the temporary files of writes a crash interrupted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import after_commit
 from app.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,20 @@ def write(path: Path, data: bytes) -> None:
             log.warning("could not remove the temporary file %s", tmp)
         log.warning("file storage refused a write to %s: %s", path.parent, exc.strerror or exc)
         raise StorageUnavailable() from exc
+
+
+def remove_after_commit(session: AsyncSession, path: Path | None) -> None:
+    """Delete `path` once the session's unit of work has committed: a file whose row was deleted, or that
+    a new upload replaced. Deleted earlier, a failed commit would leave a row pointing to nothing; if the
+    commit fails it stays, for `sweep`. Nothing for None (no file, or a stored name outside its directory);
+    asked twice for one path, it deletes once."""
+    if path is None:
+        return
+
+    async def remove() -> None:
+        await anyio.Path(path).unlink(missing_ok=True)
+
+    after_commit(session, f"storage.remove.{path}", remove)
 
 
 def sweep(root: Path, referenced: Iterable[Path], *, grace_seconds: float = ORPHAN_GRACE_SECONDS) -> int:

@@ -11,7 +11,8 @@ from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.pagination import CursorDep, CursorPage, Page, PageParamsDep
 from app.kit.params import IdPath
-from app.orders import service
+from app.orders import export, service
+from app.orders import staff as orders_staff
 from app.orders.errors import (
     InvalidOrderState,
     OrderNotFound,
@@ -104,7 +105,7 @@ async def request_refund(
 async def _admin_read(session: SessionDep, order: Order, phone: str | None = None) -> AdminOrderRead:
     data = service.to_read(order).model_dump()
     return AdminOrderRead(
-        **data, user_id=order.user_id, buyer_phone=phone or await service.buyer_phone(session, order)
+        **data, user_id=order.user_id, buyer_phone=phone or await orders_staff.buyer_phone(session, order)
     )
 
 
@@ -128,7 +129,7 @@ async def list_orders(
         str | None, Query(max_length=20, description="the buyer's account phone or the recipient's phone")
     ] = None,
 ) -> CursorPage[AdminOrderRead]:
-    rows, total, exact = await service.list_for_staff(
+    rows, total, exact = await orders_staff.list_for_staff(
         session,
         status=status_,
         date_from=date_from,
@@ -163,7 +164,7 @@ async def export_orders(
 ) -> Response:
     name = f"orders-{date_from or 'all'}-{date_to or 'all'}.csv"
     return StreamingResponse(
-        service.export_csv(date_from, date_to),
+        export.export_csv(date_from, date_to),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -187,7 +188,7 @@ async def export_orders_xlsx(
 ) -> Response:
     name = f"orders-{date_from or 'all'}-{date_to or 'all'}.xlsx"
     return StreamingResponse(
-        service.export_xlsx(date_from, date_to),
+        export.export_xlsx(date_from, date_to),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -212,7 +213,7 @@ async def get_order(order_id: IdPath, staff: StaffUser, session: SessionDep) -> 
     responses=problem_responses(NotAuthenticated, Forbidden, OrderNotFound, InvalidOrderState),
 )
 async def ship(order_id: IdPath, data: ShipRequest, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
-    return await _admin_read(session, await service.ship(session, staff, order_id, data))
+    return await _admin_read(session, await orders_staff.ship(session, staff, order_id, data))
 
 
 @router.post(
@@ -225,4 +226,4 @@ async def ship(order_id: IdPath, data: ShipRequest, staff: StaffUser, session: S
 async def reject_refund(
     order_id: IdPath, data: RefundReject, staff: StaffUser, session: SessionDep
 ) -> AdminOrderRead:
-    return await _admin_read(session, await service.reject_refund(session, staff, order_id, data))
+    return await _admin_read(session, await orders_staff.reject_refund(session, staff, order_id, data))

@@ -1,14 +1,14 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.orders import idempotency, service
+from app.orders import idempotency, jobs
 
 
 async def cancel_unpaid(session: AsyncSession) -> int:
-    return await service.cancel_expired(session)
+    return await jobs.cancel_expired(session)
 
 
 async def auto_confirm(session: AsyncSession) -> int:
-    return await service.auto_confirm(session)
+    return await jobs.auto_confirm(session)
 
 
 async def purge_idempotency_keys(session: AsyncSession) -> int:

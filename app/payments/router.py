@@ -8,9 +8,10 @@ from app.errors import AppError, Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.params import IdPath
 from app.orders import service as orders_service
+from app.orders import staff as orders_staff
 from app.orders.errors import InvalidOrderState, OrderNotFound
 from app.orders.schemas import AdminOrderRead
-from app.payments import service
+from app.payments import notices, refunds, service
 from app.payments.errors import (
     AmountMismatch,
     BadNotification,
@@ -68,19 +69,19 @@ async def list_payments(order_id: IdPath, user: CurrentUser, session: SessionDep
     ),
 )
 async def approve_refund(order_id: IdPath, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
-    await service.approve_refund(staff, order_id)
+    await refunds.approve_refund(staff, order_id)
     order = await orders_service.get_or_raise(session, order_id)
     return AdminOrderRead(
         **orders_service.to_read(order).model_dump(),
         user_id=order.user_id,
-        buyer_phone=await orders_service.buyer_phone(session, order),
+        buyer_phone=await orders_staff.buyer_phone(session, order),
     )
 
 
 async def _capped_body(request: Request) -> bytes:
     """The raw body (the signature covers these exact bytes), refused past NOTIFY_MAX_BYTES whether the
     length is announced or not."""
-    limit = service.NOTIFY_MAX_BYTES
+    limit = notices.NOTIFY_MAX_BYTES
     declared = request.headers.get("content-length", "")
     if len(declared) > 12 or (declared.isascii() and declared.isdigit() and int(declared) > limit):
         raise NotificationTooLarge(f"A payment notification is at most {limit} bytes.")
@@ -93,7 +94,7 @@ async def _capped_body(request: Request) -> bytes:
 
 
 async def _receive(channel: Channel, request: Request, client_ip: str) -> None:
-    await service.receive_notification(channel.value, await _capped_body(request), request.headers, client_ip)
+    await notices.receive_notification(channel.value, await _capped_body(request), request.headers, client_ip)
 
 
 def _gateway_error_headers(exc: AppError) -> dict[str, str]:

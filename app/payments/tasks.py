@@ -1,19 +1,19 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.payments import service
+from app.payments import notices, reconciliation, refunds
 
 
 async def reconcile(session: AsyncSession) -> int:
-    return await service.reconcile(session)
+    return await reconciliation.reconcile(session)
 
 
 async def retry_refunds(session: AsyncSession) -> int:
-    return await service.retry_refunds(session)
+    return await refunds.retry_refunds(session)
 
 
 async def purge_notifications(session: AsyncSession) -> int:
-    return await service.purge_notifications(session)
+    return await notices.purge_notifications(session)
 
 
 async def close_abandoned(session: AsyncSession) -> int:
-    return await service.close_abandoned(session)
+    return await reconciliation.close_abandoned(session)

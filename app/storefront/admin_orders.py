@@ -1,5 +1,5 @@
 """Back office: orders (filter, ship with carrier, tracking number and batch, refunds), on
-app.orders.service — the same calls as /api/admin/orders."""
+app.orders.service and app.orders.staff — the same calls as /api/admin/orders."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from app.db import SessionDep
 from app.kit.pagination import page_count
 from app.kit.params import IdPath, parse_id
 from app.orders import service as orders_service
+from app.orders import staff as orders_staff
 from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderStatus
 from app.orders.schemas import Carrier, RefundReject, ShipRequest
-from app.payments import service as payments_service
+from app.payments import refunds as payments_refunds
 from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import page_number
 from app.storefront.templating import render
@@ -51,7 +52,7 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
     phone = (params.get("phone") or "").strip()[:20] or None
     page_no = page_number(params.get("page"))
     after = parse_id(params.get("after"))
-    rows, total, exact = await orders_service.list_for_staff(
+    rows, total, exact = await orders_staff.list_for_staff(
         session,
         status=wanted,
         date_from=date_from,
@@ -113,7 +114,7 @@ async def order_detail(
 ) -> Response:
     order_row = await orders_service.get_or_raise(session, order_id)
     order = orders_service.to_read(order_row)
-    buyer = await orders_service.buyer_phone(session, order_row)
+    buyer = await orders_staff.buyer_phone(session, order_row)
     batches = await batch_choices(session, {item.product_id for item in order.items})
     from app.storefront.orders_router import timeline_text
 
@@ -155,7 +156,7 @@ async def ship(request: Request, order_id: IdPath, session: SessionDep, staff: S
     except ValidationError:
         return RedirectResponse(f"/admin/orders/{order_id}?error=ship", status_code=303)
     try:
-        await orders_service.ship(session, staff, order_id, data)
+        await orders_staff.ship(session, staff, order_id, data)
     except InvalidOrderState:
         return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
     return RedirectResponse(f"/admin/orders/{order_id}?done=shipped", status_code=303)
@@ -164,7 +165,7 @@ async def ship(request: Request, order_id: IdPath, session: SessionDep, staff: S
 @router.post("/orders/{order_id}/refund", summary="Back office: approve a refund")
 async def approve_refund(order_id: IdPath, session: SessionDep, staff: StaffPageUser) -> Response:
     try:
-        await payments_service.approve_refund(staff, order_id)
+        await payments_refunds.approve_refund(staff, order_id)
     except InvalidOrderState:
         return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
     return RedirectResponse(f"/admin/orders/{order_id}?done=refunded", status_code=303)
@@ -180,7 +181,7 @@ async def reject_refund(
         await orders_service.get_or_raise(session, order_id)
         return RedirectResponse(f"/admin/orders/{order_id}?error=reason", status_code=303)
     try:
-        await orders_service.reject_refund(session, staff, order_id, data)
+        await orders_staff.reject_refund(session, staff, order_id, data)
     except InvalidOrderState:
         return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
     return RedirectResponse(f"/admin/orders/{order_id}?done=rejected", status_code=303)

@@ -1,5 +1,5 @@
 """Back office: money a gateway took that the shop could not match to an order of its own (issue 16.4), on
-app.payments.service. Staff settle each by hand (refund in the gateway's merchant console, or make the
+app.payments.unmatched. Staff settle each by hand (refund in the gateway's merchant console, or make the
 order up) and record what they did."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.db import SessionDep
 from app.kit.params import IdPath
-from app.payments import service as payments_service
+from app.payments import unmatched as payments_unmatched
 from app.storefront.dependencies import StaffPageUser, require_staff_page_user
 from app.storefront.forms import page_number
 from app.storefront.templating import ADMIN_SECTIONS, render
@@ -29,7 +29,7 @@ PER_PAGE = 20
 async def unmatched(request: Request, session: SessionDep, staff: StaffPageUser) -> Response:
     resolved = request.query_params.get("show") == "resolved"
     page_no = page_number(request.query_params.get("page"))
-    rows, total = await payments_service.list_unmatched(
+    rows, total = await payments_unmatched.list_unmatched(
         session, resolved=resolved, offset=(page_no - 1) * PER_PAGE, limit=PER_PAGE
     )
     show = "resolved" if resolved else "open"
@@ -41,8 +41,8 @@ async def unmatched(request: Request, session: SessionDep, staff: StaffPageUser)
             "rows": rows,
             "total": total,
             "resolved": resolved,
-            "channels": payments_service.CHANNEL_LABELS,
-            "reasons": payments_service.UNMATCHED_REASONS,
+            "channels": payments_unmatched.CHANNEL_LABELS,
+            "reasons": payments_unmatched.UNMATCHED_REASONS,
             "done": request.query_params.get("done") == "resolved",
             "page": page_no,
             "pages": max(1, -(-total // PER_PAGE)),
@@ -55,5 +55,5 @@ async def unmatched(request: Request, session: SessionDep, staff: StaffPageUser)
 async def resolve(
     unmatched_id: IdPath, session: SessionDep, staff: StaffPageUser, note: Annotated[str, Form()] = ""
 ) -> Response:
-    await payments_service.resolve_unmatched(session, staff, unmatched_id, note)
+    await payments_unmatched.resolve_unmatched(session, staff, unmatched_id, note)
     return RedirectResponse("/admin/payments/unmatched?done=resolved", status_code=303)

@@ -1,9 +1,8 @@
-"""Back office: products, SKUs, stock and images, on app.catalog.service (the same calls as
+"""Back office: products, SKUs, stock and images, on app.catalog.service, categories and gallery (the same calls as
 /api/admin/products). Prices are typed in yuan ("59.90") and become integer fen here, without floats."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -12,10 +11,13 @@ from fastapi import Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.catalog import categories as catalog_categories
+from app.catalog import gallery as catalog_gallery
 from app.catalog import service as catalog_service
 from app.catalog.schemas import ProductCreate, ProductUpdate, SkuCreate
 from app.db import SessionDep, refusable
 from app.errors import AppError
+from app.kit import money
 from app.kit.pagination import PageParams
 from app.kit.params import IdPath, parse_int
 from app.storefront import messages
@@ -27,7 +29,8 @@ router = staff_pages_router()
 
 PRODUCTS_PER_PAGE = 20
 PRODUCT_STATUS = {"draft": "草稿", "published": "在售", "archived": "已下架"}
-_YUAN = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
+# A typed price has at most seven digits before the point.
+_TYPED_MAX_FEN = 999_999_999
 PRODUCT_FIELDS = ("name", "subtitle", "description", "origin", "variety", "grade", "storage_advice")
 
 # The form's own ?error= keys; an error code (?error=price_above_original) is said by the catalogue.
@@ -46,11 +49,11 @@ NOTICES = {
 
 
 def yuan_to_fen(text: str) -> int | None:
-    text = text.strip().removeprefix("¥")
-    if not _YUAN.match(text):
+    """A price typed by staff ('59.90', '¥59.9', by app.kit.money); None when it is not one."""
+    try:
+        return money.yuan_to_fen(text.strip().removeprefix("¥"), max_fen=_TYPED_MAX_FEN)
+    except money.NotAnAmount:
         return None
-    whole, _, frac = text.partition(".")
-    return int(whole) * 100 + int((frac + "00")[:2])
 
 
 def _int(text: str, upper: int = 10_000_000) -> int | None:
@@ -63,7 +66,7 @@ def _back(product_id: int, *, done: str | None = None, error: str | None = None)
 
 
 async def _categories() -> list[dict]:
-    return orjson.loads(await catalog_service.categories_json())
+    return orjson.loads(await catalog_categories.categories_json())
 
 
 @router.get("/products", summary="Back office: products")
@@ -267,7 +270,7 @@ async def upload_image(
     data = await file.read()
     try:
         async with refusable(session):
-            await catalog_service.upload_image(session, staff, product_id, data, alt.strip()[:100])
+            await catalog_gallery.upload_image(session, staff, product_id, data, alt.strip()[:100])
     except AppError as exc:
         if exc.status_code == 404:
             raise
@@ -279,7 +282,7 @@ async def upload_image(
 async def delete_image(
     product_id: IdPath, image_id: IdPath, session: SessionDep, staff: StaffPageUser
 ) -> Response:
-    await catalog_service.remove_image(session, staff, product_id, image_id)
+    await catalog_gallery.remove_image(session, staff, product_id, image_id)
     return _back(product_id, done="image")
 
 

@@ -1,5 +1,5 @@
 """The customer's shop pages: home, product list and search, product detail. They read through
-app.catalog.service (the same cached functions as /api/products), so a page and the API always agree."""
+app.catalog.reads (the same cached functions as /api/products), so a page and the API always agree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.catalog import service as catalog_service
+from app.catalog import categories as catalog_categories
+from app.catalog import reads as catalog_reads
 from app.kit.pagination import PageParams, page_count
 from app.kit.params import parse_id, parse_page
 from app.storefront.dependencies import PageUser, load_cart_count
@@ -33,12 +34,12 @@ def page(request: Request, template: str, context: dict | None = None, status_co
 
 
 async def _categories() -> list[dict]:
-    return orjson.loads(await catalog_service.categories_json())
+    return orjson.loads(await catalog_categories.categories_json())
 
 
 @router.get("/", summary="Home page")
 async def home(request: Request, user: PageUser) -> Response:
-    featured = orjson.loads(await catalog_service.product_list_json(PageParams(page=1, size=8), sort="sales"))
+    featured = orjson.loads(await catalog_reads.product_list_json(PageParams(page=1, size=8), sort="sales"))
     categories = [c for c in await _categories() if c["parent_id"] is None]
     return page(request, "storefront/home.html", {"products": featured["items"], "categories": categories})
 
@@ -51,7 +52,7 @@ async def products(request: Request, user: PageUser) -> Response:
     sort = params.get("sort") if params.get("sort") in _SORT_VALUES else ""
     page_no = parse_page(params.get("page"))
     listing = orjson.loads(
-        await catalog_service.product_list_json(
+        await catalog_reads.product_list_json(
             PageParams(page=page_no, size=PRODUCTS_PER_PAGE),
             q=q or None,
             category_id=category_id,
@@ -90,7 +91,7 @@ async def product_detail(request: Request, product_id: str, user: PageUser) -> R
     pid = parse_id(product_id)
     if pid is None:
         raise ProductNotFound("No such product.")
-    product = await catalog_service.product_detail(pid)
+    product = await catalog_reads.product_detail(pid)
     return page(request, "storefront/product_detail.html", {"product": product})
 
 

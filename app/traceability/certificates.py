@@ -13,6 +13,7 @@ from app import events
 from app.catalog.cache import invalidate
 from app.config import get_settings
 from app.db import utcnow
+from app.kit import storage
 from app.traceability import files, repository
 from app.traceability.errors import (
     CertificateNotFound,
@@ -123,7 +124,7 @@ async def attach_certificate_file(session: AsyncSession, certificate_id: int, da
     cert.file_path = await files.store("certificates", cleaned, content_type)
     cert.file_content_type = content_type
     await session.flush()
-    files.remove_after_commit(session, previous)
+    storage.remove_after_commit(session, files.path_of(previous))
     invalidate(session)  # pages link to the file once there is one
     return certificate_read(cert)
 

@@ -19,11 +19,9 @@ import uuid
 from pathlib import Path
 
 import anyio
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import images
 from app.config import get_settings
-from app.db import after_commit
 from app.kit import storage
 from app.traceability.errors import UnsupportedFile
 
@@ -57,8 +55,11 @@ def root() -> Path:
     return get_settings().private_files_dir
 
 
-def path_of(relative: str) -> Path | None:
-    """The file's place under the private directory, or None when `relative` would leave it."""
+def path_of(relative: str | None) -> Path | None:
+    """The file's place under the private directory, or None when there is none or `relative` would leave
+    it."""
+    if not relative:
+        return None
     base = root().resolve()
     path = (base / relative).resolve()
     return path if path.is_relative_to(base) and path != base else None
@@ -92,23 +93,6 @@ async def read(relative: str) -> bytes | None:
         return await anyio.Path(path).read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-
-
-async def remove(relative: str | None) -> None:
-    path = path_of(relative) if relative else None
-    if path is not None:
-        await anyio.Path(path).unlink(missing_ok=True)
-
-
-def remove_after_commit(session: AsyncSession, replaced: str | None) -> None:
-    """A replaced file goes once the new one is committed: removed earlier, a failed commit would leave the
-    row pointing to nothing. (A new file whose row never commits is swept by the worker: app.kit.storage.)"""
-    if replaced:
-
-        async def remove_replaced() -> None:
-            await remove(replaced)
-
-        after_commit(session, f"traceability.file.remove.{replaced}", remove_replaced)
 
 
 def download_name(stem: str, content_type: str) -> str:

@@ -30,7 +30,7 @@ DatabaseScanStore (no Redis, or Redis failing for this scan)
     INSERT of the scanner (ignored when known), the scan row and its event. Correct under any concurrency
     (the row lock serialises scans of one code); cheap on SQLite, where writes are serial anyway.
 
-Why one module over 500 lines: the two stores, the lean code read and the write they share
+Long because: the two stores, the lean code read and the write they share
 (`write_batch`/`_apply`) change together, for one reason (how a scan is counted), and one contract suite
 proves them equal; split apart, each half would be read only with the other open.
 """

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.catalog.cache import invalidate
+from app.kit import storage
 from app.kit.time import shop_today as today  # certificates and best-before dates are shop calendar days
 from app.traceability import files, repository
 from app.traceability.errors import (
@@ -310,7 +311,7 @@ async def attach_event_photo(session: AsyncSession, batch_id: int, event_id: int
     previous = event.photo_path
     event.photo_path = await files.store("photos", cleaned, content_type)
     await session.flush()
-    files.remove_after_commit(session, previous)
+    storage.remove_after_commit(session, files.path_of(previous))
     invalidate(session)
     return event_read(event)
 

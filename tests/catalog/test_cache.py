@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from app.catalog import cache, service
+from app.catalog import cache, reads
 from app.db import session_scope
 from app.redis import get_redis
 from app.users.models import Role
@@ -84,7 +84,7 @@ class TestPagesComeFromTheCache:
     async def test_a_miss_is_rebuilt_once_under_a_stampede(self, client, monkeypatch):
         product = await create_product()
         builds = 0
-        real = service._detail_template
+        real = reads._detail_template
 
         async def counting(product_id: int) -> bytes:
             nonlocal builds
@@ -92,7 +92,7 @@ class TestPagesComeFromTheCache:
             await asyncio.sleep(0.05)
             return await real(product_id)
 
-        monkeypatch.setattr(service, "_detail_template", counting)
+        monkeypatch.setattr(reads, "_detail_template", counting)
         responses = await asyncio.gather(*(client.get(f"/api/products/{product.id}") for _ in range(30)))
         assert all(r.status_code == 200 for r in responses)
         assert len({r.content for r in responses}) == 1

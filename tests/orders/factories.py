@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.catalog.models import Product, Sku
 from app.db import session_scope, utcnow
-from app.orders import service as orders_service
+from app.orders import payment_moves
 from app.orders.models import Order, OrderStatus
 from app.users.models import Address, Role, User
 from tests.catalog.factories import create_product, create_sku
@@ -87,17 +87,17 @@ async def pending_order(
     return response.json()
 
 
-async def pay(order_id: int, *, paid_at: datetime | None = None) -> orders_service.PaymentApplied:
+async def pay(order_id: int, *, paid_at: datetime | None = None) -> payment_moves.PaymentApplied:
     async with session_scope() as session:
         order = await session.get(Order, order_id)
-        return await orders_service.mark_paid(
+        return await payment_moves.mark_paid(
             session, order_id, amount_fen=order.total_fen, paid_at=paid_at or utcnow()
         )
 
 
 async def paid_order(client: httpx.AsyncClient, user: User, address: Address, sku: Sku, qty: int = 1) -> dict:
     order = await pending_order(client, user, address, sku, qty)
-    assert await pay(order["id"]) == orders_service.PaymentApplied.paid
+    assert await pay(order["id"]) == payment_moves.PaymentApplied.paid
     return order
 
 

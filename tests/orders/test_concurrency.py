@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from app.db import session_scope, utcnow
-from app.orders import service
+from app.orders import jobs
 from app.orders.models import Order
 from tests.orders.factories import count_orders, customer, pending_order, place, sku_on_sale, stock_of
 from tests.users.factories import auth
@@ -109,7 +109,7 @@ class TestTimeoutJobWithTwoWorkers:
 
         async def worker() -> int:
             async with session_scope() as session:
-                return await service.cancel_expired(session)
+                return await jobs.cancel_expired(session)
 
         results = await asyncio.gather(worker(), worker(), worker())
         assert sum(results) == 30
@@ -125,7 +125,7 @@ class TestTimeoutJobWithTwoWorkers:
 
         async def job() -> int:
             async with session_scope() as session:
-                return await service.cancel_expired(session)
+                return await jobs.cancel_expired(session)
 
         cancels = [client.post(f"/api/orders/{o['id']}/cancel", headers=auth(user)) for o in orders]
         responses = await asyncio.gather(job(), *cancels)

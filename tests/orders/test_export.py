@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.orders import service as orders_service
+from app.orders import export as orders_export
 from app.orders.models import Order
 from app.seed_scale import seed_scale
 from app.users.models import Role
@@ -42,7 +42,7 @@ class TestExportEveryRow:
     @pytest.mark.parametrize("chunk", [1, 7, 1000])
     async def test_csv_has_every_order_once_oldest_first(self, client, monkeypatch, chunk):
         await seed_scale(products=10, orders=45, codes=0, seed=5)
-        monkeypatch.setattr(orders_service, "EXPORT_CHUNK", chunk)
+        monkeypatch.setattr(orders_export, "EXPORT_CHUNK", chunk)
         response = await client.get("/api/admin/orders/export.csv", headers=await staff_headers(client))
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
         assert response.content.startswith("\ufeff".encode())
@@ -50,7 +50,7 @@ class TestExportEveryRow:
 
     async def test_xlsx_holds_the_same_rows_as_csv(self, client, monkeypatch):
         await seed_scale(products=10, orders=30, codes=0, seed=6)
-        monkeypatch.setattr(orders_service, "EXPORT_CHUNK", 8)
+        monkeypatch.setattr(orders_export, "EXPORT_CHUNK", 8)
         headers = await staff_headers(client)
         as_csv = await client.get("/api/admin/orders/export.csv", headers=headers)
         as_xlsx = await client.get("/api/admin/orders/export.xlsx", headers=headers)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.db import session_scope, utcnow
-from app.orders import service
+from app.orders import moves, payment_moves, service
 from app.orders.errors import AmountMismatch, InvalidOrderState, OrderNotFound
-from app.orders.service import PaymentApplied
+from app.orders.payment_moves import PaymentApplied
 from app.orders.state import SYSTEM
 from tests.orders.factories import (
     customer,
@@ -43,7 +43,7 @@ class TestMarkPaid:
         order = await pending_order(client, me, address, sku)
         async with session_scope() as session:
             with pytest.raises(AmountMismatch):
-                await service.mark_paid(
+                await payment_moves.mark_paid(
                     session, order["id"], amount_fen=order["total_fen"] - 1, paid_at=utcnow()
                 )
         assert (await get_order(order["id"])).status == "pending_payment"
@@ -51,7 +51,7 @@ class TestMarkPaid:
     async def test_unknown_order(self):
         async with session_scope() as session:
             with pytest.raises(OrderNotFound):
-                await service.mark_paid(session, 999999, amount_fen=1, paid_at=utcnow())
+                await payment_moves.mark_paid(session, 999999, amount_fen=1, paid_at=utcnow())
 
     async def test_a_payment_after_cancellation_goes_to_refunding_without_taking_stock_again(self, client):
         sku = await sku_on_sale(stock=10)
@@ -66,9 +66,9 @@ class TestMarkPaid:
         assert await stock_of(sku.id) == 10 and await sales_of(sku.product_id) == 0
 
         async with session_scope() as session:
-            assert await service.complete_refund(session, order["id"], actor=SYSTEM) is True
+            assert await payment_moves.complete_refund(session, order["id"], actor=SYSTEM) is True
         async with session_scope() as session:
-            assert await service.complete_refund(session, order["id"], actor=SYSTEM) is False
+            assert await payment_moves.complete_refund(session, order["id"], actor=SYSTEM) is False
         assert (await get_order(order["id"])).status == "refunded"
         assert await stock_of(sku.id) == 10  # returned at cancellation, not again
 
@@ -109,7 +109,7 @@ class TestRefundApi:
         paid = await paid_order(client, me, address, sku)
         async with session_scope() as session:
             with pytest.raises(InvalidOrderState):
-                await service.complete_refund(session, paid["id"])
+                await payment_moves.complete_refund(session, paid["id"])
 
     async def test_release_stock_is_once_per_order(self, client):
         sku = await sku_on_sale(stock=10)
@@ -117,6 +117,6 @@ class TestRefundApi:
         order = await pending_order(client, me, address, sku, qty=3)
         async with session_scope() as session:
             o = await get_order(order["id"])
-            assert await service.release_stock(session, o) is True
-            assert await service.release_stock(session, o) is False
+            assert await moves.release_stock(session, o) is True
+            assert await moves.release_stock(session, o) is False
         assert await stock_of(sku.id) == 10

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import session_scope, utcnow
-from app.orders import releases
+from app.orders import moves, payment_moves, releases
 from app.orders import service as orders_service
 from app.orders.models import Order
 from app.orders.state import SYSTEM
@@ -98,7 +98,7 @@ class TestReleases:
         async with session_scope() as session:
             await orders_service.begin_refund(session, order["id"], actor=SYSTEM, reason="不想要了")
         async with session_scope() as session:
-            assert await orders_service.complete_refund(session, order["id"])
+            assert await payment_moves.complete_refund(session, order["id"])
         assert (await get_order(order["id"])).status == "refunded"
         assert given_back == [("flash_sale", [order["id"]])]  # not shipped: the reservation goes back
         assert cancelled == []  # but a refunded order keeps its coupon used
@@ -111,9 +111,7 @@ class TestReleases:
         await _make_kind(order["id"], "presale")
         with pytest.raises(releases.UnknownReservation):
             async with session_scope() as session:
-                await orders_service.release_stock(
-                    session, await orders_service.get_or_raise(session, order["id"])
-                )
+                await moves.release_stock(session, await orders_service.get_or_raise(session, order["id"]))
         assert (await get_order(order["id"])).status == "pending_payment"
         assert await stock_of(sku.id) == 7
 

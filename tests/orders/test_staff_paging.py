@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.db import session_scope
 from app.flows import recall as recall_flow
-from app.orders import service as orders_service
+from app.orders import staff as orders_staff
 from app.seed_scale import seed_scale
 from app.traceability.models import BatchAllocation
 from app.users.models import Role
@@ -34,7 +34,7 @@ class TestStaffOrderList:
         assert body["next_cursor"] == str(body["items"][-1]["id"])
 
     async def test_over_the_cap_the_total_says_more_than(self, shop, client, monkeypatch):
-        monkeypatch.setattr(orders_service, "STAFF_COUNT_CAP", 25)
+        monkeypatch.setattr(orders_staff, "STAFF_COUNT_CAP", 25)
         body = (await client.get("/api/admin/orders", headers=await staff_headers(client))).json()
         assert body["total"] == 25 and body["total_exact"] is False
 
@@ -78,7 +78,7 @@ class TestStaffOrderList:
         assert response.status_code == 422 and response.json()["code"] == "validation_error"
 
     async def test_the_back_office_page_goes_on_by_cursor_past_the_cap(self, shop, client, monkeypatch):
-        monkeypatch.setattr(orders_service, "STAFF_COUNT_CAP", 25)
+        monkeypatch.setattr(orders_staff, "STAFF_COUNT_CAP", 25)
         await log_in(client, await create_user(role=Role.merchant, nickname="店员"))
         page = await client.get("/admin/orders")
         assert "超过 25 个订单" in page.text and "更早的订单" in page.text

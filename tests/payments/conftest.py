@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.config import get_settings
-from app.payments import service
+from app.payments import notices
 from tests.payments.gateway import STATE, GatewayServer, GatewayState, settings_for
 
 
@@ -31,4 +31,4 @@ def gateways(gateway_server: GatewayServer, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture(autouse=True)
 def _no_race_hook() -> Iterator[None]:
     yield
-    service.after_verification = None
+    notices.after_verification = None

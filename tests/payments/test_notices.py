@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.notifications.models import Notification
-from app.payments import service
+from app.payments import notices
 from app.payments.models import UnmatchedPayment
 from app.users.models import Role
 from app.worker import run_job
@@ -49,13 +49,13 @@ class TestHalfRecordedNotices:
         user, _, order = await order_to_pay(client)
         payment = await start_payment(client, user, order["id"], channel)
         body, headers = await notice_for(channel, payment, order)
-        service.after_verification = _die
+        notices.after_verification = _die
         with pytest.raises(ServerDied):
-            await service.receive_notification(channel, body, headers, "203.0.113.9")
-        service.after_verification = None
+            await notices.receive_notification(channel, body, headers, "203.0.113.9")
+        notices.after_verification = None
         assert [n.outcome for n in await notifications()] == ["received"]
 
-        await service.receive_notification(channel, body, headers, "203.0.113.9")
+        await notices.receive_notification(channel, body, headers, "203.0.113.9")
 
         assert [(n.outcome, n.payment_id) for n in await notifications()] == [
             ("superseded", payment["id"]),
@@ -67,10 +67,10 @@ class TestHalfRecordedNotices:
         user, _, order = await order_to_pay(client)
         payment = await start_payment(client, user, order["id"], "alipay")
         body, headers = await notice_for("alipay", payment, order)
-        service.after_verification = _die
+        notices.after_verification = _die
         with pytest.raises(ServerDied):
-            await service.receive_notification("alipay", body, headers, "203.0.113.9")
-        service.after_verification = None
+            await notices.receive_notification("alipay", body, headers, "203.0.113.9")
+        notices.after_verification = None
         forged = body.replace(b"sign=", b"sign=AAAA", 1)
         response = await client.post(
             "/api/payments/alipay/notify",
@@ -83,17 +83,17 @@ class TestHalfRecordedNotices:
     async def test_a_copy_no_retry_closed_is_given_up_once_the_gateways_stop_resending(self, client):
         user, _, order = await order_to_pay(client)
         payment = await start_payment(client, user, order["id"])
-        service.after_verification = _die
+        notices.after_verification = _die
         with pytest.raises(ServerDied):
-            await service.receive_notification(
+            await notices.receive_notification(
                 "sandbox", sandbox_body(payment, order), _signed(payment, order)
             )
-        service.after_verification = None
+        notices.after_verification = None
         async with session_scope() as session:
-            await service.purge_notifications(session, now=utcnow() + timedelta(hours=24))
+            await notices.purge_notifications(session, now=utcnow() + timedelta(hours=24))
         assert [n.outcome for n in await notifications()] == ["received"]  # the gateway may still resend
         async with session_scope() as session:
-            await service.purge_notifications(session, now=utcnow() + timedelta(hours=26))
+            await notices.purge_notifications(session, now=utcnow() + timedelta(hours=26))
         assert [n.outcome for n in await notifications()] == ["unanswered"]
         assert (await payment_row(payment["id"])).status == "pending"  # left to reconciliation
 

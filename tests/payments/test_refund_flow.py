@@ -30,13 +30,13 @@ class TestImportDirection:
         }
         assert {k: v for k, v in offenders.items() if v} == {}
 
-    def test_the_payment_service_never_commits_on_its_own(self):
+    def test_the_payment_modules_never_commit_on_their_own(self):
         """The request's (or the job's) unit of work commits; a step that must be durable before a gateway
         call runs in a unit of work of its own (app.db.session_scope)."""
-        tree = ast.parse((APP / "payments" / "service.py").read_text(encoding="utf-8"))
         commits = [
-            node.lineno
-            for node in ast.walk(tree)
+            f"{path.relative_to(APP)}:{node.lineno}"
+            for path in sorted((APP / "payments").rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
             if isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "commit"

@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from app.config import get_settings
 from app.db import session_scope
-from app.payments import service
+from app.payments import notices
 from app.payments.models import Payment
 from app.payments.providers import keys, sandbox
 from app.payments.providers.alipay import sign_content
@@ -457,7 +457,7 @@ class TestPaymentRacingCancel:
             response = await client.post(f"/api/orders/{order['id']}/cancel", headers=auth(user))
             assert response.status_code == 200, response.text
 
-        service.after_verification = cancel_now
+        notices.after_verification = cancel_now
         response = await sandbox_notify(client, sandbox_body(payment, order))
         assert response.status_code == 200
         assert await run_job("payments.retry_refunds") == 1

@@ -31,6 +31,7 @@ from app.db import session_scope, utcnow
 from app.events import OutboxEvent
 from app.kit import regions
 from app.main import create_app
+from app.orders import jobs as orders_jobs
 from app.orders import service as orders_service
 from app.orders.models import Order, OrderStatus
 from app.users.models import Address
@@ -435,7 +436,7 @@ class TestUnpaidOrderLimits:
                 .values(pay_deadline=utcnow() - timedelta(seconds=1))
             )
         async with session_scope() as session:
-            assert await orders_service.cancel_expired(session) == 1
+            assert await orders_jobs.cancel_expired(session) == 1
         assert (await checkout(user, address, [(sku.id, 1)])).status_code == 201
         assert (await checkout(user, address, [(sku.id, 1)])).status_code == 409
 

@@ -19,7 +19,7 @@ from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.main import app
 from app.orders.models import Order
-from app.payments import service
+from app.payments import notices
 from app.payments.models import PaymentNotification
 from app.payments.providers import sandbox
 from app.users.models import Role
@@ -317,11 +317,11 @@ class TestStoredNoticesAreBounded:
                     )
                 )
         async with session_scope() as session:
-            assert await service.purge_notifications(session, now=now) == 1
+            assert await notices.purge_notifications(session, now=now) == 1
         assert {n.body for n in await notifications()} == {f"age {days - 1}", "age 0"}
         later = now + timedelta(days=days + 1)
         async with session_scope() as session:
-            assert await service.purge_notifications(session, now=later) == 2
+            assert await notices.purge_notifications(session, now=later) == 2
         assert await notifications() == []
 
     async def test_the_worker_runs_the_purge(self):

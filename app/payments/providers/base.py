@@ -15,6 +15,7 @@ import httpx
 
 from app.config import get_settings
 from app.errors import AppError
+from app.kit import money
 from app.orders.models import Order
 from app.payments.errors import BadNotification, GatewayError
 from app.payments.models import Payment, PaymentRefund
@@ -136,13 +137,11 @@ async def send(request: httpx.Request) -> httpx.Response:
 # A base64 RSA signature (2048 to 4096 bits: 344 to 684 characters), nothing else.
 BASE64_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{340,1020}={0,2}")
 
-_YUAN = re.compile(r"^(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?$")
-
 
 def yuan_to_fen(text: str) -> int:
-    """'59.90' → 5990, exactly (no floats). Anything that is not a plain amount is a bad notification."""
-    match = _YUAN.match(text or "")
-    if not match:
-        raise BadNotification(f"Not an amount: {text[:20]!r}.")
-    cents = (match.group(2) or "").ljust(2, "0")
-    return int(match.group(1)) * 100 + int(cents)
+    """A gateway's amount ('59.90' → 5990, by app.kit.money). Anything that is not a plain amount is a bad
+    notification."""
+    try:
+        return money.yuan_to_fen(text or "")
+    except money.NotAnAmount:
+        raise BadNotification(f"Not an amount: {text[:20]!r}.") from None
