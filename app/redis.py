@@ -76,6 +76,11 @@ class CircuitBreaker:
         if self.failures or self.open_until:
             self.reset()
 
+    def trip(self, reason: str = "tripped") -> None:
+        """Open it now, as enough failures in a row would (tests drive an outage with it, no sleeping)."""
+        self.failures = self.failures_to_open - 1
+        self.failure(RuntimeError(reason))
+
     def failure(self, exc: BaseException) -> None:
         self.failures += 1
         if self.failures < self.failures_to_open or self.is_open:
