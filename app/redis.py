@@ -24,7 +24,7 @@ from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.config import get_settings
@@ -40,7 +40,15 @@ BLOCKING_READ_MARGIN_SECONDS = 5.0
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
-__all__ = ["RedisError", "get_redis", "background_redis", "close_redis", "redis_status", "breaker"]
+__all__ = [
+    "NoScriptError",
+    "RedisError",
+    "get_redis",
+    "background_redis",
+    "close_redis",
+    "redis_status",
+    "breaker",
+]
 
 
 class CircuitBreaker:

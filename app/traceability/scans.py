@@ -63,6 +63,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import case, delete, func, insert, select, update
@@ -73,7 +74,7 @@ from app.db import get_engine, session_scope, utcnow
 from app.events import emit
 from app.kit import leandb
 from app.kit.time import shop_today
-from app.redis import RedisError, get_redis
+from app.redis import NoScriptError, RedisError, get_redis
 from app.traceability.models import Batch, TraceCode, TraceCodeScanner, TraceScan, TraceScanFlush
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def scanners_key(code_id: int) -> str:
 # ---------------------------------------------------------------- scanners
 
 
+@lru_cache(maxsize=4096)
 def network_scanner(network: str, user_agent: str) -> str:
     """The scanner of a request without a device: its client network and User-Agent (a 64-bit hash)."""
     return hashlib.sha256(f"net\n{network}\n{user_agent}".encode()).hexdigest()[:16]
@@ -397,6 +399,17 @@ return items
 """
 
 
+_RECORD_SHA = hashlib.sha1(_RECORD.encode()).hexdigest()  # noqa: S324 - the name Redis gives the script
+
+
+async def _record_script(client: Any, *args: Any) -> Any:
+    """_RECORD by its SHA (Redis keeps scripts it has run): the script's text is sent once, not per scan."""
+    try:
+        return await client.evalsha(_RECORD_SHA, 3, *args)
+    except NoScriptError:
+        return await client.eval(_RECORD, 3, *args)
+
+
 def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
@@ -448,12 +461,12 @@ class RedisScanStore:
         args = [scan.scanner, _micros(scan.at), _record_text(scan), KEY_TTL_SECONDS, row.direct_scan_count]
         # A code the database never saw scanned has nothing to seed: Redis starts it at once.
         fresh = "1" if row.scanner_count == 0 and row.scan_count == 0 else "0"
-        result = await self.client.eval(_RECORD, 3, *keys, *args, fresh)
+        result = await _record_script(self.client, *keys, *args, fresh)
         for _ in range(3):  # the database may count again between the sync and the retry: sync again
             if result[0] >= 0:
                 break
             args[-1] = max(await self._sync(row, keys), args[-1])
-            result = await self.client.eval(_RECORD, 3, *keys, *args, "0")
+            result = await _record_script(self.client, *keys, *args, "0")
         if result[0] < 0:  # not counted in Redis: the database counts it
             raise RedisError("trace scan: Redis kept falling behind the database")
         scans, scanners, first_micros, logged = result
