@@ -74,7 +74,7 @@ from app.db import get_engine, session_scope, utcnow
 from app.events import emit
 from app.kit import leandb
 from app.kit.time import shop_today
-from app.redis import NoScriptError, RedisError, get_redis
+from app.redis import NoScriptError, RedisError, get_redis, pipelined_redis
 from app.traceability.models import Batch, TraceCode, TraceCodeScanner, TraceScan, TraceScanFlush
 
 log = logging.getLogger(__name__)
@@ -645,7 +645,7 @@ def store() -> ScanStore:
 
 async def record(code: CodeRow, scan: Scan) -> Tally:
     """Count a scan: in Redis when it is configured and answers, otherwise in the database at once."""
-    client = get_redis()
+    client = pipelined_redis()
     if client is not None:
         try:
             return await RedisScanStore(client).record(code, scan)

@@ -10,19 +10,36 @@ import pytest
 from sqlalchemy import select
 
 from app.db import session_scope, utcnow
-from app.redis import background_redis, get_redis
+from app.redis import background_redis, get_redis, pipelined_redis
 from app.traceability import scans
 from app.traceability.models import TraceCodeScanner, TraceScan
 from tests.conftest import HAS_REDIS
 from tests.traceability import factories as f
 from tests.traceability.helpers import count_rows, events_of
 
-STORES = ["database", pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="needs Redis"))]
+_NEEDS_REDIS = pytest.mark.skipif(not HAS_REDIS, reason="needs Redis")
+STORES = [
+    "database",
+    pytest.param("redis", marks=_NEEDS_REDIS),
+    pytest.param("redis-pipelined", marks=_NEEDS_REDIS),  # the request path's client (app.redis)
+]
+
+
+class _PipelinedStore(scans.RedisScanStore):
+    """Records through the request path's pipelined client (scans.record); flushes like the worker."""
+
+    def __init__(self) -> None:
+        super().__init__(pipelined_redis())
+
+    async def flush(self) -> int:
+        return await scans.RedisScanStore(get_redis()).flush()
 
 
 @pytest.fixture(params=STORES)
-def store(request) -> scans.ScanStore:
-    return scans.DatabaseScanStore() if request.param == "database" else scans.RedisScanStore(get_redis())
+async def store(request) -> scans.ScanStore:
+    if request.param == "database":
+        return scans.DatabaseScanStore()
+    return scans.RedisScanStore(get_redis()) if request.param == "redis" else _PipelinedStore()
 
 
 async def _code() -> scans.CodeRow:
