@@ -209,6 +209,9 @@ class PipelinedRedis:
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._connecting = asyncio.Lock()
         self._reading: asyncio.Task[None] | None = None
+        # Commands of one turn of the event loop go out in one write (one system call for many scans).
+        self._outgoing: list[bytes] = []
+        self._outgoing_to: asyncio.StreamWriter | None = None
 
     async def _connect(self) -> asyncio.StreamWriter:
         async with self._connecting:
@@ -262,10 +265,22 @@ class PipelinedRedis:
                 if not future.done():
                     future.set_exception(error)
 
+    def _write_out(self) -> None:
+        writer, data = self._outgoing_to, b"".join(self._outgoing)
+        self._outgoing, self._outgoing_to = [], None
+        if writer is not None and not writer.is_closing():
+            writer.write(data)
+
     async def _send(self, writer: asyncio.StreamWriter, args: tuple[Any, ...]) -> Any:
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._waiting.append(future)
-        writer.write(_pack(args))
+        if self._outgoing_to is not writer:
+            if self._outgoing_to is not None:
+                self._write_out()
+            self._outgoing_to = writer
+            loop.call_soon(self._write_out)
+        self._outgoing.append(_pack(args))
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
                 reply = await future

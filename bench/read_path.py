@@ -79,7 +79,7 @@ def profile(args: argparse.Namespace, env: dict[str, str], paths: list[str] | No
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(b"host", b"bench"), (b"user-agent", b"bench-scanner")],
+            "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"bench-scanner")],
             "client": ("127.0.0.1", 1),
             "server": ("127.0.0.1", 80),
         }
