@@ -122,6 +122,9 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        # No OpenTelemetry here: without this FastAPI asks the global providers on every request whether
+        # someone configured one (a cost the hottest paths, answered inside the app, paid each time).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         # Off in production unless API_DOCS_ENABLED: they list every staff route. `daoxiang openapi`
         # still writes docs/openapi.yaml (app.openapi() does not need the routes).
         **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}),

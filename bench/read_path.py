@@ -52,9 +52,10 @@ def serve(kind: str, port: int) -> None:
     uvicorn.run(target, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def profile(args: argparse.Namespace, env: dict[str, str]) -> None:
+def profile(args: argparse.Namespace, env: dict[str, str], paths: list[str] | None = None) -> None:
     """cProfile the shop's ASGI app in this process: 2,000 requests, 50 at a time, no HTTP server in between
-    (uvicorn's own cost is the same for the ceiling and the shop)."""
+    (uvicorn's own cost is the same for the ceiling and the shop). `paths`: requested in turn (default: the
+    one `--profile-path`)."""
     import asyncio
     import cProfile
     import pstats
@@ -62,9 +63,12 @@ def profile(args: argparse.Namespace, env: dict[str, str]) -> None:
     os.environ.update(env)
     from app.main import app
 
-    path, _, query = args.profile_path.partition("?")
+    targets = [p.partition("?")[::2] for p in (paths or [args.profile_path])]
+    turn = [0]
 
     async def call() -> int:
+        path, query = targets[turn[0] % len(targets)]
+        turn[0] += 1
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -75,7 +79,7 @@ def profile(args: argparse.Namespace, env: dict[str, str]) -> None:
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(b"host", b"bench")],
+            "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"bench-scanner")],
             "client": ("127.0.0.1", 1),
             "server": ("127.0.0.1", 80),
         }
@@ -92,7 +96,7 @@ def profile(args: argparse.Namespace, env: dict[str, str]) -> None:
         return status[0]
 
     async def run_all() -> None:
-        assert await call() == 200, f"{args.profile_path} does not answer 200"
+        assert await call() == 200, f"{targets[0][0]} does not answer 200"
 
         async def worker() -> None:
             for _ in range(40):
@@ -106,7 +110,8 @@ def profile(args: argparse.Namespace, env: dict[str, str]) -> None:
         profiler.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
-            f"{args.profile_path}: 2000 requests, {cpu / 2000 * 1e6:.0f} us CPU each (profiled), {elapsed:.1f} s"
+            f"{targets[0][0]} (+{len(targets) - 1} more in turn): 2000 requests, {cpu / 2000 * 1e6:.0f} us CPU"
+            f" each (profiled), {elapsed:.1f} s"
         )
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 

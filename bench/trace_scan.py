@@ -16,6 +16,7 @@ Targets: ratio >= 0.5, p99 < 15 ms, 0 failed requests, counted == sent.
 
     python bench/trace_scan.py                         # 3 rounds, 10 s each
     python bench/trace_scan.py --rounds 1 --duration 3  # a quick proof that it works
+    python bench/trace_scan.py --profile                # cProfile the scan path in-process (50 codes in turn)
     BENCH_DATABASE_URL=mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_trace \\
     BENCH_REDIS_URL=redis://127.0.0.1:6379/3 python bench/trace_scan.py
 """
@@ -37,7 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from common import run_wrk  # noqa: E402
-from read_path import prepare, shop_env, start, stop  # noqa: E402
+from read_path import prepare, profile, shop_env, start, stop  # noqa: E402
 
 DEFAULT_DB = "mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_trace"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/3"
@@ -154,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"one uvicorn worker per app; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
     prepare(args, env)
     codes = issue_codes(env)
+    if args.profile:
+        args.profile_path = None
+        profile(args, env, [f"/api/trace/{c}" for c in codes])
+        return 0
     script = rotating_script(codes)
     results: dict[str, list[dict]] = {"ceiling": [], "scan": []}
     received = 0
@@ -231,6 +236,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (max 60)")
     parser.add_argument("--rounds", type=int, default=3, help="ceiling/shop rounds (max 5)")
     parser.add_argument("--exact", type=int, default=2000, help="scans of the exact count check")
+    parser.add_argument("--profile", action="store_true", help="cProfile the scan path in-process instead")
     args = parser.parse_args()
     args.duration = max(1.0, min(args.duration, 60.0))
     args.rounds = max(1, min(args.rounds, 5))

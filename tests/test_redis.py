@@ -182,3 +182,85 @@ class TestConsumerTimeouts:
         assert redis.connection_pool.connection_kwargs["socket_timeout"] > (
             settings.event_consumer_block_ms / 1000
         )
+
+
+class _ScriptedRedis:
+    """A server that answers each command only when the test says so (replies in order, like Redis)."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.commands: asyncio.Queue[bytes] = asyncio.Queue()
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        while data := await reader.read(65536):
+            for command in data.split(b"*")[1:]:
+                await self.commands.put(command)
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/0"
+
+    def answer(self, reply: bytes) -> None:
+        assert self.writer is not None
+        self.writer.write(reply)
+
+    async def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        assert self.server is not None
+        self.server.close()
+
+
+class TestThePipelinedClient:
+    """The trace scan's client (app.redis.pipelined_redis): commands of many callers on one connection."""
+
+    async def test_each_caller_gets_its_own_reply_even_after_one_gave_up(self, redis_at):
+        server = _ScriptedRedis()
+        await redis_at(await server.start())
+        try:
+            client = app_redis.pipelined_redis()
+            first = asyncio.ensure_future(client.execute("ECHO", "first"))
+            await server.commands.get()
+            second = asyncio.ensure_future(client.execute("ECHO", "second"))
+            third = asyncio.ensure_future(client.execute("EVALSHA", "abc", 0))
+            await server.commands.get()
+            await server.commands.get()
+            first.cancel()  # its caller went away (a timeout, a closed request): its reply still comes
+            server.answer(b"$5\r\nfirst\r\n$6\r\nsecond\r\n-NOSCRIPT No matching script.\r\n")
+            assert await second == b"second"
+            with pytest.raises(app_redis.NoScriptError):
+                await third
+            assert first.cancelled()
+        finally:
+            await server.stop()
+
+    @pytest.mark.parametrize("url", ["frozen", "dead"])
+    async def test_a_frozen_or_dead_redis_opens_the_breaker(self, redis_at, url):
+        frozen = _FrozenRedis()
+        clock = await redis_at(await frozen.start() if url == "frozen" else _dead_url())
+        try:
+            for _ in range(app_redis.FAILURES_TO_OPEN):
+                client = app_redis.pipelined_redis()
+                assert client is not None
+                started = time.perf_counter()
+                with pytest.raises(app_redis.RedisError):
+                    await client.execute("PING")
+                assert time.perf_counter() - started < app_redis.REQUEST_TIMEOUT_SECONDS + 0.5
+            assert app_redis.pipelined_redis() is None and get_redis() is None
+            clock.now += app_redis.MAX_OPEN_SECONDS
+            assert app_redis.pipelined_redis() is not None
+        finally:
+            if frozen.server is not None:
+                await frozen.stop()
+
+    @pytest.mark.skipif(not HAS_REDIS, reason="needs Redis: set TEST_REDIS_URL")
+    async def test_many_concurrent_callers_on_a_real_redis(self):
+        client = app_redis.pipelined_redis()
+        replies = await asyncio.gather(*(client.execute("INCR", "pipelined-test") for _ in range(200)))
+        assert sorted(replies) == list(range(1, 201))
+        assert await client.execute("ECHO", "日本") == "日本".encode()
+        with pytest.raises(app_redis.RedisError):
+            await client.execute("NOSUCHCOMMAND")
+        assert await client.execute("GET", "pipelined-test") == b"200"  # the connection is still in step

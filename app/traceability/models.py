@@ -208,6 +208,9 @@ class TraceCode(Base):
     scan_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # Distinct scanners (see app.traceability.scans): what the verdict judges, not the number of requests.
     scanner_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Of `scan_count`, the scans counted in Redis and brought here by the worker's flush (the rest the
+    # database counted itself): what keeps the live count exact across a Redis outage (app.traceability.scans).
+    flushed_scan_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     first_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

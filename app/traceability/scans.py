@@ -12,7 +12,7 @@ Two stores, one interface (`ScanStore.record` → the live `Tally`; `flush` → 
 one contract suite runs both (tests/traceability/test_scan_store.py):
 
 RedisScanStore (REDIS_URL set)
-    One Lua call per scan: the code's scan count (HINCRBY), its scanner set (SADD/SCARD), its first scan,
+    One Lua call per scan: the code's logged scans (HINCRBY), its scanner set (SADD/SCARD), its first scan,
     and the scan's record appended to a log list. No database write and no lock. A code seen for the
     first time since Redis lost it is seeded from the database (its counts and scanners) before counting.
     The worker's `traceability.flush_scans` job moves the log to the database in batches: each batch is
@@ -30,6 +30,24 @@ DatabaseScanStore (no Redis, or Redis failing for this scan)
     INSERT of the scanner (ignored when known), the scan row and its event. Correct under any concurrency
     (the row lock serialises scans of one code); cheap on SQLite, where writes are serial anyway.
 
+The live count across a Redis outage (the request client's breaker opening mid-burst, app.redis)
+    Two cumulative counters that only grow, and no flush moves: the scans the database counted itself
+    (`scan_count - flushed_scan_count`, read with the code) and the scans Redis ever logged for the code
+    (`logged`, seeded with `flushed_scan_count`). The live count is their sum, whichever store answers:
+    - Redis answers `direct + logged`, where `direct` is the largest database-counted figure it has been
+      told of. A lookup that brings a larger one (the database counted scans while Redis was away) first
+      adds the code's scanners from the database to the Redis set, so counts and scanners include them.
+    - The database (Redis unreachable) answers its own `direct` after this scan plus the `logged` this
+      process last had from Redis for the code (`_last_seen`), and the larger of its scanner count and the
+      one Redis last gave (a lower bound of their union, which Redis gives again when it is back).
+    So a reader never sees a count go down when the breaker opens or closes, and once Redis answers again
+    the counts are exact whatever happened meanwhile. While Redis is away, the database's answer is exact
+    for scans this process sent to Redis; it does not know of scans another process logged in Redis since
+    this one last saw the code (it cannot: they are in Redis only), so it may lag by those until Redis is
+    back. Concurrent scans at the moment of a flip may both show the same count; the next scan is exact.
+    A Redis call that timed out after Redis ran it is counted twice (once in Redis, once by the fallback):
+    the client cannot know it ran.
+
 Long because: the two stores, the lean code read and the write they share
 (`write_batch`/`_apply`) change together, for one reason (how a scan is counted), and one contract suite
 proves them equal; split apart, each half would be read only with the other open.
@@ -45,6 +63,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import case, delete, func, insert, select, update
@@ -55,7 +74,7 @@ from app.db import get_engine, session_scope, utcnow
 from app.events import emit
 from app.kit import leandb
 from app.kit.time import shop_today
-from app.redis import RedisError, get_redis
+from app.redis import NoScriptError, RedisError, get_redis, pipelined_redis
 from app.traceability.models import Batch, TraceCode, TraceCodeScanner, TraceScan, TraceScanFlush
 
 log = logging.getLogger(__name__)
@@ -72,11 +91,24 @@ FLUSH_BUDGET_SECONDS = 20
 ABANDONED_AFTER_SECONDS = 60
 FLUSH_RECORDS_KEPT_DAYS = 7
 MAX_SEEDED_SCANNERS = 100_000
+# Log records of this layout carry `v2|`: only they count in `flushed_scan_count` (older ones were counted
+# by the keys before them, which the v2 keys never saw).
+RECORD_V2 = "v2|"
+LAST_SEEN_MAX = 50_000
+
+
+def code_key(code_id: int) -> str:
+    return f"{PREFIX}v2:code:{code_id}"
+
+
+def scanners_key(code_id: int) -> str:
+    return f"{PREFIX}v2:scanners:{code_id}"
 
 
 # ---------------------------------------------------------------- scanners
 
 
+@lru_cache(maxsize=4096)
 def network_scanner(network: str, user_agent: str) -> str:
     """The scanner of a request without a device: its client network and User-Agent (a 64-bit hash)."""
     return hashlib.sha256(f"net\n{network}\n{user_agent}".encode()).hexdigest()[:16]
@@ -115,11 +147,17 @@ class CodeRow:
     flagged_at: datetime | None
     revoked_at: datetime | None
     catalog_version: int | None
+    flushed_scan_count: int = 0
+
+    @property
+    def direct_scan_count(self) -> int:
+        """The scans the database counted itself (not brought from Redis by a flush)."""
+        return self.scan_count - self.flushed_scan_count
 
 
 _LOOKUP_SQL = (
     "SELECT c.id, c.batch_id, c.scan_count, c.scanner_count, c.first_scanned_at, c.flagged_at, c.revoked_at, "
-    "v.version FROM trace_codes c LEFT JOIN catalog_version v ON v.id = 1 WHERE c.code = %s"
+    "v.version, c.flushed_scan_count FROM trace_codes c LEFT JOIN catalog_version v ON v.id = 1 WHERE c.code = %s"
 )
 
 
@@ -159,6 +197,7 @@ async def lookup(code: str) -> CodeRow | None:
                 TraceCode.flagged_at,
                 TraceCode.revoked_at,
                 CatalogVersion.version,
+                TraceCode.flushed_scan_count,
             )
             .outerjoin(CatalogVersion, CatalogVersion.id == 1)
             .where(TraceCode.code == code)
@@ -167,7 +206,7 @@ async def lookup(code: str) -> CodeRow | None:
             row = (await conn.execute(query)).first()
     if row is None:
         return None
-    code_id, batch_id, scans, scanners, first, flagged, revoked, version = row
+    code_id, batch_id, scans, scanners, first, flagged, revoked, version, flushed = row
     return CodeRow(
         id=int(code_id),
         code=code,
@@ -178,6 +217,7 @@ async def lookup(code: str) -> CodeRow | None:
         flagged_at=_aware(flagged),
         revoked_at=_aware(revoked),
         catalog_version=None if version is None else int(version),
+        flushed_scan_count=int(flushed),
     )
 
 
@@ -205,6 +245,7 @@ class CodeState:
     scanner_count: int
     first_scanned_at: datetime | None
     reasons: list[str]
+    flushed_scan_count: int = 0
 
 
 async def emit_scanned(session: AsyncSession, scans: list[Scan]) -> dict[int, CodeState]:
@@ -223,6 +264,7 @@ async def emit_scanned(session: AsyncSession, scans: list[Scan]) -> dict[int, Co
             TraceCode.scanner_count,
             TraceCode.first_scanned_at,
             TraceCode.revoked_at,
+            TraceCode.flushed_scan_count,
             Batch.product_id,
             Batch.best_before_on,
         )
@@ -246,6 +288,7 @@ async def emit_scanned(session: AsyncSession, scans: list[Scan]) -> dict[int, Co
             row.scanner_count,
             row.first_scanned_at,
             reasons,
+            row.flushed_scan_count,
         )
         await emit(
             session,
@@ -277,6 +320,7 @@ class Scan:
     network: str
     user_agent: str
     at: datetime
+    logged: bool = False  # read back from the Redis log (v2): counts in `flushed_scan_count` when flushed
 
 
 @dataclass(frozen=True)
@@ -294,15 +338,21 @@ class ScanStore(Protocol):
     async def flush(self) -> int: ...
 
 
-# Returns {scans, scanners, first (µs)}; {-1} when the code is not in Redis and must be seeded first.
+# KEYS: the code's hash, its scanner set, the log. ARGV: scanner, at (µs), record, ttl, the database's own
+# count `direct` (from the lookup), fresh ('1': the database never saw the code scanned, nothing to seed).
+# Returns {live scans, scanners, first (µs), logged}; {-1} when the code is not in Redis and must be seeded;
+# {-2} when the database counted scans that Redis has not heard of (their scanners must be added first).
 _RECORD = """
 local h, s = KEYS[1], KEYS[2]
+local direct = tonumber(ARGV[5])
 if redis.call('EXISTS', h) == 0 then
-  if ARGV[5] ~= '1' then return {-1} end
-  redis.call('HSET', h, 'scans', ARGV[6], 'first', ARGV[7])
+  if ARGV[6] ~= '1' then return {-1} end
+  redis.call('HSET', h, 'logged', 0, 'direct', direct, 'first', '')
 end
+local seen = tonumber(redis.call('HGET', h, 'direct') or '0')
+if direct > seen then return {-2} end
 redis.call('SADD', s, ARGV[1])
-local scans = redis.call('HINCRBY', h, 'scans', 1)
+local logged = redis.call('HINCRBY', h, 'logged', 1)
 local first = redis.call('HGET', h, 'first')
 if first == false or first == '' then
   first = ARGV[2]
@@ -311,17 +361,29 @@ end
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('EXPIRE', h, ARGV[4])
 redis.call('EXPIRE', s, ARGV[4])
-return {scans, redis.call('SCARD', s), first}
+return {seen + logged, redis.call('SCARD', s), first, logged}
 """
 
-# Seeds a code from the database unless another request did it meanwhile.
-_SEED = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2])
-for i = 3, #ARGV, 500 do
-  redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+# Brings Redis up to the database for one code: seeds a code Redis does not have (logged = the flushed
+# scans), or, for one it has, raises `direct` and takes an earlier first scan; adds the database's scanners.
+# ARGV: flushed, direct, first (µs or ''), scanners...
+_SYNC = """
+local h, s = KEYS[1], KEYS[2]
+if redis.call('EXISTS', h) == 0 then
+  redis.call('DEL', s)
+  redis.call('HSET', h, 'logged', ARGV[1], 'direct', ARGV[2], 'first', ARGV[3])
+else
+  if tonumber(ARGV[2]) > tonumber(redis.call('HGET', h, 'direct') or '0') then
+    redis.call('HSET', h, 'direct', ARGV[2])
+  end
+  local first = redis.call('HGET', h, 'first')
+  if ARGV[3] ~= '' and (first == false or first == '' or tonumber(ARGV[3]) < tonumber(first)) then
+    redis.call('HSET', h, 'first', ARGV[3])
+  end
 end
-redis.call('HSET', KEYS[1], 'scans', ARGV[1], 'first', ARGV[2])
+for i = 4, #ARGV, 500 do
+  redis.call('SADD', s, unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
 return 1
 """
 
@@ -337,6 +399,17 @@ return items
 """
 
 
+_RECORD_SHA = hashlib.sha1(_RECORD.encode()).hexdigest()  # noqa: S324 - the name Redis gives the script
+
+
+async def _record_script(client: Any, *args: Any) -> Any:
+    """_RECORD by its SHA (Redis keeps scripts it has run): the script's text is sent once, not per scan."""
+    try:
+        return await client.evalsha(_RECORD_SHA, 3, *args)
+    except NoScriptError:
+        return await client.eval(_RECORD, 3, *args)
+
+
 def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
@@ -346,18 +419,37 @@ def _from_micros(value: int | str | bytes) -> datetime:
 
 
 def _record_text(scan: Scan) -> str:
-    return f"{scan.code_id}|{_micros(scan.at)}|{scan.scanner}|{scan.network}|{scan.user_agent}"
+    return f"{RECORD_V2}{scan.code_id}|{_micros(scan.at)}|{scan.scanner}|{scan.network}|{scan.user_agent}"
 
 
 def _parse_record(raw: bytes | str) -> Scan | None:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    parts = text.split("|", 4)
+    logged = text.startswith(RECORD_V2)
+    parts = text.removeprefix(RECORD_V2).split("|", 4)
     if len(parts) != 5:
         return None
     code_id, micros, scanner, network, user_agent = parts
     if not code_id.isdigit() or not micros.isdigit():
         return None
-    return Scan(int(code_id), scanner, network, user_agent, _from_micros(micros))
+    return Scan(int(code_id), scanner, network, user_agent, _from_micros(micros), logged)
+
+
+# What this process last had from Redis for a code: (logged, scanners, first scan). The database's answer
+# while Redis is away builds on it (see the module's docstring); bounded, the oldest entries go first.
+_last_seen: dict[str, tuple[int, int, datetime]] = {}
+
+
+def _remember(code: str, logged: int, scanners: int, first: datetime) -> None:
+    known = _last_seen.pop(code, None)
+    if known is not None:
+        logged, scanners, first = max(logged, known[0]), max(scanners, known[1]), min(first, known[2])
+    elif len(_last_seen) >= LAST_SEEN_MAX:
+        del _last_seen[next(iter(_last_seen))]
+    _last_seen[code] = (logged, scanners, first)
+
+
+def forget_last_seen() -> None:
+    _last_seen.clear()
 
 
 class RedisScanStore:
@@ -365,24 +457,34 @@ class RedisScanStore:
         self.client = client
 
     async def record(self, row: CodeRow, scan: Scan) -> Tally:
-        keys = [f"{PREFIX}code:{row.id}", f"{PREFIX}scanners:{row.id}", LOG_KEY]
-        first = _micros(row.first_scanned_at) if row.first_scanned_at else ""
-        args = [scan.scanner, _micros(scan.at), _record_text(scan), KEY_TTL_SECONDS]
+        keys = [code_key(row.id), scanners_key(row.id), LOG_KEY]
+        args = [scan.scanner, _micros(scan.at), _record_text(scan), KEY_TTL_SECONDS, row.direct_scan_count]
         # A code the database never saw scanned has nothing to seed: Redis starts it at once.
         fresh = "1" if row.scanner_count == 0 and row.scan_count == 0 else "0"
-        result = await self.client.eval(_RECORD, 3, *keys, *args, fresh, row.scan_count, first)
-        if result[0] == -1:
-            await self._seed(row, keys)
-            result = await self.client.eval(_RECORD, 3, *keys, *args, "0", 0, "")
-        scans, scanners, first_micros = result
-        return Tally(int(scans), int(scanners), _from_micros(first_micros))
+        result = await _record_script(self.client, *keys, *args, fresh)
+        for _ in range(3):  # the database may count again between the sync and the retry: sync again
+            if result[0] >= 0:
+                break
+            args[-1] = max(await self._sync(row, keys), args[-1])
+            result = await _record_script(self.client, *keys, *args, "0")
+        if result[0] < 0:  # not counted in Redis: the database counts it
+            raise RedisError("trace scan: Redis kept falling behind the database")
+        scans, scanners, first_micros, logged = result
+        first = _from_micros(first_micros)
+        _remember(row.code, int(logged), int(scanners), first)
+        return Tally(int(scans), int(scanners), first)
 
-    async def _seed(self, row: CodeRow, keys: list[str]) -> None:
-        """The code's counts and scanners from the database (after Redis lost them, or expired them)."""
+    async def _sync(self, row: CodeRow, keys: list[str]) -> int:
+        """Redis brought up to the database for this code (after Redis lost or expired it, or after the
+        database counted scans while Redis was away); returns the database's own count it read."""
         async with session_scope() as session:
+            # The counts before the scanners: under READ COMMITTED the scanners read second are at least
+            # those of the counts (a scanner more is harmless: the next sync adds it anyway).
             fresh = (
                 await session.execute(
-                    select(TraceCode.scan_count, TraceCode.first_scanned_at).where(TraceCode.id == row.id)
+                    select(
+                        TraceCode.scan_count, TraceCode.flushed_scan_count, TraceCode.first_scanned_at
+                    ).where(TraceCode.id == row.id)
                 )
             ).one()
             scanners = (
@@ -397,7 +499,9 @@ class RedisScanStore:
                 .all()
             )
         first = _micros(fresh.first_scanned_at) if fresh.first_scanned_at else ""
-        await self.client.eval(_SEED, 2, keys[0], keys[1], fresh.scan_count, first, *scanners)
+        direct = fresh.scan_count - fresh.flushed_scan_count
+        await self.client.eval(_SYNC, 2, keys[0], keys[1], fresh.flushed_scan_count, direct, first, *scanners)
+        return direct
 
     async def flush(self) -> int:
         """Move the scan log to the database; returns how many scans were written."""
@@ -463,6 +567,7 @@ async def _apply(session: AsyncSession, scans: list[Scan]) -> None:
             .where(TraceCode.id == code_id)
             .values(
                 scan_count=TraceCode.scan_count + len(mine),
+                flushed_scan_count=TraceCode.flushed_scan_count + sum(s.logged for s in mine),
                 first_scanned_at=func.coalesce(TraceCode.first_scanned_at, first),
                 last_scanned_at=case(
                     (TraceCode.last_scanned_at.is_(None), last),
@@ -522,7 +627,12 @@ class DatabaseScanStore:
             await _apply(session, [scan])
             states = await emit_scanned(session, [scan])
         state = states[scan.code_id]
-        return Tally(state.scan_count, state.scanner_count, state.first_scanned_at or scan.at)
+        first = state.first_scanned_at or scan.at
+        logged, scanners = 0, state.scanner_count
+        known = _last_seen.get(code.code)
+        if known is not None:  # what Redis counted for the code, as this process last heard (a lower bound)
+            logged, scanners, first = known[0], max(scanners, known[1]), min(first, known[2])
+        return Tally(state.scan_count - state.flushed_scan_count + logged, scanners, first)
 
     async def flush(self) -> int:
         return 0
@@ -535,7 +645,7 @@ def store() -> ScanStore:
 
 async def record(code: CodeRow, scan: Scan) -> Tally:
     """Count a scan: in Redis when it is configured and answers, otherwise in the database at once."""
-    client = get_redis()
+    client = pipelined_redis()
     if client is not None:
         try:
             return await RedisScanStore(client).record(code, scan)

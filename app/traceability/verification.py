@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,7 @@ from app.users import throttle
 # Public verification
 
 
+@lru_cache(maxsize=4096)  # parsing an address costs more than the rest of a cached scan's own work
 def client_network(ip: str) -> str:
     """What a scan log keeps of the client address: its IPv4 /24 or IPv6 /48, never the address."""
     try:
@@ -162,6 +164,9 @@ class Story:
 
 
 STORY_KEY = "trace-story:{batch_id}:{day}"
+_STORIES_PARSED_MAX = 1000
+# The cache hands back the same bytes object until the story changes: its parsed head is kept with it.
+_parsed: dict[bytes, Story] = {}
 
 
 async def trace_story(batch_id: int, version: int | None) -> Story:
@@ -172,9 +177,17 @@ async def trace_story(batch_id: int, version: int | None) -> Story:
         version = await catalog_live.version()
     key = STORY_KEY.format(batch_id=batch_id, day=today().isoformat())
     raw = await catalog_cache.cached(version, key, lambda: _build_story(batch_id))
-    meta, members = raw.split(b"\n", 1)
-    product_id, best_before = meta.decode().split(" ")
-    return Story(int(product_id), date.fromisoformat(best_before) if best_before != "-" else None, members)
+    story = _parsed.get(raw)
+    if story is None:
+        meta, members = raw.split(b"\n", 1)
+        product_id, best_before = meta.decode().split(" ")
+        story = Story(
+            int(product_id), date.fromisoformat(best_before) if best_before != "-" else None, members
+        )
+        if len(_parsed) >= _STORIES_PARSED_MAX:
+            _parsed.clear()
+        _parsed[raw] = story
+    return story
 
 
 async def _build_story(batch_id: int) -> bytes:

@@ -10,19 +10,36 @@ import pytest
 from sqlalchemy import select
 
 from app.db import session_scope, utcnow
-from app.redis import get_redis
+from app.redis import background_redis, get_redis, pipelined_redis
 from app.traceability import scans
 from app.traceability.models import TraceCodeScanner, TraceScan
 from tests.conftest import HAS_REDIS
 from tests.traceability import factories as f
 from tests.traceability.helpers import count_rows, events_of
 
-STORES = ["database", pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="needs Redis"))]
+_NEEDS_REDIS = pytest.mark.skipif(not HAS_REDIS, reason="needs Redis")
+STORES = [
+    "database",
+    pytest.param("redis", marks=_NEEDS_REDIS),
+    pytest.param("redis-pipelined", marks=_NEEDS_REDIS),  # the request path's client (app.redis)
+]
+
+
+class _PipelinedStore(scans.RedisScanStore):
+    """Records through the request path's pipelined client (scans.record); flushes like the worker."""
+
+    def __init__(self) -> None:
+        super().__init__(pipelined_redis())
+
+    async def flush(self) -> int:
+        return await scans.RedisScanStore(get_redis()).flush()
 
 
 @pytest.fixture(params=STORES)
-def store(request) -> scans.ScanStore:
-    return scans.DatabaseScanStore() if request.param == "database" else scans.RedisScanStore(get_redis())
+async def store(request) -> scans.ScanStore:
+    if request.param == "database":
+        return scans.DatabaseScanStore()
+    return scans.RedisScanStore(get_redis()) if request.param == "redis" else _PipelinedStore()
 
 
 async def _code() -> scans.CodeRow:
@@ -95,7 +112,7 @@ class TestRedisStoreAfterTrouble:
         for s in "abc":
             await _record(store, s * 16, code=code)
         await store.flush()
-        await get_redis().delete(f"{scans.PREFIX}code:{code.id}", f"{scans.PREFIX}scanners:{code.id}")
+        await get_redis().delete(scans.code_key(code.id), scans.scanners_key(code.id))
         again = await _record(store, "a" * 16, code=code)  # an old scanner: not a new one
         assert (again.scan_count, again.scanner_count) == (4, 3)
         new = await _record(store, "d" * 16, code=code)
@@ -143,3 +160,82 @@ class TestRedisStoreAfterTrouble:
         assert (tally.scan_count, tally.scanner_count) == (1, 1)
         async with session_scope() as session:
             assert (await session.execute(select(TraceScan.scanner))).scalars().all() == ["f" * 16]
+
+
+@pytest.fixture
+def breaker_clock(monkeypatch):
+    """The request client's circuit breaker on a clock the test moves (no sleeping); closed again after."""
+    from app.redis import breaker
+
+    now = [1000.0]
+    monkeypatch.setattr(breaker, "clock", lambda: now[0])
+    breaker.reset()
+    yield now
+    breaker.reset()
+
+
+async def _scan(code: str, network: int) -> tuple[int, int]:
+    from app.traceability import verification
+
+    outcome = await verification.scan(code, client_ip=f"198.51.{network}.7", user_agent="UA")
+    return outcome.verdict.scan_count, outcome.verdict.scanner_count
+
+
+@pytest.mark.skipif(not HAS_REDIS, reason="needs Redis")
+class TestTheBreakerOpeningMidBurst:
+    """Redis times out under load, the breaker opens and scans fall back to the database, then it closes:
+    the counts a reader sees never go down, and they are exact before, during and after."""
+
+    async def test_a_reader_sees_every_scan_counted_through_an_outage_a_flush_and_back(self, breaker_clock):
+        from app.redis import breaker
+
+        code = (await _code()).code
+        client = get_redis()
+        seen = [await _scan(code, n) for n in (0, 1, 2, 3, 0)]
+        breaker.trip("test: redis timed out")
+        assert get_redis() is None
+        seen += [await _scan(code, n) for n in (1, 4, 2)]  # network 4 is new, seen by the database only
+        # The worker (another process: its own client, no request breaker) flushes meanwhile; the counts
+        # the database answers must not move.
+        worker_client = background_redis()
+        try:
+            assert await scans.RedisScanStore(worker_client).flush() == 5
+        finally:
+            await worker_client.aclose()
+        assert get_redis() is None
+        seen += [await _scan(code, n) for n in (3, 0)]
+        breaker_clock[0] += 60
+        assert get_redis() is not None
+        seen += [await _scan(code, n) for n in (4, 5, 1)]
+        assert [count for count, _ in seen] == list(range(1, 14))
+        scanners = [n for _, n in seen]
+        assert scanners == sorted(scanners) and scanners[:5] == [1, 2, 3, 4, 4] and scanners[-1] == 6
+        await scans.RedisScanStore(client).flush()
+        row = await f.get_code(code)
+        assert (row.scan_count, row.scanner_count, row.flushed_scan_count) == (13, 6, 8)
+
+    async def test_a_burst_with_the_breaker_opening_midway(self, breaker_clock):
+        from app.redis import breaker
+
+        code = (await _code()).code
+        client = get_redis()
+        readers, each, answered = 6, 10, []
+
+        async def reader(network: int) -> list[int]:
+            counts = []
+            for _ in range(each):
+                counts.append((await _scan(code, network))[0])
+                answered.append(1)
+                if len(answered) == 25:
+                    breaker.trip("test: redis timed out")
+            return counts
+
+        seen = await asyncio.gather(*(reader(n) for n in range(readers)))
+        assert all(counts == sorted(set(counts)) for counts in seen), seen  # each reader: always up
+        assert max(max(counts) for counts in seen) <= readers * each
+        breaker_clock[0] += 60
+        assert await _scan(code, 0) == (readers * each + 1, readers)  # exact again at once
+        await scans.RedisScanStore(client).flush()
+        row = await f.get_code(code)
+        assert (row.scan_count, row.scanner_count) == (readers * each + 1, readers)
+        assert row.scan_count == await count_rows(TraceScan)
