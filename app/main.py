@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.config import get_settings
 from app.db import dispose_engine
-from app.flows import product_story
+from app.flows import order_kinds, product_story
 from app.kit.guard import HttpGuardMiddleware
 from app.kit.logging import configure_logging
 from app.kit.middleware import BodySizeLimitMiddleware, ErrorBoundary, RequestIdMiddleware
@@ -119,6 +119,7 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
     product_story.install()
+    order_kinds.install()
     app = FastAPI(
         title="稻香 Daoxiang API",
         version="0.1.0",

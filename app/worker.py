@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog import tasks as catalog_tasks
 from app.db import session_scope
 from app.eventbus import tasks as eventbus_tasks
+from app.flows import order_kinds
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
 from app.traceability import tasks as traceability_tasks
@@ -88,6 +89,7 @@ def registered_jobs() -> dict[str, Job]:
 async def run_job(name: str) -> int:
     """Run one job in its own transaction; returns how many things it handled."""
     job_ = registered_jobs()[name]
+    order_kinds.install()  # the order kinds' releases, before any job cancels an order
     async with session_scope() as session:
         handled = await job_.func(session)
     job_.last_run = time.monotonic()

@@ -31,6 +31,7 @@ from app.coupons.errors import CouponNotApplicable
 from app.db import utcnow
 from app.kit import regions
 from app.kit.time import SHOP_TZ
+from app.orders import models as order_models
 from app.orders import service as orders_service
 from app.orders.errors import (
     CartEmpty,
@@ -71,10 +72,22 @@ class Checkout:
 Step = Callable[[Checkout], Awaitable[None]]
 
 
+def list_price_pay_timeout() -> float:
+    """ORDER_PAY_TIMEOUT_MINUTES: how long an ordinary order waits for its payment."""
+    return get_settings().order_pay_timeout_minutes
+
+
 @dataclass(frozen=True, slots=True)
 class OrderKind:
+    """A kind of order: its name (an `app.orders.models.OrderKind` value, stored on the order), its steps,
+    and how many minutes it waits for payment (a flash sale waits less than an ordinary order)."""
+
     name: str
     steps: tuple[Step, ...]
+    pay_timeout_minutes: Callable[[], float] = list_price_pay_timeout
+
+    def __post_init__(self) -> None:
+        order_models.OrderKind(self.name)  # a ValueError at import for a kind the orders table does not know
 
 
 async def run(kind: OrderKind, store: CheckoutStore, user_id: int, data: OrderCreate) -> dict[str, Any]:
@@ -203,6 +216,7 @@ async def price(c: Checkout) -> None:
             "quantity": qty,
             "unit_price_fen": skus[sku_id].price_fen,
             "subtotal_fen": skus[sku_id].price_fen * qty,
+            "discount_fen": 0,
         }
         for sku_id, qty in sorted(c.lines.items())
     ]
@@ -265,6 +279,7 @@ async def persist(c: Checkout) -> None:
     address, now = c.reads.address, c.now
     c.order = {
         "order_no": new_order_no(now),
+        "kind": c.kind.name,
         "user_id": c.user_id,
         "status": OrderStatus.pending_payment.value,
         "subtotal_fen": c.subtotal_fen,
@@ -282,7 +297,7 @@ async def persist(c: Checkout) -> None:
             "detail": address.detail,
         },
         "recipient_phone": address.phone,
-        "pay_deadline": now + timedelta(minutes=get_settings().order_pay_timeout_minutes),
+        "pay_deadline": now + timedelta(minutes=c.kind.pay_timeout_minutes()),
         "created_at": now,
         "updated_at": now,
     }

@@ -121,10 +121,12 @@ class IdempotentRequest(NamedTuple):
 
 # The row fields the pipeline fills (app.checkout.pipeline builds these dicts; events.outbox_row the last).
 ORDER_FIELDS = frozenset(
-    "order_no user_id status subtotal_fen shipping_fen discount_fen total_fen coupon_code note address"
+    "order_no kind user_id status subtotal_fen shipping_fen discount_fen total_fen coupon_code note address"
     " recipient_phone pay_deadline created_at updated_at".split()
 )
-ITEM_FIELDS = frozenset("sku_id product_id name sku_name quantity unit_price_fen subtotal_fen".split())
+ITEM_FIELDS = frozenset(
+    "sku_id product_id name sku_name quantity unit_price_fen subtotal_fen discount_fen".split()
+)
 OUTBOX_FIELDS = frozenset("event_id type version subject occurred_at data attempts".split())
 KEY_FIELDS = frozenset("user_id key request_hash response_status response_body claimed_at created_at".split())
 

@@ -20,6 +20,21 @@ class OrderStatus(enum.StrEnum):
     refunded = "refunded"
 
 
+class OrderKind(enum.StrEnum):
+    """What an order sells (CONTRACT "Commerce beyond the list price"). Every kind is an ordinary order; a
+    kind's own rules (its price, what it reserves, its pay deadline) are its checkout steps (app.checkout)
+    and its release (app.orders.releases)."""
+
+    standard = "standard"
+    flash_sale = "flash_sale"
+    presale = "presale"
+    subscription = "subscription"
+    subscription_delivery = "subscription_delivery"
+    adoption = "adoption"
+    adoption_delivery = "adoption_delivery"
+    custom = "custom"
+
+
 class Order(TimestampMixin, Base):
     __tablename__ = "orders"
     __table_args__ = (
@@ -37,6 +52,9 @@ class Order(TimestampMixin, Base):
     order_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
     status: Mapped[str] = mapped_column(String(24), nullable=False, default=OrderStatus.pending_payment.value)
+    kind: Mapped[str] = mapped_column(
+        String(24), nullable=False, default=OrderKind.standard.value, server_default=OrderKind.standard.value
+    )
     subtotal_fen: Mapped[int] = mapped_column(Integer, nullable=False)
     shipping_fen: Mapped[int] = mapped_column(Integer, nullable=False)
     discount_fen: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -85,6 +103,9 @@ class OrderItem(Base):
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     unit_price_fen: Mapped[int] = mapped_column(Integer, nullable=False)
     subtotal_fen: Mapped[int] = mapped_column(Integer, nullable=False)
+    # This line's share of the order's discount (a coupon on the eligible lines), so a partial refund of the
+    # line returns what was paid for it: subtotal_fen - discount_fen. The lines' shares sum to the order's.
+    discount_fen: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     order: Mapped[Order] = relationship(lazy="raise", back_populates="items")
 

@@ -116,6 +116,13 @@ async def approve_refund_once(session: AsyncSession, order_id: int, at: datetime
     return result.rowcount == 1
 
 
+async def kinds_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, str]:
+    if not order_ids:
+        return {}
+    rows = await session.execute(select(Order.id, Order.kind).where(Order.id.in_(order_ids)))
+    return {order_id: kind for order_id, kind in rows.all()}
+
+
 async def items_of(session: AsyncSession, order_ids: Sequence[int]) -> Sequence[OrderItem]:
     if not order_ids:
         return []

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, StrictInt, StringConstraints, model_validator
 
 from app.kit.schemas import InputModel, OutputModel
-from app.orders.models import OrderStatus
+from app.orders.models import OrderKind, OrderStatus
 
 Id = Annotated[StrictInt, Field(ge=1, le=9_223_372_036_854_775_807)]
 Quantity = Annotated[
@@ -102,6 +102,7 @@ class OrderItemRead(OutputModel):
     quantity: int
     unit_price_fen: int
     subtotal_fen: int
+    discount_fen: int = Field(description="this line's share of the order's discount_fen")
 
 
 class ShipmentRead(OutputModel):
@@ -121,6 +122,7 @@ class OrderHistoryRead(OutputModel):
 class OrderRead(OutputModel):
     id: int
     order_no: str
+    kind: OrderKind
     status: OrderStatus
     items: list[OrderItemRead]
     subtotal_fen: int

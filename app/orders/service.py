@@ -23,7 +23,7 @@ from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.kit.money import fen_to_yuan
 from app.kit.time import format_shop_time, shop_day_start
-from app.orders import repository
+from app.orders import releases, repository
 from app.orders.errors import (
     AmountMismatch,
     InvalidOrderState,
@@ -52,6 +52,7 @@ def _read_dict(order: Order, items: Sequence[OrderItem], history: Sequence[Order
     return {
         "id": order.id,
         "order_no": order.order_no,
+        "kind": order.kind,
         "status": order.status,
         "items": items,
         "subtotal_fen": order.subtotal_fen,
@@ -141,10 +142,18 @@ async def _release_stock_of(session: AsyncSession, order_ids: Sequence[int]) -> 
     the two never wait on each other in a cycle). Returns the ids whose stock this call put back."""
     now = utcnow()
     released = {oid for oid in order_ids if await repository.claim_stock_release(session, oid, now)}
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for order_id, kind in sorted((await repository.kinds_of(session, sorted(released))).items()):
+        by_kind[kind].append(order_id)
+    list_stock = [oid for kind in releases.LIST_STOCK for oid in by_kind.pop(kind, [])]
     quantities: dict[int, int] = defaultdict(int)
-    for item in await repository.items_of(session, sorted(released)):
+    for item in await repository.items_of(session, sorted(list_stock)):
         quantities[item.sku_id] += item.quantity
     await repository.put_back_stock(session, quantities)
+    for kind, ids in sorted(by_kind.items()):
+        give_back = releases.give_back_for(kind)
+        assert give_back is not None
+        await give_back(session, ids)
     return released
 
 
@@ -176,6 +185,7 @@ async def _cancel(session: AsyncSession, order: Order, *, actor: Actor, reason: 
         session, order, S.cancelled, actor=actor, reason=reason, from_statuses=(S.pending_payment,)
     )
     returned = await release_stock(session, order)
+    await releases.after_unpaid_cancel(session, [order.id])
     await _emit_cancelled(session, order, actor, reason, returned)
 
 
@@ -650,6 +660,7 @@ async def cancel_expired(session: AsyncSession) -> int:
         ):
             cancelled.append(order)
     returned = await _release_stock_of(session, [o.id for o in cancelled])
+    await releases.after_unpaid_cancel(session, [o.id for o in cancelled])
     for order in cancelled:
         await _emit_cancelled(session, order, SYSTEM, reason, order.id in returned)
     return len(cancelled)

@@ -93,8 +93,9 @@ async def _half_price(c: pipeline.Checkout) -> None:
     c.subtotal_fen = sum(item["subtotal_fen"] for item in c.items)
 
 
+# A made-up flash sale at half the list price: a kind is its stored name and its steps.
 HALF_PRICE = pipeline.OrderKind(
-    "half_price", tuple(_half_price if step is pipeline.price else step for step in pipeline.STANDARD.steps)
+    "flash_sale", tuple(_half_price if step is pipeline.price else step for step in pipeline.STANDARD.steps)
 )
 
 
@@ -136,7 +137,7 @@ class TestOrderKindsPlugInAsSteps:
             await pipeline.persist(c)
 
         kind = pipeline.OrderKind(
-            "recorded", tuple(recording if s is pipeline.persist else s for s in pipeline.STANDARD.steps)
+            "standard", tuple(recording if s is pipeline.persist else s for s in pipeline.STANDARD.steps)
         )
         sku = await sku_on_sale(stock=5)
         user, address = await customer()
