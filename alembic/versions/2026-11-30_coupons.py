@@ -1,7 +1,7 @@
 """coupons: coupon batches (优惠券, 满减) with their product and category scope, and claimed coupons
 
 Revision ID: coupons
-Revises: scale_indexes
+Revises: order_kinds
 Create Date: 2026-11-30 02:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "coupons"
-down_revision: str | Sequence[str] | None = "scale_indexes"
+down_revision: str | Sequence[str] | None = "order_kinds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -52,7 +52,10 @@ def upgrade() -> None:
         sa.Column("coupon_id", BIG_ID, autoincrement=False, nullable=False),
         sa.Column("product_id", BIG_ID, autoincrement=False, nullable=False),
         sa.ForeignKeyConstraint(
-            ["coupon_id"], ["coupons.id"], name=op.f("fk_coupon_products_coupon_id_coupons"), ondelete="CASCADE"
+            ["coupon_id"],
+            ["coupons.id"],
+            name=op.f("fk_coupon_products_coupon_id_coupons"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["product_id"],

@@ -226,9 +226,8 @@ async def price(c: Checkout) -> None:
 async def apply_promotions(c: Checkout) -> None:
     """The hook where what `resolve_promotions` found takes money off the priced lines: the coupon's
     discount over the lines it covers (app.coupons.discount), split over them into each line's
-    discount_fen. Shipping is reckoned afterwards on the subtotal before the discount."""
-    for item in c.items:
-        item["discount_fen"] = 0
+    discount_fen (0 on the others, as `price` left them). Shipping is reckoned afterwards on the subtotal
+    before the discount."""
     c.discount_fen = 0
     coupon = c.coupon
     if coupon is None:
@@ -273,8 +272,8 @@ async def shipping(c: Checkout) -> None:
 
 async def persist(c: Checkout) -> None:
     """The order and its lines, the coupon used by it, the order.created event, the answer under the
-    Idempotency-Key, and the cart emptied of what was ordered: everything but the stock, which is taken last (the hot rows stay locked
-    only from there to the commit)."""
+    Idempotency-Key, and the cart emptied of what was ordered: everything but the stock, which is taken
+    last (the hot rows stay locked only from there to the commit)."""
     assert c.reads is not None and c.reads.address is not None and c.now is not None
     address, now = c.reads.address, c.now
     c.order = {

@@ -89,5 +89,11 @@ async def my_coupons(request: Request, session: SessionDep, user: SignedInPageUs
     return render(
         request,
         "storefront/my_coupons.html",
-        {"page": page, "status": status, "tabs": TABS, "coupon_label": coupon_label, "scope_label": scope_label},
+        {
+            "page": page,
+            "status": status,
+            "tabs": TABS,
+            "coupon_label": coupon_label,
+            "scope_label": scope_label,
+        },
     )

@@ -37,8 +37,8 @@ from app.orders.schemas import OrderCreate
 from app.payments import service as payments_service
 from app.payments.errors import ChannelNotConfigured
 from app.payments.models import Channel
-from app.storefront.dependencies import SignedInPageUser, load_cart_count
 from app.storefront.coupons_router import coupon_label
+from app.storefront.dependencies import SignedInPageUser, load_cart_count
 from app.storefront.forms import FormStr
 from app.storefront.messages import CODE_MESSAGES
 from app.storefront.templating import render

@@ -68,7 +68,9 @@ class Shop:
     async def sku(
         self, ref: str, *, product_status: str = "published", category: Any = None, **fields: Any
     ) -> Sku:
-        product = await create_product(name=f"五常大米 {ref}", status=product_status, category=category, skus=[])
+        product = await create_product(
+            name=f"五常大米 {ref}", status=product_status, category=category, skus=[]
+        )
         sku = await create_sku(product, **fields)
         self.name("sku", sku.id, ref)
         self.name("product", product.id, f"product of {ref}")
@@ -108,7 +110,11 @@ class Shop:
             session.add_all(CouponProduct(coupon_id=coupon.id, product_id=pid) for pid in product_ids)
             session.add_all(CouponCategory(coupon_id=coupon.id, category_id=cid) for cid in category_ids)
             claim = CouponClaim(
-                coupon_id=coupon.id, user_id=owner.id, code=code, status="unused", expires_at=fields["ends_at"]
+                coupon_id=coupon.id,
+                user_id=owner.id,
+                code=code,
+                status="unused",
+                expires_at=fields["ends_at"],
             )
             session.add(claim)
         self.name("coupon", coupon.id, f"coupon {ref}")

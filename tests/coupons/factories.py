@@ -70,7 +70,9 @@ async def expire(coupon_id: int) -> None:
     past = utcnow() - timedelta(seconds=1)
     async with session_scope() as session:
         await session.execute(
-            update(Coupon).where(Coupon.id == coupon_id).values(ends_at=past, starts_at=past - timedelta(days=1))
+            update(Coupon)
+            .where(Coupon.id == coupon_id)
+            .values(ends_at=past, starts_at=past - timedelta(days=1))
         )
         await session.execute(
             update(CouponClaim).where(CouponClaim.coupon_id == coupon_id).values(expires_at=past)

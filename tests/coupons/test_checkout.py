@@ -35,7 +35,9 @@ class TestCheckoutWithACoupon:
         order = response.json()
         settings = get_settings()
         # Shipping is reckoned on the subtotal before the discount.
-        expected_shipping = 0 if 25600 >= settings.shipping_free_threshold_fen else settings.shipping_flat_fee_fen
+        expected_shipping = (
+            0 if 25600 >= settings.shipping_free_threshold_fen else settings.shipping_flat_fee_fen
+        )
         assert (order["subtotal_fen"], order["discount_fen"], order["shipping_fen"]) == (
             25600,
             3000,
@@ -53,7 +55,9 @@ class TestCheckoutWithACoupon:
     async def test_a_scoped_percent_coupon_discounts_the_eligible_lines_only(self, client):
         rice = await create_category(name="五常大米")
         child = await create_category(name="稻花香", parent=rice)
-        in_scope = (await create_product(category=child, skus=[dict(name="5kg", price_fen=5990, stock=9, weight_g=5000)]))
+        in_scope = await create_product(
+            category=child, skus=[dict(name="5kg", price_fen=5990, stock=9, weight_g=5000)]
+        )
         other = await sku_on_sale(price_fen=3990, stock=9)
         coupon = await create_coupon(
             kind="percent", amount_fen=None, percent_off=15, max_discount_fen=5000, category_ids=[rice.id]
@@ -76,7 +80,9 @@ class TestCheckoutWithACoupon:
         c = await sku_on_sale(price_fen=333, stock=9)
         user, address = await customer()
         code = await claimed_code(client, user, coupon)
-        order = (await place(client, user, address, [(a.id, 1), (b.id, 2), (c.id, 3)], coupon_code=code)).json()
+        order = (
+            await place(client, user, address, [(a.id, 1), (b.id, 2), (c.id, 3)], coupon_code=code)
+        ).json()
         shares = [i["discount_fen"] for i in order["items"]]
         assert sum(shares) == order["discount_fen"] == 1001
         assert all(0 <= s <= i["subtotal_fen"] for s, i in zip(shares, order["items"], strict=True))
@@ -88,7 +94,9 @@ class TestRefusals:
         sku = await sku_on_sale(price_fen=12800, stock=10)
         user, address = await customer()
         code = await claimed_code(client, user, coupon)
-        body = assert_problem(await place(client, user, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_applicable")
+        body = assert_problem(
+            await place(client, user, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_applicable"
+        )
         assert body["reason"] == "below_threshold"
         assert await count_orders() == 0 and await stock_of(sku.id) == 10
         assert await _claim_status(coupon.id) == [("unused", None)]
@@ -99,7 +107,11 @@ class TestRefusals:
         coupon = await create_coupon(product_ids=[scoped.product_id])
         user, address = await customer()
         code = await claimed_code(client, user, coupon)
-        body = assert_problem(await place(client, user, address, [(other.id, 1)], coupon_code=code), 422, "coupon_not_applicable")
+        body = assert_problem(
+            await place(client, user, address, [(other.id, 1)], coupon_code=code),
+            422,
+            "coupon_not_applicable",
+        )
         assert body["reason"] == "out_of_scope"
 
     async def test_someone_elses_or_an_unknown_code_is_not_found(self, client):
@@ -108,8 +120,12 @@ class TestRefusals:
         owner, _ = await customer()
         thief, address = await customer()
         code = await claimed_code(client, owner, coupon)
-        assert_problem(await place(client, thief, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_found")
-        assert_problem(await place(client, thief, address, [(sku.id, 1)], coupon_code="NOPE"), 422, "coupon_not_found")
+        assert_problem(
+            await place(client, thief, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_found"
+        )
+        assert_problem(
+            await place(client, thief, address, [(sku.id, 1)], coupon_code="NOPE"), 422, "coupon_not_found"
+        )
 
     async def test_a_used_coupon_cannot_be_used_again(self, client):
         coupon = await create_coupon()
@@ -117,7 +133,9 @@ class TestRefusals:
         user, address = await customer()
         code = await claimed_code(client, user, coupon)
         assert (await place(client, user, address, [(sku.id, 1)], coupon_code=code)).status_code == 201
-        body = assert_problem(await place(client, user, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_applicable")
+        body = assert_problem(
+            await place(client, user, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_applicable"
+        )
         assert body["reason"] == "used"
         assert await count_orders() == 1
 
@@ -127,7 +145,9 @@ class TestRefusals:
         user, address = await customer()
         code = await claimed_code(client, user, coupon)
         await expire(coupon.id)
-        body = assert_problem(await place(client, user, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_applicable")
+        body = assert_problem(
+            await place(client, user, address, [(sku.id, 1)], coupon_code=code), 422, "coupon_not_applicable"
+        )
         assert body["reason"] == "expired"
 
     async def test_an_order_that_fails_leaves_the_coupon_unused(self, client):
@@ -135,7 +155,9 @@ class TestRefusals:
         sku = await sku_on_sale(stock=1)
         user, address = await customer()
         code = await claimed_code(client, user, coupon)
-        assert_problem(await place(client, user, address, [(sku.id, 2)], coupon_code=code), 409, "out_of_stock")
+        assert_problem(
+            await place(client, user, address, [(sku.id, 2)], coupon_code=code), 409, "out_of_stock"
+        )
         assert await _claim_status(coupon.id) == [("unused", None)]
         assert (await place(client, user, address, [(sku.id, 1)], coupon_code=code)).status_code == 201
 
@@ -161,7 +183,9 @@ class TestGivenBack:
         order = (await place(client, user, address, [(sku.id, 1)], coupon_code=code)).json()
         async with session_scope() as session:
             await session.execute(
-                update(Order).where(Order.id == order["id"]).values(pay_deadline=utcnow() - timedelta(seconds=1))
+                update(Order)
+                .where(Order.id == order["id"])
+                .values(pay_deadline=utcnow() - timedelta(seconds=1))
             )
         assert await run_job("orders.cancel_unpaid") == 1
         assert await _claim_status(coupon.id) == [("unused", None)]

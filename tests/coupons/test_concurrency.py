@@ -19,7 +19,9 @@ class TestClaimRace:
         coupon = await create_coupon(total_quantity=50)
         buyers = [await create_user() for _ in range(200)]
         responses = await asyncio.gather(*(claim(client, user, coupon) for user in buyers))
-        codes = Counter((r.status_code, r.json().get("code") if r.status_code != 201 else None) for r in responses)
+        codes = Counter(
+            (r.status_code, r.json().get("code") if r.status_code != 201 else None) for r in responses
+        )
         assert codes == {(201, None): 50, (409, "coupon_sold_out"): 150}, codes
         assert len(await claims_of(coupon.id)) == 50
         assert (await get_coupon(coupon.id)).claimed_quantity == 50

@@ -74,5 +74,5 @@ class TestSplit:
             assert abs(share * whole - total * subtotal) < whole
 
     def test_largest_remainder_then_the_earlier_line(self):
-        assert split(100, [1, 1, 1]) == [34, 33, 33]
+        assert split(100, [100, 100, 100]) == [34, 33, 33]
         assert split(10, [5990, 12900 * 2]) == [2, 8]

@@ -60,7 +60,9 @@ class TestCreateCoupon:
 
     async def test_customers_are_refused_and_anonymous_must_log_in(self, client):
         user, _ = await customer()
-        assert_problem(await client.post("/api/admin/coupons", json=body(), headers=auth(user)), 403, "forbidden")
+        assert_problem(
+            await client.post("/api/admin/coupons", json=body(), headers=auth(user)), 403, "forbidden"
+        )
         assert_problem(await client.post("/api/admin/coupons", json=body()), 401, "not_authenticated")
 
     async def test_terms_that_do_not_fit_the_kind_are_422(self, client):
@@ -74,7 +76,9 @@ class TestCreateCoupon:
             body(total_quantity=0),
             body(unknown=1),
         ):
-            assert_problem(await client.post("/api/admin/coupons", json=bad, headers=headers), 422, "validation_error")
+            assert_problem(
+                await client.post("/api/admin/coupons", json=bad, headers=headers), 422, "validation_error"
+            )
 
     async def test_an_unknown_product_in_the_scope_is_422(self, client):
         response = await client.post(
@@ -107,7 +111,11 @@ class TestStaffListAndPause:
 
     async def test_an_unknown_coupon_is_404(self, client):
         headers = auth(await staff())
-        assert_problem(await client.post("/api/admin/coupons/999999/pause", headers=headers), 404, "coupon_batch_not_found")
+        assert_problem(
+            await client.post("/api/admin/coupons/999999/pause", headers=headers),
+            404,
+            "coupon_batch_not_found",
+        )
 
 
 class TestClaim:
@@ -139,10 +147,15 @@ class TestClaim:
         now = utcnow()
         later = await create_coupon(starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=2))
         user, _ = await customer()
-        assert assert_problem(await claim(client, user, later), 409, "coupon_not_claimable")["reason"] == "not_started"
+        assert (
+            assert_problem(await claim(client, user, later), 409, "coupon_not_claimable")["reason"]
+            == "not_started"
+        )
         ended = await create_coupon()
         await expire(ended.id)
-        assert assert_problem(await claim(client, user, ended), 409, "coupon_not_claimable")["reason"] == "ended"
+        assert (
+            assert_problem(await claim(client, user, ended), 409, "coupon_not_claimable")["reason"] == "ended"
+        )
 
     async def test_unknown_coupon_404_and_anonymous_401(self, client):
         user, _ = await customer()
@@ -153,7 +166,9 @@ class TestClaim:
 class TestLists:
     async def test_the_coupon_centre_lists_what_can_be_claimed_now(self, client):
         running = await create_coupon(name="进行中", total_quantity=3)
-        await create_coupon(name="未开始", starts_at=utcnow() + timedelta(days=1), ends_at=utcnow() + timedelta(days=2))
+        await create_coupon(
+            name="未开始", starts_at=utcnow() + timedelta(days=1), ends_at=utcnow() + timedelta(days=2)
+        )
         gone = await create_coupon(name="已领完", total_quantity=1)
         user, _ = await customer()
         await claimed_code(client, user, gone)
@@ -175,5 +190,9 @@ class TestLists:
         assert unused["items"][0]["coupon"]["name"] == "新米尝鲜券"
         expired = (await client.get("/api/users/me/coupons?status=expired", headers=auth(user))).json()
         assert [(c["coupon_id"], c["status"]) for c in expired["items"]] == [(old.id, "expired")]
-        assert (await client.get("/api/users/me/coupons?status=used", headers=auth(user))).json()["total"] == 0
-        assert_problem(await client.get("/api/users/me/coupons?status=lost", headers=auth(user)), 422, "validation_error")
+        assert (await client.get("/api/users/me/coupons?status=used", headers=auth(user))).json()[
+            "total"
+        ] == 0
+        assert_problem(
+            await client.get("/api/users/me/coupons?status=lost", headers=auth(user)), 422, "validation_error"
+        )

@@ -79,7 +79,11 @@ class TestCheckoutPage:
         page = await client.get("/checkout")
         response = await client.post(
             "/checkout",
-            data={"csrf_token": csrf_from(page.text), "address_id": str(address.id), "coupon_code": code + "X"},
+            data={
+                "csrf_token": csrf_from(page.text),
+                "address_id": str(address.id),
+                "coupon_code": code + "X",
+            },
         )
         assert response.status_code == 422
         assert "没有找到这张优惠券" in response.text
@@ -109,7 +113,9 @@ class TestBackOffice:
         listed = await client.get("/admin/coupons")
         assert "满199减30" in listed.text and "领取中" in listed.text
         coupon_id = int(re.search(r'action="/admin/coupons/(\d+)/pause"', listed.text).group(1))
-        paused = await client.post(f"/admin/coupons/{coupon_id}/pause", data={"csrf_token": csrf_from(listed.text)})
+        paused = await client.post(
+            f"/admin/coupons/{coupon_id}/pause", data={"csrf_token": csrf_from(listed.text)}
+        )
         assert paused.status_code == 303
         assert "已暂停" in (await client.get("/admin/coupons")).text
 
