@@ -51,7 +51,9 @@ class TestCouponScenario:
 
         # The customer claims it in the coupon centre.
         page = await new_page(phone=True)
-        await log_in_on_the_way(page, "/coupons", buyer.phone, DEFAULT_PASSWORD)
+        await log_in_on_the_way(page, "/account/coupons", buyer.phone, DEFAULT_PASSWORD)
+        assert await page.get_by_text("没有未使用的优惠券").is_visible()
+        await page.get_by_role("link", name="去领券中心").click()
         await page.get_by_role("button", name="立即领取").click()
         await page.wait_for_url(re.compile(r"/coupons\?done=claimed"))
         assert await page.get_by_text("领取成功").is_visible()
