@@ -1,12 +1,19 @@
 """The discount arithmetic, as properties: never negative, never above the eligible subtotal, percent
-rounded down and capped, and the per-line shares add up to the order's discount exactly."""
+rounded down and capped, and the per-line shares add up to the order's discount exactly (the split alone,
+and checkout's apply_promotions step on priced lines)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.checkout import pipeline
+from app.checkout.stores import CheckoutCoupon
 from app.coupons.discount import Terms, discount_fen, split
+from app.coupons.errors import CouponNotApplicable
+from app.orders.schemas import OrderCreate
 
 fen = st.integers(min_value=0, max_value=50_000_000)
 terms = st.one_of(
@@ -76,3 +83,51 @@ class TestSplit:
     def test_largest_remainder_then_the_earlier_line(self):
         assert split(100, [100, 100, 100]) == [34, 33, 33]
         assert split(10, [5990, 12900 * 2]) == [2, 8]
+
+
+def _coupon(t: Terms, eligible: frozenset[int] | None) -> CheckoutCoupon:
+    now = datetime.now(UTC)
+    return CheckoutCoupon(
+        1, "CODE", "unused", 1, t, now - timedelta(days=1), now + timedelta(days=1), eligible
+    )
+
+
+lines = st.lists(
+    st.tuples(st.integers(min_value=1, max_value=99_999), st.integers(min_value=1, max_value=50)),
+    min_size=1,
+    max_size=12,
+)
+
+
+class TestApplyPromotions:
+    """checkout's apply_promotions: the order's discount is the sum of its lines' shares, never negative,
+    never above the eligible subtotal, and nothing on a line the coupon does not cover."""
+
+    @given(terms, lines, st.data())
+    async def test_the_lines_carry_the_order_discount_exactly(self, t, priced, data):
+        covered = data.draw(st.sets(st.integers(min_value=0, max_value=len(priced) - 1)) | st.none())
+        c = pipeline.Checkout(pipeline.STANDARD, None, 1, OrderCreate(address_id=1, items=None))  # type: ignore[arg-type]
+        c.items = [
+            {
+                "sku_id": n + 1,
+                "unit_price_fen": price,
+                "quantity": qty,
+                "subtotal_fen": price * qty,
+                "discount_fen": 0,
+            }
+            for n, (price, qty) in enumerate(priced)
+        ]
+        eligible = None if covered is None else frozenset(n + 1 for n in covered)
+        c.coupon = _coupon(t, eligible)
+        c.now = datetime.now(UTC)
+        covered_items = [i for i in c.items if eligible is None or i["sku_id"] in eligible]
+        base = sum(i["subtotal_fen"] for i in covered_items)
+        try:
+            await pipeline.apply_promotions(c)
+        except CouponNotApplicable as refused:
+            assert discount_fen(t, base) == 0, refused.extra
+            return
+        assert c.discount_fen == sum(i["discount_fen"] for i in c.items) == discount_fen(t, base)
+        assert 0 < c.discount_fen <= base
+        assert all(0 <= i["discount_fen"] <= i["subtotal_fen"] for i in c.items)
+        assert all(i["discount_fen"] == 0 for i in c.items if i not in covered_items)
