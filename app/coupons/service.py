@@ -343,12 +343,7 @@ async def options_for(session: AsyncSession, user_id: int, lines: Sequence[Line]
             for line in lines
             if whole_shop or line.product_id in eligible.get(terms.id, set())
         )
-        off = discount.discount_fen(
-            discount.Terms(
-                terms.kind, terms.amount_fen, terms.percent_off, terms.max_discount_fen, terms.threshold_fen
-            ),
-            base,
-        )
+        off = discount.discount_fen(terms_of(terms), base)
         reason = None
         if now < terms.starts_at:
             reason, off = "not_started", 0
