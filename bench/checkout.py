@@ -321,7 +321,7 @@ def profile(args: argparse.Namespace) -> int:
         token, address_id = random.choice(customers)
         body = json.dumps({"address_id": address_id, "items": [{"sku_id": sku_id, "quantity": 1}]}).encode()
         headers = [
-            (b"host", b"bench"),
+            (b"host", b"localhost"),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"authorization", f"Bearer {token}".encode()),
