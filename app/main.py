@@ -38,6 +38,8 @@ OPENAPI_TAGS = [
     {"name": "cart", "description": "The customer's cart (live prices and stock)"},
     {"name": "orders", "description": "Checkout and the customer's orders"},
     {"name": "orders (staff)", "description": "Fulfilment, refunds and exports for shop staff"},
+    {"name": "coupons", "description": "Coupons (优惠券, 满减): the coupon centre, claiming, my coupons"},
+    {"name": "coupons (staff)", "description": "Staff: create coupon batches, pause them, see their usage"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -53,6 +55,7 @@ def _routers() -> list:
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
     from app.checkout.router import router as checkout_router
+    from app.coupons.router import router as coupons_router
     from app.flows.recall import router as recall_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
@@ -70,6 +73,7 @@ def _routers() -> list:
         cart_router,
         checkout_router,
         orders_router,
+        coupons_router,
         catalog_router,
         payments_router,
         payment_pages_router,

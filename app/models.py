@@ -3,6 +3,7 @@
 from app.audit import AuditLog
 from app.cart.models import CartItem
 from app.catalog.models import Category, Product, ProductImage, Sku
+from app.coupons.models import Coupon, CouponCategory, CouponClaim, CouponProduct
 from app.db import Base
 from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
@@ -65,4 +66,8 @@ __all__ = [
     "TraceScan",
     "TraceCodeScanner",
     "TraceScanFlush",
+    "Coupon",
+    "CouponProduct",
+    "CouponCategory",
+    "CouponClaim",
 ]

@@ -23,8 +23,11 @@ from typing import Any
 
 from app import events
 from app.catalog.models import ProductStatus
-from app.checkout.stores import CheckoutReads, CheckoutStore
+from app.checkout.stores import CheckoutCoupon, CheckoutReads, CheckoutStore
 from app.config import get_settings
+from app.coupons import discount
+from app.coupons import service as coupons_service
+from app.coupons.errors import CouponNotApplicable
 from app.db import utcnow
 from app.kit import regions
 from app.kit.time import SHOP_TZ
@@ -55,6 +58,7 @@ class Checkout:
     lines: dict[int, int] = field(default_factory=dict)  # sku_id → quantity
     from_cart: bool = False
     reads: CheckoutReads | None = None
+    coupon: CheckoutCoupon | None = None
     province: str = ""  # canonical (app.kit.regions)
     now: datetime | None = None
     subtotal_fen: int = 0
@@ -120,9 +124,13 @@ async def check_line_limits(c: Checkout) -> None:
 
 
 async def resolve_promotions(c: Checkout) -> None:
-    """The hook where coupons (and later promotions) are looked up, before anything is read or locked.
-    None exists yet: any coupon code is unknown."""
-    if c.data.coupon_code:
+    """The hook where promotions are looked up, before anything is locked: the customer's coupon named by
+    coupon_code (codes are case-insensitive). Unknown, or another customer's: coupon_not_found."""
+    if not c.data.coupon_code:
+        return
+    code = coupons_service.normalise_code(c.data.coupon_code)
+    c.coupon = await c.store.find_coupon(c.user_id, code, c.lines)
+    if c.coupon is None:
         raise CouponNotFound("No such coupon.", coupon_code=c.data.coupon_code)
 
 
@@ -216,8 +224,46 @@ async def price(c: Checkout) -> None:
 
 
 async def apply_promotions(c: Checkout) -> None:
-    """The hook where what `resolve_promotions` found takes money off the priced lines. Nothing yet."""
+    """The hook where what `resolve_promotions` found takes money off the priced lines: the coupon's
+    discount over the lines it covers (app.coupons.discount), split over them into each line's
+    discount_fen (0 on the others, as `price` left them). Shipping is reckoned afterwards on the subtotal
+    before the discount."""
     c.discount_fen = 0
+    coupon = c.coupon
+    if coupon is None:
+        return
+    assert c.now is not None
+    refusal = _coupon_refusal(coupon, c.now)
+    eligible = [
+        item
+        for item in c.items
+        if coupon.eligible_sku_ids is None or item["sku_id"] in coupon.eligible_sku_ids
+    ]
+    base = sum(item["subtotal_fen"] for item in eligible)
+    if refusal is None and not eligible:
+        refusal = ("out_of_scope", "This coupon does not cover any item of the order.")
+    off = discount.discount_fen(coupon.terms, base)
+    if refusal is None and off == 0:
+        refusal = (
+            "below_threshold",
+            f"This coupon needs {coupon.terms.threshold_fen} fen of eligible items; the order has {base}.",
+        )
+    if refusal is not None:
+        reason, detail = refusal
+        raise CouponNotApplicable(detail, reason=reason, coupon_code=c.data.coupon_code)
+    for item, share in zip(eligible, discount.split(off, [i["subtotal_fen"] for i in eligible]), strict=True):
+        item["discount_fen"] = share
+    c.discount_fen = off
+
+
+def _coupon_refusal(coupon: CheckoutCoupon, now: datetime) -> tuple[str, str] | None:
+    if coupon.status != "unused":
+        return "used", "This coupon has been used."
+    if now < coupon.starts_at:
+        return "not_started", "This coupon cannot be used yet."
+    if now >= coupon.expires_at:
+        return "expired", "This coupon has expired."
+    return None
 
 
 async def shipping(c: Checkout) -> None:
@@ -225,9 +271,9 @@ async def shipping(c: Checkout) -> None:
 
 
 async def persist(c: Checkout) -> None:
-    """The order and its lines, the order.created event, the answer under the Idempotency-Key, and the cart
-    emptied of what was ordered: everything but the stock, which is taken last (the hot rows stay locked
-    only from there to the commit)."""
+    """The order and its lines, the coupon used by it, the order.created event, the answer under the
+    Idempotency-Key, and the cart emptied of what was ordered: everything but the stock, which is taken
+    last (the hot rows stay locked only from there to the commit)."""
     assert c.reads is not None and c.reads.address is not None and c.now is not None
     address, now = c.reads.address, c.now
     c.order = {
@@ -239,7 +285,7 @@ async def persist(c: Checkout) -> None:
         "shipping_fen": c.shipping_fen,
         "discount_fen": c.discount_fen,
         "total_fen": c.subtotal_fen + c.shipping_fen - c.discount_fen,
-        "coupon_code": None,
+        "coupon_code": c.coupon.code if c.coupon is not None else None,
         "note": c.data.note,
         "address": {
             "recipient": address.recipient,
@@ -257,6 +303,9 @@ async def persist(c: Checkout) -> None:
     c.order["id"], item_ids = await c.store.insert_order_and_items(c.order, c.items)
     for item, item_id in zip(c.items, item_ids, strict=True):
         item.update(id=item_id, order_id=c.order["id"])
+    if c.coupon is not None and not await c.store.use_coupon(c.coupon.claim_id, c.order["id"]):
+        # A parallel checkout of this customer used it after we read it: only one order gets a coupon.
+        raise CouponNotApplicable("This coupon has been used.", reason="used", coupon_code=c.data.coupon_code)
     await c.store.emit(order_created_event(c))
     c.answer = answer(c.order, c.items)
     await c.store.record_answer(c.answer)

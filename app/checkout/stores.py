@@ -28,6 +28,8 @@ from sqlalchemy import Column, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cart import service as cart_service
+from app.coupons import repository as coupons_repository
+from app.coupons.discount import Terms
 from app.db import utcnow
 from app.events import OutboxEvent
 from app.kit.leandb import HexText, Transaction, error_code
@@ -74,6 +76,39 @@ class CheckoutReads(NamedTuple):
     skus: dict[int, CheckoutSku]
     unpaid_orders: int
     unpaid_units: dict[int, int]
+
+
+class CheckoutCoupon(NamedTuple):
+    """The customer's coupon named by the order's coupon_code: its state, its terms, and which of the
+    order's SKUs it covers (None: the whole shop)."""
+
+    claim_id: int
+    code: str
+    status: str
+    coupon_id: int
+    terms: Terms
+    starts_at: datetime
+    expires_at: datetime
+    eligible_sku_ids: frozenset[int] | None
+
+
+def _checkout_coupon(code: str, row: Sequence[Any], eligible: Iterable[int] | None) -> CheckoutCoupon:
+    """From a row of app.coupons.repository.CHECKOUT_COLUMNS (either store)."""
+    claim_id, status, coupon_id, kind, amount, percent, cap, threshold, starts_at, expires_at, _ = row
+    return CheckoutCoupon(
+        int(claim_id),
+        code,
+        status,
+        int(coupon_id),
+        Terms(kind, amount, percent, cap, int(threshold)),
+        _aware_utc(starts_at),
+        _aware_utc(expires_at),
+        None if eligible is None else frozenset(int(sku_id) for sku_id in eligible),
+    )
+
+
+def _aware_utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class IdempotentRequest(NamedTuple):
@@ -126,6 +161,16 @@ class CheckoutStore(Protocol):
         ...
 
     async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None: ...
+
+    async def find_coupon(self, user_id: int, code: str, sku_ids: Iterable[int]) -> CheckoutCoupon | None:
+        """The customer's coupon with this code (None: unknown, or someone else's), and which of `sku_ids`
+        it covers."""
+        ...
+
+    async def use_coupon(self, claim_id: int, order_id: int) -> bool:
+        """Mark the coupon used by the order: unused and without an order → used (a conditional UPDATE in
+        the order's transaction); False when another order took it first."""
+        ...
 
     async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
         """Take every line's stock (ascending SKU order, as given), last; the SKUs short of stock (then the
@@ -190,6 +235,20 @@ class OrmCheckoutStore:
 
     async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None:
         await cart_service.remove_lines(self.session, user_id, sku_ids)
+
+    async def find_coupon(self, user_id: int, code: str, sku_ids: Iterable[int]) -> CheckoutCoupon | None:
+        row = await coupons_repository.claim_for_checkout(self.session, user_id, code)
+        if row is None:
+            return None
+        eligible = (
+            None
+            if row.whole_shop
+            else await coupons_repository.eligible_sku_ids(self.session, row.coupon_id, sku_ids)
+        )
+        return _checkout_coupon(code, tuple(row), eligible)
+
+    async def use_coupon(self, claim_id: int, order_id: int) -> bool:
+        return await coupons_repository.use_claim(self.session, claim_id, order_id, utcnow())
 
     async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
         return [sku_id for sku_id, qty in lines if not await repository.take_stock(self.session, sku_id, qty)]
@@ -297,6 +356,25 @@ class LeanCheckoutStore:
         " JOIN products p ON p.id = s.product_id WHERE c.user_id = %s ORDER BY c.id"
     )
     CART_DELETE_SQL = "DELETE FROM cart_items WHERE user_id = %s AND sku_id IN ({})"
+    # The coupon (app.coupons.repository.CHECKOUT_COLUMNS), then which of the SKUs it covers: named products,
+    # or products in a named category or a direct subcategory of one.
+    COUPON_SQL = (
+        "SELECT cl.id, cl.status, cl.coupon_id, c.kind, c.amount_fen, c.percent_off, c.max_discount_fen,"
+        " c.threshold_fen, c.starts_at, cl.expires_at, c.whole_shop"
+        " FROM coupon_claims cl JOIN coupons c ON c.id = cl.coupon_id WHERE cl.code = %s AND cl.user_id = %s"
+    )
+    COUPON_SKUS_SQL = (
+        "SELECT s.id FROM coupon_claims cl JOIN skus s ON s.id IN ({})"
+        " JOIN products p ON p.id = s.product_id LEFT JOIN categories g ON g.id = p.category_id"
+        " WHERE cl.code = %s AND cl.user_id = %s AND ("
+        "EXISTS (SELECT 1 FROM coupon_products cp WHERE cp.coupon_id = cl.coupon_id AND cp.product_id = p.id)"
+        " OR EXISTS (SELECT 1 FROM coupon_categories cc WHERE cc.coupon_id = cl.coupon_id"
+        " AND cc.category_id IN (p.category_id, g.parent_id)))"
+    )
+    USE_COUPON_SQL = (
+        "UPDATE coupon_claims SET status = 'used', order_id = %s, used_at = %s"
+        " WHERE id = %s AND status = 'unused' AND order_id IS NULL"
+    )
     STOCK_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s AND stock >= %s"
     STOCK_CHECKED_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s"
     CHECK_FAILED = (4025, 3819)  # MariaDB, MySQL: a CHECK constraint failed
@@ -431,6 +509,28 @@ class LeanCheckoutStore:
         }
         self._key_statement = len(self.queued)
         self._queue(self._key_sql, KEY_INSERT.params(row))
+
+    async def find_coupon(self, user_id: int, code: str, sku_ids: Iterable[int]) -> CheckoutCoupon | None:
+        """One round trip: the coupon and the SKUs it covers (asked before the customer's row is locked: the
+        coupon is read again, conditionally, when it is used)."""
+        ids = [int(sku_id) for sku_id in sku_ids]
+        m = self.cursor.mogrify
+        await self.cursor.execute(
+            m(self.COUPON_SQL, (code, user_id))
+            + "; "
+            + m(self.COUPON_SKUS_SQL.format(", ".join(["%s"] * len(ids))), [*ids, code, user_id])
+        )
+        rows = await self.cursor.fetchall()
+        await self.cursor.nextset()
+        covered = [sku_id for (sku_id,) in await self.cursor.fetchall()]
+        if not rows:
+            return None
+        row = rows[0]
+        return _checkout_coupon(code, row, None if row[10] else covered)
+
+    async def use_coupon(self, claim_id: int, order_id: int) -> bool:
+        await self.cursor.execute(self.USE_COUPON_SQL, (order_id, _naive_utc(utcnow()), claim_id))
+        return self.cursor.rowcount == 1
 
     async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None:
         self._queue(self.CART_DELETE_SQL.format(", ".join(["%s"] * len(sku_ids))), [user_id, *sku_ids])

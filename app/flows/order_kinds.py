@@ -7,6 +7,10 @@ by `app.main.create_app` and by the worker before its first job; calling it agai
 
 from __future__ import annotations
 
+from app.coupons import service as coupons_service
+from app.orders import releases
+
 
 def install() -> None:
-    """Nothing to register until a kind other than `standard` or a coupon exists."""
+    # An unpaid order cancelled (by the buyer or at its deadline) gives its coupon back; a refund does not.
+    releases.on_unpaid_cancel("coupons", coupons_service.release_for_orders)

@@ -13,6 +13,7 @@ def page_routers() -> list:
     from app.storefront.account_router import notifications_router
     from app.storefront.account_router import router as account_router
     from app.storefront.admin_certificates import router as admin_certificates_router
+    from app.storefront.admin_coupons import router as admin_coupons_router
     from app.storefront.admin_orders import router as admin_orders_router
     from app.storefront.admin_payments import router as admin_payments_router
     from app.storefront.admin_producers import router as admin_producers_router
@@ -21,6 +22,7 @@ def page_routers() -> list:
     from app.storefront.admin_trace import router as admin_trace_router
     from app.storefront.admin_users import router as admin_users_router
     from app.storefront.auth_router import router as auth_router
+    from app.storefront.coupons_router import router as coupons_router
     from app.storefront.orders_router import router as orders_router
     from app.storefront.router import router as shop_router
 
@@ -28,6 +30,7 @@ def page_routers() -> list:
         auth_router,
         shop_router,
         orders_router,
+        coupons_router,
         account_router,
         notifications_router,
         admin_router,
@@ -38,4 +41,5 @@ def page_routers() -> list:
         admin_producers_router,
         admin_certificates_router,
         admin_users_router,
+        admin_coupons_router,
     ]

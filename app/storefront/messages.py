@@ -20,6 +20,12 @@ CODE_MESSAGES: dict[str, str] = {
     "unknown_code": "没有找到这个溯源码，请核对后重试；若商品来源可疑，请联系客服。",
     "too_many_attempts": "尝试次数太多，请稍后再试。",
     "cart_empty": "购物车是空的。",
+    "coupon_sold_out": "手慢了，这张券已被领完。",
+    "coupon_limit_reached": "您已领取过这张券，达到每人限领数量。",
+    "coupon_not_claimable": "这张券当前不可领取（未开始、已结束或已暂停）。",
+    "coupon_batch_not_found": "优惠券不存在。",
+    "coupon_not_found": "没有找到这张优惠券，请核对券码。",
+    "coupon_not_applicable": "这张优惠券不适用于本订单（未满门槛、商品不在适用范围、已使用或已过期）。",
     "database_unavailable": "系统正忙，暂时无法处理您的请求，请稍后再试。您的订单和账户信息不会丢失。",
     "storage_unavailable": "文件暂时无法保存，请稍后再试。",
     # The back office: products

@@ -14,6 +14,8 @@ from app.cart import service as cart_service
 from app.cart.errors import CartItemNotFound, SkuNotFound
 from app.checkout import service as checkout_service
 from app.config import get_settings
+from app.coupons import service as coupons_service
+from app.coupons.errors import CouponNotApplicable, CouponNotFound
 from app.db import SessionDep, refusable
 from app.errors import AppError
 from app.kit.pagination import page_count
@@ -35,8 +37,10 @@ from app.orders.schemas import OrderCreate
 from app.payments import service as payments_service
 from app.payments.errors import ChannelNotConfigured
 from app.payments.models import Channel
+from app.storefront.coupons_router import coupon_label
 from app.storefront.dependencies import SignedInPageUser, load_cart_count
 from app.storefront.forms import FormStr
+from app.storefront.messages import CODE_MESSAGES
 from app.storefront.templating import render
 from app.users import service as users_service
 from app.users.errors import AddressNeedsCorrection, AddressNotFound
@@ -173,6 +177,7 @@ async def _checkout_page(
     user: Any,
     *,
     address_id: int | None = None,
+    coupon_code: str | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -183,6 +188,13 @@ async def _checkout_page(
     addresses = list(await users_service.list_addresses(session, user))
     ids = [a.id for a in addresses if not a.needs_correction]
     selected = address_id if address_id in ids else (ids[0] if ids else None)  # the default is listed first
+    # The customer's coupons for these lines, the best first and chosen unless they chose another.
+    lines = [coupons_service.Line(i.sku_id, i.product_id, i.subtotal_fen) for i in cart.items if i.available]
+    coupon_options = await coupons_service.options_for(session, user.id, lines)
+    usable = {o.coupon.code: o for o in coupon_options if o.discount_fen > 0}
+    if coupon_code is None:
+        coupon_code = next(iter(usable), "")
+    chosen = usable.get(coupon_code)
     return render_page(
         request,
         "storefront/checkout.html",
@@ -190,6 +202,10 @@ async def _checkout_page(
             "cart": cart,
             "addresses": addresses,
             "selected_address_id": selected,
+            "coupon_options": coupon_options,
+            "selected_coupon": chosen.coupon.code if chosen else "",
+            "discount_fen": chosen.discount_fen if chosen else 0,
+            "coupon_label": coupon_label,
             "idempotency_key": secrets.token_urlsafe(24),
             "error": error,
         },
@@ -211,10 +227,11 @@ async def place_order(
     user: SignedInPageUser,
     address_id: FormStr = "",
     note: FormStr = "",
+    coupon_code: FormStr = "",
     idempotency_key: FormStr = "",
 ) -> Response:
     try:
-        data = OrderCreate(address_id=parse_id(address_id) or 0, note=note)
+        data = OrderCreate(address_id=parse_id(address_id) or 0, note=note, coupon_code=coupon_code or None)
     except ValidationError:
         return await _checkout_page(
             request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=422
@@ -259,6 +276,11 @@ async def _checkout_failed(
     if isinstance(exc, RequestInProgress):
         error = "订单正在提交中，请稍候在“我的订单”查看。"
         return await _checkout_page(request, session, user, error=error, status_code=409)
+    if isinstance(exc, (CouponNotFound, CouponNotApplicable)):
+        error = CODE_MESSAGES[exc.code]
+        return await _checkout_page(
+            request, session, user, address_id=address_id, coupon_code="", error=error, status_code=422
+        )
     if isinstance(exc, IdempotencyKeyReused):
         error = "订单内容有变化，请确认后重新提交。"
         return await _checkout_page(

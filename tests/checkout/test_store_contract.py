@@ -28,12 +28,14 @@ from app.checkout import service as checkout_service
 from app.checkout.request import body_hash
 from app.checkout.service import Backend, LeanBackend, OrmBackend, PlacedOrder
 from app.config import get_settings
+from app.coupons.models import Coupon, CouponCategory, CouponClaim, CouponProduct
 from app.db import session_scope, utcnow
 from app.errors import AppError
 from app.events import OutboxEvent
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.orders.schemas import OrderCreate
 from app.users.models import Address, Principal, User
+from tests.catalog.factories import create_category
 from tests.orders.factories import create_product, create_sku, customer
 from tests.traceability.factories import create_certificate
 
@@ -63,12 +65,60 @@ class Shop:
         self.name("address", addr.id, f"{name}'s address")
         return user, addr
 
-    async def sku(self, ref: str, *, product_status: str = "published", **fields: Any) -> Sku:
-        product = await create_product(name=f"五常大米 {ref}", status=product_status, skus=[])
+    async def sku(
+        self, ref: str, *, product_status: str = "published", category: Any = None, **fields: Any
+    ) -> Sku:
+        product = await create_product(
+            name=f"五常大米 {ref}", status=product_status, category=category, skus=[]
+        )
         sku = await create_sku(product, **fields)
         self.name("sku", sku.id, ref)
         self.name("product", product.id, f"product of {ref}")
         return sku
+
+    async def coupon(
+        self,
+        ref: str,
+        owner: User,
+        code: str,
+        *,
+        product_ids: list[int] = (),  # type: ignore[assignment]
+        category_ids: list[int] = (),  # type: ignore[assignment]
+        **terms: Any,
+    ) -> CouponClaim:
+        """A batch (¥10 off the whole shop unless `terms` say otherwise, running now) and `owner`'s coupon of
+        it with `code`, written straight to the tables (claiming is not checkout's business)."""
+        now = utcnow()
+        fields: dict[str, Any] = dict(
+            code=f"CP-{ref}",
+            name=f"券 {ref}",
+            kind="fixed",
+            amount_fen=1000,
+            threshold_fen=0,
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=7),
+            total_quantity=10,
+            claimed_quantity=1,
+            per_customer_limit=1,
+            whole_shop=not (product_ids or category_ids),
+        )
+        fields.update(terms)
+        async with session_scope() as session:
+            coupon = Coupon(**fields)
+            session.add(coupon)
+            await session.flush()
+            session.add_all(CouponProduct(coupon_id=coupon.id, product_id=pid) for pid in product_ids)
+            session.add_all(CouponCategory(coupon_id=coupon.id, category_id=cid) for cid in category_ids)
+            claim = CouponClaim(
+                coupon_id=coupon.id,
+                user_id=owner.id,
+                code=code,
+                status="unused",
+                expires_at=fields["ends_at"],
+            )
+            session.add(claim)
+        self.name("coupon", coupon.id, f"coupon {ref}")
+        return claim
 
     async def place(
         self,
@@ -225,6 +275,49 @@ async def keys_left_by_other_requests(shop: Shop) -> None:
     await shop.place(user, address.id, [(sku, 2)], key="died")
 
 
+async def coupons_spent(shop: Shop) -> None:
+    """A percent coupon scoped to a category (and its subcategory) covers one of two lines: the discount is
+    rounded down, capped, and all on that line; the coupon is used by the order. The same code again is
+    refused (used); another customer's code is unknown; a code in lower case is the same code."""
+    rice = await create_category(name="五常大米")
+    child = await create_category(name="稻花香", parent=rice)
+    covered = await shop.sku("covered", price_fen=5990, stock=10, category=child)
+    other = await shop.sku("other", price_fen=3990, stock=10)
+    buyer, address = await shop.customer("buyer")
+    neighbour, neighbours_address = await shop.customer("neighbour")
+    await shop.coupon(
+        "percent",
+        buyer,
+        "RICEPCT15AAA",
+        kind="percent",
+        amount_fen=None,
+        percent_off=15,
+        max_discount_fen=5000,
+        category_ids=[rice.id],
+    )
+    await shop.coupon("manjian", buyer, "MANJIAN30AAA", amount_fen=3000, threshold_fen=19900)
+    await shop.place(buyer, address.id, [(other, 1), (covered, 3)], key="c-1", coupon_code="ricepct15aaa")
+    await shop.place(buyer, address.id, [(covered, 1)], coupon_code="RICEPCT15AAA")
+    await shop.place(neighbour, neighbours_address.id, [(covered, 1)], coupon_code="MANJIAN30AAA")
+    await shop.place(buyer, address.id, [(other, 5), (covered, 1)], coupon_code="MANJIAN30AAA")
+
+
+async def coupons_refused(shop: Shop) -> None:
+    """Below the threshold, out of scope, expired, not started: refused, nothing written and the coupon
+    still unused; an order that fails on stock leaves its coupon unused too."""
+    sku = await shop.sku("a", price_fen=12800, stock=1)
+    elsewhere = await shop.sku("elsewhere", stock=5)
+    buyer, address = await shop.customer("buyer")
+    now = utcnow()
+    await shop.coupon("manjian", buyer, "MANJIAN30BBB", amount_fen=3000, threshold_fen=19900)
+    await shop.coupon("scoped", buyer, "SCOPEDXXXBBB", product_ids=[elsewhere.product_id])
+    await shop.coupon("expired", buyer, "EXPIREDXXBBB", ends_at=now - timedelta(minutes=1))
+    await shop.coupon("later", buyer, "LATERXXXXBBB", starts_at=now + timedelta(days=1))
+    for code in ("MANJIAN30BBB", "SCOPEDXXXBBB", "EXPIREDXXBBB", "LATERXXXXBBB"):
+        await shop.place(buyer, address.id, [(sku, 1)], coupon_code=code)
+    await shop.place(buyer, address.id, [(sku, 2)], key="short", coupon_code="MANJIAN30BBB")
+
+
 CASES: dict[str, Callable[[Shop], Awaitable[None]]] = {
     case.__name__: case
     for case in (
@@ -237,13 +330,15 @@ CASES: dict[str, Callable[[Shop], Awaitable[None]]] = {
         refusals_before_anything_is_read,
         an_expired_geographical_indication,
         keys_left_by_other_requests,
+        coupons_spent,
+        coupons_refused,
     )
 }
 
 
 # ---------------------------------------------------------------------------------------------- the rows
 
-TABLES = (Order, OrderItem, OrderHistory, OutboxEvent, IdempotencyKey, CartItem)
+TABLES = (Order, OrderItem, OrderHistory, OutboxEvent, IdempotencyKey, CartItem, CouponClaim)
 # Which kind of id a field holds (ids are compared by name).
 ID_KINDS = {
     "user_id": "user",
@@ -254,6 +349,7 @@ ID_KINDS = {
     "product_ids": "product",
     "address_id": "address",
     "order_id": "order",
+    "coupon_id": "coupon",
 }
 TIME = "<time>"
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
