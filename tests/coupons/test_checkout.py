@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.orders import payment_moves
 from app.orders import service as orders_service
 from app.orders.models import Order
 from app.orders.state import SYSTEM
@@ -210,5 +211,5 @@ class TestGivenBack:
         await pay(order["id"])
         async with session_scope() as session:
             await orders_service.begin_refund(session, order["id"], actor=SYSTEM, reason="不想要了")
-            assert await orders_service.complete_refund(session, order["id"])
+            assert await payment_moves.complete_refund(session, order["id"])
         assert await _claim_status(coupon.id) == [("used", order["id"])]
