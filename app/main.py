@@ -38,6 +38,8 @@ OPENAPI_TAGS = [
     {"name": "cart", "description": "The customer's cart (live prices and stock)"},
     {"name": "orders", "description": "Checkout and the customer's orders"},
     {"name": "orders (staff)", "description": "Fulfilment, refunds and exports for shop staff"},
+    {"name": "flash sales", "description": "Flash sales (秒杀): running and upcoming sales, buying from one"},
+    {"name": "flash sales (staff)", "description": "Staff: create, list and cancel flash sales"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -53,6 +55,7 @@ def _routers() -> list:
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
     from app.checkout.router import router as checkout_router
+    from app.flash_sales.router import router as flash_sales_router
     from app.flows.recall import router as recall_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
@@ -70,6 +73,7 @@ def _routers() -> list:
         cart_router,
         checkout_router,
         orders_router,
+        flash_sales_router,
         catalog_router,
         payments_router,
         payment_pages_router,

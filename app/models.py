@@ -6,6 +6,7 @@ from app.catalog.models import Category, Product, ProductImage, Sku
 from app.db import Base
 from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
+from app.flash_sales.models import FlashSale, FlashSalePurchase
 from app.notifications.models import Notification
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.payments.models import (
@@ -49,6 +50,8 @@ __all__ = [
     "OrderItem",
     "OrderHistory",
     "IdempotencyKey",
+    "FlashSale",
+    "FlashSalePurchase",
     "Payment",
     "PaymentNotification",
     "PaymentRefund",

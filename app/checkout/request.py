@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Header
@@ -50,6 +50,8 @@ def parse_order(body: bytes) -> OrderCreate | None:
         return None
 
 
-def body_hash(data: OrderCreate) -> str:
-    """What an Idempotency-Key's stored request is compared by."""
-    return idempotency.request_hash(data.model_dump(mode="json"))
+def body_hash(data: OrderCreate, offer: dict[str, Any] | None = None) -> str:
+    """What an Idempotency-Key's stored request is compared by: the order's body and, for a kind with its own
+    request (a flash sale), what that names, so a key cannot answer one kind's request with another's."""
+    body = data.model_dump(mode="json")
+    return idempotency.request_hash(body if offer is None else {**body, "offer": offer})

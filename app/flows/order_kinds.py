@@ -7,6 +7,11 @@ by `app.main.create_app` and by the worker before its first job; calling it agai
 
 from __future__ import annotations
 
+from app.flash_sales import service as flash_sales_service
+from app.orders import releases
+from app.orders.models import OrderKind
+
 
 def install() -> None:
-    """Nothing to register until a kind other than `standard` or a coupon exists."""
+    # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
+    releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)

@@ -21,6 +21,8 @@ def page_routers() -> list:
     from app.storefront.admin_trace import router as admin_trace_router
     from app.storefront.admin_users import router as admin_users_router
     from app.storefront.auth_router import router as auth_router
+    from app.storefront.flash_sales import admin_router as admin_flash_sales_router
+    from app.storefront.flash_sales import router as flash_sales_router
     from app.storefront.orders_router import router as orders_router
     from app.storefront.router import router as shop_router
 
@@ -28,6 +30,7 @@ def page_routers() -> list:
         auth_router,
         shop_router,
         orders_router,
+        flash_sales_router,
         account_router,
         notifications_router,
         admin_router,
@@ -38,4 +41,5 @@ def page_routers() -> list:
         admin_producers_router,
         admin_certificates_router,
         admin_users_router,
+        admin_flash_sales_router,
     ]
