@@ -12,12 +12,14 @@ Count = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 
 
 class FlashSaleCreate(InputModel):
-    sku_id: Id
-    price_fen: Annotated[StrictInt, Field(ge=0, le=100_000_000)]
-    quantity: Count = Field(description="units taken from the SKU's stock now; the unsold return at the end")
-    per_customer_limit: Annotated[StrictInt, Field(ge=1, le=9999)]
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    sku_id: Id = Field(examples=[12])
+    price_fen: Annotated[StrictInt, Field(ge=0, le=100_000_000)] = Field(examples=[3990])
+    quantity: Count = Field(
+        description="units taken from the SKU's stock now; the unsold return at the end", examples=[100]
+    )
+    per_customer_limit: Annotated[StrictInt, Field(ge=1, le=9999)] = Field(examples=[1])
+    starts_at: AwareDatetime = Field(examples=["2026-12-01T20:00:00+08:00"])
+    ends_at: AwareDatetime = Field(examples=["2026-12-01T20:30:00+08:00"])
 
     @model_validator(mode="after")
     def _window(self) -> FlashSaleCreate:
@@ -45,5 +47,5 @@ class FlashSaleStaffRead(FlashSaleRead):
 
 
 class FlashSaleOrderCreate(InputModel):
-    address_id: Id
-    quantity: Quantity
+    address_id: Id = Field(examples=[3])
+    quantity: Quantity = Field(examples=[1])

@@ -2,7 +2,8 @@
 
 Orders cannot import the domains that sell through it (coupons, flash sales, ...): each of them offers the
 functions orders must call (app.orders.releases), and this flow, above them all, registers them. Called
-by `app.main.create_app` and by the worker before its first job; calling it again changes nothing.
+by `app.main.create_app` and by the worker before its first job; calling it again changes nothing (a test
+that put its own release in place keeps it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from app.flash_sales import service as flash_sales_service
 from app.orders import releases
 from app.orders.models import OrderKind
 
+_installed = False
+
 
 def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
     # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
     releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)
