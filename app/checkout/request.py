@@ -11,6 +11,7 @@ from fastapi import Header
 from pydantic import ValidationError
 
 from app.config import get_settings
+from app.flash_sales.schemas import FlashSaleOrderCreate
 from app.orders import idempotency
 from app.orders.schemas import OrderCreate
 
@@ -46,6 +47,14 @@ def parse_order(body: bytes) -> OrderCreate | None:
     """The body as the route's `OrderCreate`, or None when it is not JSON or not a valid order."""
     try:
         return OrderCreate.model_validate(orjson.loads(body))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+
+
+def parse_flash_sale_order(body: bytes) -> FlashSaleOrderCreate | None:
+    """The body as the flash-sale route's `FlashSaleOrderCreate`, or None when it is not one."""
+    try:
+        return FlashSaleOrderCreate.model_validate(orjson.loads(body))
     except (orjson.JSONDecodeError, ValidationError):
         return None
 
