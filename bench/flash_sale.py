@@ -153,7 +153,7 @@ def start(kind: str, env: dict[str, str], probe: str) -> tuple[subprocess.Popen,
         [sys.executable, __file__, "serve", kind, "--port", str(port)], cwd=ROOT, env=env, text=True
     )
     base = f"http://127.0.0.1:{port}"
-    wait_until_up(process, base, probe, kind)
+    wait_until_up(process, base, probe, kind, timeout=120)  # a busy shared machine starts slowly
     return process, base
 
 
