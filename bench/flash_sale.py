@@ -218,7 +218,7 @@ def _request(method: str, path: str, body: bytes = b"", headers: dict[str, str] 
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def buy_requests(sale_id: int, buyers: list[tuple[str, int]]) -> list[bytes]:
+def buy_requests(sale_id: int, buyers: list[tuple[str, int]], keys: bool) -> list[bytes]:
     return [
         _request(
             "POST",
@@ -227,7 +227,7 @@ def buy_requests(sale_id: int, buyers: list[tuple[str, int]]) -> list[bytes]:
             {
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",
-                "Idempotency-Key": str(uuid.uuid4()),
+                **({"Idempotency-Key": str(uuid.uuid4())} if keys else {}),
             },
         )
         for token, address_id in buyers
@@ -302,7 +302,8 @@ def run(args: argparse.Namespace) -> int:
     env = shop_env(args, media)
     print(f"database: {args.database_url.split('@')[-1]}   redis: {args.redis_url.split('@')[-1]}")
     print(
-        f"{args.buyers} buyers, one sale of {args.quantity} (limit 1 each), {args.connections} connections;"
+        f"{args.buyers} buyers, one sale of {args.quantity} (limit 1 each), {args.connections} connections,"
+        f" {'without' if args.without_keys else 'with'} Idempotency-Keys;"
         f" ceiling: wrk 2 threads, 50 connections, {args.duration:.0f} s (+2 s warm-up)"
     )
     print(f"one uvicorn worker per app; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
@@ -342,7 +343,9 @@ def run(args: argparse.Namespace) -> int:
                     args.connections,
                 )
             )
-            answers, seconds = asyncio.run(rush(host, port, buy_requests(sale_id, buyers), args.connections))
+            answers, seconds = asyncio.run(
+                rush(host, port, buy_requests(sale_id, buyers, not args.without_keys), args.connections)
+            )
         finally:
             stop(process)
         sold += args.quantity
@@ -418,6 +421,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--duration", type=float, default=5, help="seconds of the wrk ceiling measurement")
     parser.add_argument("--rounds", type=int, default=1, help="ceiling/rush rounds (max 5)")
+    parser.add_argument(
+        "--without-keys",
+        action="store_true",
+        help="send no Idempotency-Key (a refusal at the gate then needs no database at all)",
+    )
     args = parser.parse_args()
     if args.command == "serve":
         serve(args.kind, args.port)

@@ -26,6 +26,7 @@ from app.catalog.models import ProductStatus
 from app.checkout.stores import CheckoutReads, CheckoutStore
 from app.config import get_settings
 from app.db import utcnow
+from app.errors import AppError
 from app.flash_sales import gate as flash_gate
 from app.flash_sales import service as flash_service
 from app.flash_sales.errors import FlashSaleLimitReached, FlashSaleNotFound, SoldOut
@@ -312,6 +313,12 @@ class FlashSaleOffer:
     gate: flash_gate.Gate | None = None
     sale: flash_service.SaleState | None = None
 
+    async def take_gate(self, user_id: int) -> AppError | None:
+        """Take the Redis gate once for this request; the refusal it stands for, if any."""
+        if self.gate is None:
+            self.gate = await flash_gate.take(self.sale_id, user_id, self.quantity, flash_service.now())
+        return flash_service.gate_refusal(self.gate)
+
     def key_fields(self) -> dict[str, Any]:
         """What the Idempotency-Key's stored request hash covers beside the order's body."""
         return {"flash_sale_id": self.sale_id, "quantity": self.quantity}
@@ -337,10 +344,7 @@ async def flash_sale_gate(c: Checkout) -> None:
     script (app.flash_sales.gate). A refusal ends the request here, after one look at its Idempotency-Key
     (a repeat of a request that was placed gets that request's answer, not the refusal; the store raises
     for it). Without Redis, or without a gate for this sale, the database decides alone."""
-    offer = _offer(c)
-    if offer.gate is None:
-        offer.gate = await flash_gate.take(offer.sale_id, c.user_id, offer.quantity, flash_service.now())
-    refusal = flash_service.gate_refusal(offer.gate)
+    refusal = await _offer(c).take_gate(c.user_id)
     if refusal is not None:
         await c.store.check_key()
         raise refusal

@@ -111,6 +111,12 @@ async def place_flash_sale_order(
     assert user.id is not None
     user_id = user.id
     offer = pipeline.FlashSaleOffer(sale_id, data.quantity)
+    # The gate's step, taken before the checkout slot and the store's transaction: most of a rush is refused
+    # here without a database connection. A refusal of a request with an Idempotency-Key goes on into the
+    # pipeline, whose gate step (already taken) looks at the key first: a repeat gets its order.
+    refusal = await offer.take_gate(user_id)
+    if refusal is not None and idempotency_key is None:
+        raise refusal
     try:
         placed = await place_order(
             session,
