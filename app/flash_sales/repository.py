@@ -21,15 +21,20 @@ async def get(session: AsyncSession, sale_id: int) -> FlashSale | None:
     return await session.get(FlashSale, sale_id, populate_existing=True)
 
 
-async def list_open(session: AsyncSession, now: datetime, limit: int) -> Sequence[FlashSale]:
-    """Sales running or still to come (not closed, not past their end), soonest first."""
+async def list_open(
+    session: AsyncSession, now: datetime, offset: int, limit: int
+) -> tuple[Sequence[FlashSale], int]:
+    """Sales running or still to come (not closed, not past their end), soonest first; and how many."""
+    open_ = (FlashSale.closed_at.is_(None), FlashSale.ends_at > now)
     rows = await session.execute(
         select(FlashSale)
-        .where(FlashSale.closed_at.is_(None), FlashSale.ends_at > now)
+        .where(*open_)
         .order_by(FlashSale.starts_at, FlashSale.id)
+        .offset(offset)
         .limit(limit)
     )
-    return rows.scalars().all()
+    total = (await session.execute(select(func.count()).select_from(FlashSale).where(*open_))).scalar_one()
+    return rows.scalars().all(), total
 
 
 async def list_all(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[FlashSale], int]:

@@ -19,13 +19,19 @@ STAFF_TAGS = ["flash sales (staff)"]
 
 @router.get(
     "/api/flash-sales",
-    response_model=list[FlashSaleRead],
+    response_model=Page[FlashSaleRead],
     tags=TAGS,
     summary="Flash sales running now and to come, soonest first",
-    responses=problem_responses(validation=False),
+    responses=problem_responses(),
 )
-async def list_flash_sales(session: SessionDep) -> list[FlashSaleRead]:
-    return [FlashSaleRead.model_validate(sale) for sale in await service.list_current(session)]
+async def list_flash_sales(session: SessionDep, page: PageParamsDep) -> Page[FlashSaleRead]:
+    rows, total = await service.list_current(session, page.offset, page.size)
+    return Page(
+        items=[FlashSaleRead.model_validate(sale) for sale in rows],
+        total=total,
+        page=page.page,
+        size=page.size,
+    )
 
 
 @router.get(

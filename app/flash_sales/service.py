@@ -113,9 +113,11 @@ async def get_or_raise(session: AsyncSession, sale_id: int) -> FlashSale:
     return sale
 
 
-async def list_current(session: AsyncSession) -> Sequence[FlashSale]:
+async def list_current(
+    session: AsyncSession, offset: int = 0, limit: int = PUBLIC_LIST_LIMIT
+) -> tuple[Sequence[FlashSale], int]:
     """Running and upcoming sales, soonest first (a sale staff cancelled is closed: not listed)."""
-    return await repository.list_open(session, now(), PUBLIC_LIST_LIMIT)
+    return await repository.list_open(session, now(), offset, limit)
 
 
 class SkuDetail(NamedTuple):

@@ -69,7 +69,8 @@ async def _cards(session: SessionDep, sales: list[FlashSale]) -> list[dict[str, 
 
 @router.get("/flash-sales", summary="Flash sales: running and upcoming, with countdowns")
 async def flash_sales(request: Request, session: SessionDep, user: PageUser) -> Response:
-    cards = await _cards(session, list(await flash_service.list_current(session)))
+    sales, _ = await flash_service.list_current(session)
+    cards = await _cards(session, list(sales))
     return render(request, "storefront/flash_sales.html", {"cards": cards})
 
 
