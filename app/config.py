@@ -76,6 +76,8 @@ class Settings(BaseSettings):
 
     # Orders
     order_pay_timeout_minutes: float = Field(default=30, gt=0)
+    # An unpaid flash-sale order holds the sale's units this long (issue 19; fractions allowed).
+    flash_sale_pay_timeout_minutes: float = Field(default=5, gt=0)
     auto_confirm_days: float = Field(default=10, gt=0)
     worker_interval_seconds: float = Field(default=5, gt=0)
     # At most this many of one SKU in one order (and in the cart).

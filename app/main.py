@@ -40,6 +40,8 @@ OPENAPI_TAGS = [
     {"name": "orders (staff)", "description": "Fulfilment, refunds and exports for shop staff"},
     {"name": "coupons", "description": "Coupons (优惠券, 满减): the coupon centre, claiming, my coupons"},
     {"name": "coupons (staff)", "description": "Staff: create coupon batches, pause them, see their usage"},
+    {"name": "flash sales", "description": "Flash sales (秒杀): running and upcoming sales, buying from one"},
+    {"name": "flash sales (staff)", "description": "Staff: create, list and cancel flash sales"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -56,6 +58,7 @@ def _routers() -> list:
     from app.catalog.router import router as catalog_router
     from app.checkout.router import router as checkout_router
     from app.coupons.router import router as coupons_router
+    from app.flash_sales.router import router as flash_sales_router
     from app.flows.recall import router as recall_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
@@ -74,6 +77,7 @@ def _routers() -> list:
         checkout_router,
         orders_router,
         coupons_router,
+        flash_sales_router,
         catalog_router,
         payments_router,
         payment_pages_router,

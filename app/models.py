@@ -7,6 +7,7 @@ from app.coupons.models import Coupon, CouponCategory, CouponClaim, CouponProduc
 from app.db import Base
 from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
+from app.flash_sales.models import FlashSale, FlashSalePurchase
 from app.notifications.models import Notification
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.payments.models import (
@@ -50,6 +51,8 @@ __all__ = [
     "OrderItem",
     "OrderHistory",
     "IdempotencyKey",
+    "FlashSale",
+    "FlashSalePurchase",
     "Payment",
     "PaymentNotification",
     "PaymentRefund",

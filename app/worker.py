@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog import tasks as catalog_tasks
 from app.db import session_scope
 from app.eventbus import tasks as eventbus_tasks
+from app.flash_sales import tasks as flash_sales_tasks
 from app.flows import order_kinds
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
@@ -48,6 +49,8 @@ JOBS: list[Job] = [
     Job("orders.cancel_unpaid", orders_tasks.cancel_unpaid),
     Job("orders.auto_confirm", orders_tasks.auto_confirm, every_seconds=300),
     Job("orders.purge_idempotency_keys", orders_tasks.purge_idempotency_keys, every_seconds=HOUR),
+    Job("flash_sales.close_ended", flash_sales_tasks.close_ended),
+    Job("flash_sales.reconcile_gates", flash_sales_tasks.reconcile_gates, every_seconds=30),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
     Job("payments.purge_notifications", payments_tasks.purge_notifications, every_seconds=HOUR),

@@ -12,9 +12,15 @@ Everything it is not sure about goes on to the application before anything is wr
 another content type, a body that is not valid JSON or not a valid order, a missing or bad token, a malformed
 Idempotency-Key, an oversized or chunked body. Those are answered by the route, which stays the documented
 interface. tests/checkout/test_fast_checkout.py proves both paths answer alike.
+
+A flash sale's rush is the same request to another path: `POST /api/flash-sales/{id}/orders` is taken the
+same way (its body parsed as the route's `FlashSaleOrderCreate`, the order placed by
+`service.place_flash_sale_order`); tests/flash_sales/test_fast_path.py proves it answers like its route.
 """
 
 from __future__ import annotations
+
+import re
 
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,11 +29,14 @@ from app.checkout import request as checkout_request
 from app.checkout import service
 from app.db import session_scope
 from app.errors import AppError
+from app.flash_sales.schemas import FlashSaleOrderCreate
+from app.kit.params import parse_id
 from app.kit.problems import app_error_response
 from app.orders.schemas import OrderCreate
 from app.users.dependencies import principal_from_token
 
 PATH = "/api/orders"
+FLASH_SALE_PATH = re.compile(r"/api/flash-sales/([0-9]+)/orders")
 
 
 class CheckoutFastPath:
@@ -35,14 +44,16 @@ class CheckoutFastPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] != PATH
-            or scope["method"] != "POST"
-            or scope.get("root_path")
-        ):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
+        sale_id = None
+        if scope["path"] != PATH:
+            match = FLASH_SALE_PATH.fullmatch(scope["path"])
+            sale_id = parse_id(match.group(1)) if match is not None else None
+            if sale_id is None:
+                await self.app(scope, receive, send)
+                return
         request = _ordinary_request(scope["headers"])
         if request is None:
             await self.app(scope, receive, send)
@@ -57,8 +68,13 @@ class CheckoutFastPath:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        data = checkout_request.parse_order(body) if len(body) == length else None
-        response = await _checkout(token, data, key) if data is not None else None
+        data: OrderCreate | FlashSaleOrderCreate | None = None
+        if len(body) == length:
+            parse = (
+                checkout_request.parse_order if sale_id is None else checkout_request.parse_flash_sale_order
+            )
+            data = parse(body)
+        response = await _checkout(token, data, key, sale_id) if data is not None else None
         if response is None:  # not a valid order, or no valid token: the route answers
             await self.app(scope, _replay(body, receive), send)
             return
@@ -108,14 +124,22 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _checkout(token: str, data: OrderCreate, key: str | None) -> Response | None:
+async def _checkout(
+    token: str, data: OrderCreate | FlashSaleOrderCreate, key: str | None, sale_id: int | None
+) -> Response | None:
     """The route's answer, or None (before anything was written) when the token is not a valid one."""
     try:
         async with session_scope() as session:
             principal = await principal_from_token(session, token)
             if principal is None:
                 return None
-            placed = await service.place_order(session, principal, data, idempotency_key=key)
+            if isinstance(data, FlashSaleOrderCreate):
+                assert sale_id is not None
+                placed = await service.place_flash_sale_order(
+                    session, principal, sale_id, data, idempotency_key=key
+                )
+            else:
+                placed = await service.place_order(session, principal, data, idempotency_key=key)
     except AppError as exc:
         return app_error_response(exc)
     # Any other error goes up to app.kit.middleware.ErrorBoundary, as the route's would: a 503 problem for an

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Header
 from pydantic import ValidationError
 
 from app.config import get_settings
+from app.flash_sales.schemas import FlashSaleOrderCreate
 from app.orders import idempotency
 from app.orders.schemas import OrderCreate
 
@@ -50,6 +51,16 @@ def parse_order(body: bytes) -> OrderCreate | None:
         return None
 
 
-def body_hash(data: OrderCreate) -> str:
-    """What an Idempotency-Key's stored request is compared by."""
-    return idempotency.request_hash(data.model_dump(mode="json"))
+def parse_flash_sale_order(body: bytes) -> FlashSaleOrderCreate | None:
+    """The body as the flash-sale route's `FlashSaleOrderCreate`, or None when it is not one."""
+    try:
+        return FlashSaleOrderCreate.model_validate(orjson.loads(body))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+
+
+def body_hash(data: OrderCreate, offer: dict[str, Any] | None = None) -> str:
+    """What an Idempotency-Key's stored request is compared by: the order's body and, for a kind with its own
+    request (a flash sale), what that names, so a key cannot answer one kind's request with another's."""
+    body = data.model_dump(mode="json")
+    return idempotency.request_hash(body if offer is None else {**body, "offer": offer})

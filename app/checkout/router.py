@@ -1,5 +1,6 @@
-"""POST /api/orders: checkout. app.checkout.fast_path answers the same requests without FastAPI's routing;
-this route stays the documented interface and answers everything the fast path hands on."""
+"""Checkout's routes: POST /api/orders (app.checkout.fast_path answers the same requests without FastAPI's
+routing; this route stays the documented interface and answers everything the fast path hands on) and
+POST /api/flash-sales/{id}/orders (an order of kind flash_sale, through the same pipeline)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from app.checkout import service
 from app.checkout.request import IdempotencyKeyHeader
 from app.db import SessionDep
 from app.errors import NotAuthenticated
+from app.flash_sales.errors import FlashSaleLimitReached, FlashSaleNotActive, FlashSaleNotFound, SoldOut
+from app.flash_sales.schemas import FlashSaleOrderCreate
 from app.kit.openapi import problem_responses
+from app.kit.params import IdPath
 from app.orders.errors import (
     CartEmpty,
     CouponNotFound,
@@ -57,4 +61,39 @@ async def place_order(
 ) -> Response:
     placed = await service.place_order(session, user, data, idempotency_key=idempotency_key)
     # A repeat with the same Idempotency-Key answers as the first request did: 201 and the same order.
+    return JSONResponse(placed.order, status_code=status.HTTP_201_CREATED)
+
+
+@router.post(
+    "/api/flash-sales/{sale_id}/orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderRead,
+    tags=["flash sales"],
+    summary="Buy from a flash sale: an order of kind flash_sale at the sale's price, to pay within "
+    "FLASH_SALE_PAY_TIMEOUT_MINUTES",
+    responses=problem_responses(
+        NotAuthenticated,
+        FlashSaleNotFound,
+        AddressNotFound,
+        SoldOut,
+        FlashSaleLimitReached,
+        FlashSaleNotActive,
+        SkuUnavailable,
+        TooManyUnpaidOrders,
+        AddressNeedsCorrection,
+        RequestInProgress,
+        QuantityLimitExceeded,
+        IdempotencyKeyReused,
+    ),
+)
+async def place_flash_sale_order(
+    sale_id: IdPath,
+    data: FlashSaleOrderCreate,
+    user: CurrentPrincipal,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    placed = await service.place_flash_sale_order(
+        session, user, sale_id, data, idempotency_key=idempotency_key
+    )
     return JSONResponse(placed.order, status_code=status.HTTP_201_CREATED)

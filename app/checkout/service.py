@@ -29,6 +29,7 @@ from app.checkout.stores import (
 )
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.flash_sales.schemas import FlashSaleOrderCreate
 from app.kit import leandb
 from app.orders import idempotency
 from app.orders.errors import IdempotencyKeyReused, RequestInProgress
@@ -58,6 +59,7 @@ class CheckoutRequest:
     data: OrderCreate
     key: IdempotentRequest | None
     kind: pipeline.OrderKind = pipeline.STANDARD
+    offer: Any = None
 
 
 class Backend(Protocol):
@@ -74,17 +76,63 @@ async def place_order(
     idempotency_key: str | None,
     kind: pipeline.OrderKind = pipeline.STANDARD,
     store: Backend | None = None,
+    offer: Any = None,
 ) -> PlacedOrder:
     """Checkout of an order of `kind` for `user`; with an Idempotency-Key a repeat gets the saved answer.
-    `store` overrides the one chosen for this database (the contract suite runs both on MariaDB)."""
+    `store` overrides the one chosen for this database (the contract suite runs both on MariaDB); `offer`
+    is what the kind's own steps need beyond the body (a flash sale's FlashSaleOffer), and the key's stored
+    request covers it too."""
     assert user.id is not None
     if isinstance(user, User):
         # Detached, the loaded user survives the rollbacks below (retries, a failed claim) without a reload.
         session.expunge(user)
     key = (
-        IdempotentRequest(user.id, idempotency_key, body_hash(data)) if idempotency_key is not None else None
+        IdempotentRequest(
+            user.id, idempotency_key, body_hash(data, offer.key_fields() if offer is not None else None)
+        )
+        if idempotency_key is not None
+        else None
     )
-    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key, kind))
+    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key, kind, offer))
+
+
+async def place_flash_sale_order(
+    session: AsyncSession,
+    user: User | Principal,
+    sale_id: int,
+    data: FlashSaleOrderCreate,
+    *,
+    idempotency_key: str | None,
+    store: Backend | None = None,
+) -> PlacedOrder:
+    """An order of kind flash_sale: the pipeline's FLASH_SALE steps on the same store, Idempotency-Key
+    protocol and retries as any order. What the request took at the Redis gate goes back when no order of
+    its own was placed (a refusal, a failure, or a repeat answered with the first request's order)."""
+    assert user.id is not None
+    user_id = user.id
+    offer = pipeline.FlashSaleOffer(sale_id, data.quantity)
+    # The gate's step, taken before the checkout slot and the store's transaction: most of a rush is refused
+    # here without a database connection. A refusal of a request with an Idempotency-Key goes on into the
+    # pipeline, whose gate step (already taken) looks at the key first: a repeat gets its order.
+    refusal = await offer.take_gate(user_id)
+    if refusal is not None and idempotency_key is None:
+        raise refusal
+    try:
+        placed = await place_order(
+            session,
+            user,
+            OrderCreate(address_id=data.address_id),
+            idempotency_key=idempotency_key,
+            kind=pipeline.FLASH_SALE,
+            store=store,
+            offer=offer,
+        )
+    except BaseException as exc:
+        await offer.give_back_gate(user_id, exc)
+        raise
+    if placed.replayed:
+        await offer.give_back_gate(user_id, None)
+    return placed
 
 
 @functools.cache
@@ -167,7 +215,8 @@ class OrmBackend:
         store = OrmCheckoutStore(session, claim.row_id if claim is not None else None)
         try:
             body = await _in_one_slot_with_retries(
-                lambda: pipeline.run(request.kind, store, request.user_id, request.data), session.rollback
+                lambda: pipeline.run(request.kind, store, request.user_id, request.data, request.offer),
+                session.rollback,
             )
         except BaseException:
             if claim is not None:
@@ -198,7 +247,7 @@ class LeanBackend:
                     nowait_keys=pool.is_mariadb,
                     commit_with_stock=pool.enforces_checks,
                 )
-                body = await pipeline.run(request.kind, store, request.user_id, request.data)
+                body = await pipeline.run(request.kind, store, request.user_id, request.data, request.offer)
                 assert not store.queued, "every queued write is sent with the stock UPDATE"
                 return body
 

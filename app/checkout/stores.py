@@ -32,6 +32,9 @@ from app.coupons import repository as coupons_repository
 from app.coupons.discount import Terms
 from app.db import utcnow
 from app.events import OutboxEvent
+from app.flash_sales import repository as flash_repository
+from app.flash_sales.models import FlashSalePurchase
+from app.flash_sales.service import SaleState
 from app.kit.leandb import HexText, Transaction, error_code
 from app.orders import repository
 from app.orders.models import IdempotencyKey, Order, OrderItem
@@ -129,6 +132,7 @@ ITEM_FIELDS = frozenset(
 )
 OUTBOX_FIELDS = frozenset("event_id type version subject occurred_at data attempts".split())
 KEY_FIELDS = frozenset("user_id key request_hash response_status response_body claimed_at created_at".split())
+PURCHASE_FIELDS = frozenset("sale_id user_id order_id quantity created_at".split())
 
 
 class CheckoutStore(Protocol):
@@ -175,6 +179,23 @@ class CheckoutStore(Protocol):
     async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
         """Take every line's stock (ascending SKU order, as given), last; the SKUs short of stock (then the
         caller rolls back and nothing is taken)."""
+        ...
+
+    async def check_key(self) -> None:
+        """Raise KeyAlreadyStored when the request's Idempotency-Key already holds an answer, KeyInUse when a
+        request still running holds it; nothing without a key. For a refusal made before anything is read
+        (the flash sale's gate): a repeat of a request that was placed must get that request's answer."""
+        ...
+
+    async def read_flash_sale(self, user_id: int, sale_id: int) -> SaleState | None:
+        """Lock the customer's row (as read_for_checkout does: one customer's purchases queue there, so what
+        they hold is counted exactly), then read the flash sale and what the customer holds of it (units of
+        purchases not released). None when there is no such sale."""
+        ...
+
+    async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
+        """Record the purchase (flash_sale_purchases, PURCHASE_FIELDS) and take its units from the sale, last
+        (like take_stock); False when fewer remain (then the caller rolls back and nothing is taken)."""
         ...
 
 
@@ -253,12 +274,32 @@ class OrmCheckoutStore:
     async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
         return [sku_id for sku_id, qty in lines if not await repository.take_stock(self.session, sku_id, qty)]
 
+    async def check_key(self) -> None:
+        """Nothing to do: this store's Idempotency-Key claim, committed before the pipeline ran, already
+        answered a repeat with its saved answer and a request still running with 409."""
+
+    async def read_flash_sale(self, user_id: int, sale_id: int) -> SaleState | None:
+        await users_repository.lock(self.session, user_id)
+        row = await flash_repository.sale_row(self.session, sale_id)
+        if row is None:
+            return None
+        return SaleState(*row, await flash_repository.held_by(self.session, sale_id, user_id))
+
+    async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
+        await flash_repository.insert_purchase(self.session, purchase)
+        return await flash_repository.take(self.session, sale_id, quantity, utcnow())
+
 
 # ----------------------------------------------------------------------------------------------- lean store
 
 
 def _naive_utc(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(at: datetime) -> datetime:
+    """A DATETIME column's value (naive UTC, as the models store it) as an aware datetime."""
+    return at.replace(tzinfo=UTC)
 
 
 def _insertable(table: Table) -> list[Column]:
@@ -328,6 +369,7 @@ ORDER_INSERT = _Insert(Order.__table__, ORDER_FIELDS)
 ITEM_INSERT = _Insert(OrderItem.__table__, ITEM_FIELDS, {"order_id": "@daoxiang_order_id"})
 OUTBOX_INSERT = _Insert(OutboxEvent.__table__, OUTBOX_FIELDS)
 KEY_INSERT = _Insert(IdempotencyKey.__table__, KEY_FIELDS)
+PURCHASE_INSERT = _Insert(FlashSalePurchase.__table__, PURCHASE_FIELDS)
 
 
 class LeanCheckoutStore:
@@ -378,6 +420,20 @@ class LeanCheckoutStore:
     STOCK_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s AND stock >= %s"
     STOCK_CHECKED_SQL = "UPDATE skus SET stock = stock - %s, updated_at = %s WHERE id = %s"
     CHECK_FAILED = (4025, 3819)  # MariaDB, MySQL: a CHECK constraint failed
+    FLASH_SALE_SQL = (
+        "SELECT sku_id, price_fen, remaining, per_customer_limit, starts_at, ends_at, closed_at"
+        " FROM flash_sales WHERE id = %s"
+    )
+    FLASH_HELD_SQL = (
+        "SELECT COALESCE(SUM(quantity), 0) FROM flash_sale_purchases"
+        " WHERE sale_id = %s AND user_id = %s AND released_at IS NULL"
+    )
+    FLASH_TAKE_SQL = (
+        "UPDATE flash_sales SET remaining = remaining - %s, updated_at = %s WHERE id = %s AND remaining >= %s"
+    )
+    FLASH_TAKE_CHECKED_SQL = (
+        "UPDATE flash_sales SET remaining = remaining - %s, updated_at = %s WHERE id = %s"
+    )
 
     def __init__(
         self,
@@ -535,19 +591,13 @@ class LeanCheckoutStore:
     async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None:
         self._queue(self.CART_DELETE_SQL.format(", ".join(["%s"] * len(sku_ids))), [user_id, *sku_ids])
 
-    async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
-        """Take every line's stock, sending the queued writes first, all in one round trip; with
-        commit_with_stock the COMMIT goes too. Returns the SKUs short of stock (then nothing was taken and
-        nothing committed: the caller rolls back). Raises KeyAlreadyStored or KeyInUse when the queued
-        Idempotency-Key row is taken."""
-        now = _naive_utc(utcnow())
-        first_stock = len(self.queued)
-        if self.commit_with_stock:
-            stock = [self.cursor.mogrify(self.STOCK_CHECKED_SQL, (qty, now, sku_id)) for sku_id, qty in lines]
-            statements = [*self.queued, *stock, "COMMIT"]
-        else:
-            stock = [self.cursor.mogrify(self.STOCK_SQL, (qty, now, sku_id, qty)) for sku_id, qty in lines]
-            statements = [*self.queued, *stock]
+    async def _send_queued_with(self, tail: list[str]) -> tuple[list[int], int | None]:
+        """Send the queued writes, then `tail` (and, with commit_with_stock, the COMMIT), in one round trip.
+        Returns the row counts of `tail`'s statements and None, or ([], i) when `tail[i]` failed a CHECK
+        constraint (then the server stopped there: nothing committed, the caller rolls back). Raises
+        KeyAlreadyStored or KeyInUse when the queued Idempotency-Key row is taken."""
+        first = len(self.queued)
+        statements = [*self.queued, *tail, *(["COMMIT"] if self.commit_with_stock else [])]
         key_statement, self._key_statement = self._key_statement, None
         self.queued.clear()
         answered = 0  # the server stops at the first statement that fails; its error comes with its answer
@@ -565,16 +615,94 @@ class LeanCheckoutStore:
                 raise KeyAlreadyStored from None
             if answered == key_statement and code == 1205:
                 raise KeyInUse from None
-            if first_stock <= answered < first_stock + len(lines) and code in self.CHECK_FAILED:
-                return await self._short_of(lines, lines[answered - first_stock][0])
+            if first <= answered < first + len(tail) and code in self.CHECK_FAILED:
+                return [], answered - first
             raise
-        taken = rowcounts[first_stock : first_stock + len(lines)]
         if self.commit_with_stock:
             self.tx.committed = True
+        return rowcounts[first : first + len(tail)], None
+
+    async def take_stock(self, lines: list[tuple[int, int]]) -> list[int]:
+        """Take every line's stock, sending the queued writes first, all in one round trip; with
+        commit_with_stock the COMMIT goes too. Returns the SKUs short of stock (then nothing was taken and
+        nothing committed: the caller rolls back). Raises KeyAlreadyStored or KeyInUse when the queued
+        Idempotency-Key row is taken."""
+        now = _naive_utc(utcnow())
+        m = self.cursor.mogrify
+        if self.commit_with_stock:
+            stock = [m(self.STOCK_CHECKED_SQL, (qty, now, sku_id)) for sku_id, qty in lines]
+        else:
+            stock = [m(self.STOCK_SQL, (qty, now, sku_id, qty)) for sku_id, qty in lines]
+        taken, failed = await self._send_queued_with(stock)
+        if failed is not None:
+            return await self._short_of(lines, lines[failed][0])
+        if self.commit_with_stock:
             if any(n != 1 for n in taken):  # a SKU row vanished after it was read: SKUs are never deleted
                 log.error("checkout committed without taking stock", extra={"lines": lines, "taken": taken})
             return []
         return [sku_id for (sku_id, _), n in zip(lines, taken, strict=True) if n != 1]
+
+    async def check_key(self) -> None:
+        """One indexed read (on MariaDB without waiting for a request that is inserting the key)."""
+        if self.key is None:
+            return
+        sql = self.KEY_NOWAIT_SQL if self.nowait_keys else self.KEY_SQL
+        try:
+            await self.cursor.execute(sql, (self.key.user_id, self.key.key))
+        except Exception as exc:
+            if self.nowait_keys and error_code(exc) == 1205:
+                raise KeyInUse from None
+            raise
+        if await self.cursor.fetchall():
+            raise KeyAlreadyStored
+
+    async def read_flash_sale(self, user_id: int, sale_id: int) -> SaleState | None:
+        """The customer's row locked, then the sale and what the customer holds of it: one round trip."""
+        m = self.cursor.mogrify
+        statements = [
+            m(self.LOCK_CUSTOMER_SQL, (user_id,)),
+            m(self.FLASH_SALE_SQL, (sale_id,)),
+            m(self.FLASH_HELD_SQL, (sale_id, user_id)),
+        ]
+        await self.cursor.execute("; ".join(statements))
+        await self.cursor.fetchall()
+        await self.cursor.nextset()
+        sale = await self.cursor.fetchall()
+        await self.cursor.nextset()
+        ((held,),) = await self.cursor.fetchall()
+        if not sale:
+            return None
+        sku_id, price_fen, remaining, limit, starts_at, ends_at, closed_at = sale[0]
+        return SaleState(
+            int(sku_id),
+            int(price_fen),
+            int(remaining),
+            int(limit),
+            _aware(starts_at),
+            _aware(ends_at),
+            _aware(closed_at) if closed_at is not None else None,
+            int(held),
+        )
+
+    async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
+        """The purchase's row and the sale's UPDATE after the queued writes, in one round trip, with the
+        COMMIT where the server enforces CHECK (remaining >= 0), which then stops a short sale's UPDATE."""
+        m = self.cursor.mogrify
+        now = _naive_utc(utcnow())
+        take = (
+            m(self.FLASH_TAKE_CHECKED_SQL, (quantity, now, sale_id))
+            if self.commit_with_stock
+            else m(self.FLASH_TAKE_SQL, (quantity, now, sale_id, quantity))
+        )
+        insert = m(PURCHASE_INSERT.sql, PURCHASE_INSERT.params(purchase))
+        taken, failed = await self._send_queued_with([insert, take])
+        if failed is not None:
+            return False
+        if self.commit_with_stock:
+            if taken[1] != 1:  # a sale row vanished after it was read: sales are never deleted
+                log.error("flash order committed without taking units", extra={"sale_id": sale_id})
+            return True
+        return taken[1] == 1
 
     async def _short_of(self, lines: list[tuple[int, int]], failed: int) -> list[int]:
         """The lines whose stock is short now (at least the one whose UPDATE failed its CHECK)."""

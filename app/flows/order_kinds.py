@@ -2,15 +2,26 @@
 
 Orders cannot import the domains that sell through it (coupons, flash sales, ...): each of them offers the
 functions orders must call (app.orders.releases), and this flow, above them all, registers them. Called
-by `app.main.create_app` and by the worker before its first job; calling it again changes nothing.
+by `app.main.create_app` and by the worker before its first job; calling it again changes nothing (a test
+that put its own release in place keeps it).
 """
 
 from __future__ import annotations
 
 from app.coupons import service as coupons_service
+from app.flash_sales import service as flash_sales_service
 from app.orders import releases
+from app.orders.models import OrderKind
+
+_installed = False
 
 
 def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
     # An unpaid order cancelled (by the buyer or at its deadline) gives its coupon back; a refund does not.
     releases.on_unpaid_cancel("coupons", coupons_service.release_for_orders)
+    # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
+    releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)

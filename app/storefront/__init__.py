@@ -23,6 +23,8 @@ def page_routers() -> list:
     from app.storefront.admin_users import router as admin_users_router
     from app.storefront.auth_router import router as auth_router
     from app.storefront.coupons_router import router as coupons_router
+    from app.storefront.flash_sales import admin_router as admin_flash_sales_router
+    from app.storefront.flash_sales import router as flash_sales_router
     from app.storefront.orders_router import router as orders_router
     from app.storefront.router import router as shop_router
 
@@ -31,6 +33,7 @@ def page_routers() -> list:
         shop_router,
         orders_router,
         coupons_router,
+        flash_sales_router,
         account_router,
         notifications_router,
         admin_router,
@@ -42,4 +45,5 @@ def page_routers() -> list:
         admin_certificates_router,
         admin_users_router,
         admin_coupons_router,
+        admin_flash_sales_router,
     ]

@@ -26,6 +26,12 @@ CODE_MESSAGES: dict[str, str] = {
     "coupon_batch_not_found": "优惠券不存在。",
     "coupon_not_found": "没有找到这张优惠券，请核对券码。",
     "coupon_not_applicable": "这张优惠券不适用于本订单（未满门槛、商品不在适用范围、已使用或已过期）。",
+    "sold_out": "已抢光，下次早点来。",
+    "flash_sale_limit_reached": "本场秒杀每人限购，您已达到限购数量。",
+    "flash_sale_not_active": "秒杀尚未开始或已经结束。",
+    "flash_sale_not_found": "秒杀活动不存在。",
+    "flash_sale_closed": "这场秒杀已经结束。",
+    "too_many_unpaid_orders": "您的待付款订单太多，请先付款或取消后再下单。",
     "database_unavailable": "系统正忙，暂时无法处理您的请求，请稍后再试。您的订单和账户信息不会丢失。",
     "storage_unavailable": "文件暂时无法保存，请稍后再试。",
     # The back office: products

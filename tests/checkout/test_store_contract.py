@@ -32,10 +32,13 @@ from app.coupons.models import Coupon, CouponCategory, CouponClaim, CouponProduc
 from app.db import session_scope, utcnow
 from app.errors import AppError
 from app.events import OutboxEvent
+from app.flash_sales.models import FlashSale, FlashSalePurchase
+from app.flash_sales.schemas import FlashSaleOrderCreate
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.orders.schemas import OrderCreate
 from app.users.models import Address, Principal, User
 from tests.catalog.factories import create_category
+from tests.flash_sales.factories import create_flash_sale
 from tests.orders.factories import create_product, create_sku, customer
 from tests.traceability.factories import create_certificate
 
@@ -135,12 +138,32 @@ class Shop:
                 {"sku_id": sku if isinstance(sku, int) else sku.id, "quantity": qty} for sku, qty in lines
             ]
         data = OrderCreate.model_validate(payload)
+        return await self._record(
+            lambda session: checkout_service.place_order(
+                session, Principal(user.id, "customer"), data, idempotency_key=key, store=self.backend
+            )
+        )
+
+    async def buy_flash(
+        self, user: User, address_id: int, sale: FlashSale, quantity: int, *, key: str | None = None
+    ) -> PlacedOrder | AppError:
+        data = FlashSaleOrderCreate(address_id=address_id, quantity=quantity)
+        return await self._record(
+            lambda session: checkout_service.place_flash_sale_order(
+                session,
+                Principal(user.id, "customer"),
+                sale.id,
+                data,
+                idempotency_key=key,
+                store=self.backend,
+            )
+        )
+
+    async def _record(self, place: Callable[[Any], Awaitable[PlacedOrder]]) -> PlacedOrder | AppError:
         outcome: PlacedOrder | AppError
         try:
             async with session_scope() as session:
-                outcome = await checkout_service.place_order(
-                    session, Principal(user.id, "customer"), data, idempotency_key=key, store=self.backend
-                )
+                outcome = await place(session)
         except AppError as exc:
             outcome = exc
         self.outcomes.append(
@@ -318,6 +341,29 @@ async def coupons_refused(shop: Shop) -> None:
     await shop.place(buyer, address.id, [(sku, 2)], key="short", coupon_code="MANJIAN30BBB")
 
 
+async def a_flash_sale(shop: Shop) -> None:
+    """A flash sale of 3 units, 2 per customer: bought at the sale's price (the units come from the sale,
+    taken from the SKU's stock when it was made), the same key again (the saved answer), past the limit,
+    sold out, someone else's address, a sale not started yet, and an unknown sale."""
+    sku = await shop.sku("a", price_fen=5990, stock=10)
+    now = utcnow()
+    sale = await create_flash_sale(sku, price_fen=3990, quantity=3, per_customer_limit=2)
+    upcoming = await create_flash_sale(sku, quantity=1, starts_at=now + timedelta(hours=1))
+    buyer, address = await shop.customer("buyer")
+    other, other_address = await shop.customer("other")
+    first = await shop.buy_flash(buyer, address.id, sale, 2, key="f-1")
+    assert isinstance(first, PlacedOrder)
+    again = await shop.buy_flash(buyer, address.id, sale, 2, key="f-1")
+    assert isinstance(again, PlacedOrder) and again.replayed and again.order == first.order
+    await shop.buy_flash(buyer, address.id, sale, 1)
+    await shop.buy_flash(other, other_address.id, sale, 2)
+    await shop.buy_flash(other, address.id, sale, 1)
+    await shop.buy_flash(other, other_address.id, sale, 1, key="f-2")
+    await shop.buy_flash(other, other_address.id, upcoming, 1)
+    missing = FlashSale(id=999_999_999)
+    await shop.buy_flash(other, other_address.id, missing, 1)
+
+
 CASES: dict[str, Callable[[Shop], Awaitable[None]]] = {
     case.__name__: case
     for case in (
@@ -332,13 +378,24 @@ CASES: dict[str, Callable[[Shop], Awaitable[None]]] = {
         keys_left_by_other_requests,
         coupons_spent,
         coupons_refused,
+        a_flash_sale,
     )
 }
 
 
 # ---------------------------------------------------------------------------------------------- the rows
 
-TABLES = (Order, OrderItem, OrderHistory, OutboxEvent, IdempotencyKey, CartItem, CouponClaim)
+TABLES = (
+    Order,
+    OrderItem,
+    OrderHistory,
+    OutboxEvent,
+    IdempotencyKey,
+    CartItem,
+    CouponClaim,
+    FlashSale,
+    FlashSalePurchase,
+)
 # Which kind of id a field holds (ids are compared by name).
 ID_KINDS = {
     "user_id": "user",
@@ -350,6 +407,9 @@ ID_KINDS = {
     "address_id": "address",
     "order_id": "order",
     "coupon_id": "coupon",
+    "sale_id": "flash_sale",
+    "flash_sale_id": "flash_sale",
+    "created_by": "user",
 }
 TIME = "<time>"
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -405,7 +465,7 @@ async def rows_left(shop: Shop) -> dict[str, Any]:
                 names.of(kind, row_id)
         for model in TABLES:
             table = model.__table__
-            id_kind = {"orders": "order", "order_items": "item"}.get(table.name)
+            id_kind = {"orders": "order", "order_items": "item", "flash_sales": "flash_sale"}.get(table.name)
             rows = (await session.execute(select(table).order_by(table.c.id))).mappings().all()
             out[table.name] = [
                 {
