@@ -94,8 +94,8 @@ async def gate_agrees_with_database(sale_id: int) -> bool:
 
 def shift_clock(monkeypatch: Any, by: timedelta) -> None:
     """Move the clock of the flash sales (windows, closing) and of the orders' jobs (pay deadlines)."""
-    from app.orders import service as orders_service
+    from app.orders import jobs as orders_jobs
 
     moved = utcnow() + by
     monkeypatch.setattr(flash_service, "now", lambda: moved)
-    monkeypatch.setattr(orders_service, "utcnow", lambda: moved)
+    monkeypatch.setattr(orders_jobs, "utcnow", lambda: moved)

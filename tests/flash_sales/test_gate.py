@@ -11,6 +11,7 @@ import pytest
 from app.db import session_scope, utcnow
 from app.flash_sales import gate
 from app.flash_sales import service as flash_service
+from app.orders import jobs as orders_jobs
 from app.redis import breaker
 from tests.conftest import HAS_REDIS
 from tests.flash_sales.factories import (
@@ -70,14 +71,12 @@ class TestTheGate:
         assert await gate.state(sale.id) == (3, {})
 
     async def test_a_timed_out_order_gives_back_to_the_gate(self, client, monkeypatch):
-        from app.orders import service as orders_service
-
         sale = await create_flash_sale(await sku_on_sale(stock=100), quantity=3)
         user, address = await customer()
         assert (await buy(client, user, address, sale)).status_code == 201
         shift_clock(monkeypatch, timedelta(minutes=6))
         async with session_scope() as session:
-            assert await orders_service.cancel_expired(session) == 1
+            assert await orders_jobs.cancel_expired(session) == 1
         assert await gate.state(sale.id) == (3, {}) and await remaining(sale.id) == 3
 
     async def test_a_closed_sale_has_no_gate(self, client, monkeypatch):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.db import session_scope, utcnow
 from app.flash_sales import service as flash_service
-from app.orders import service as orders_service
+from app.orders import jobs as orders_jobs
 from app.users.models import Role
 from tests.flash_sales.factories import buy, create_flash_sale, remaining, sale_row, shift_clock
 from tests.orders.factories import count_orders, customer, sku_on_sale, staff, stock_of
@@ -213,10 +213,10 @@ class TestGivingBack:
         order = (await buy(client, user, address, sale)).json()
         shift_clock(monkeypatch, timedelta(minutes=4))
         async with session_scope() as session:
-            assert await orders_service.cancel_expired(session) == 0
+            assert await orders_jobs.cancel_expired(session) == 0
         shift_clock(monkeypatch, timedelta(minutes=5, seconds=1))
         async with session_scope() as session:
-            assert await orders_service.cancel_expired(session) == 1
+            assert await orders_jobs.cancel_expired(session) == 1
         assert (await client.get(f"/api/orders/{order['id']}", headers=auth(user))).json()[
             "status"
         ] == "cancelled"
