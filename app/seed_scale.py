@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.catalog import search
+from app.catalog import search, search_index
 from app.catalog.models import Category, Product, ProductStatus, Sku
 from app.db import get_engine
 from app.orders.models import Order, OrderHistory, OrderItem, OrderStatus
@@ -142,6 +142,9 @@ async def seed_scale(
     if orders and sku_rows and user_ids:
         await _seed_orders(rng, now, orders, sku_rows, user_ids, batches, progress, report)
 
+    async with get_engine().connect() as conn:  # bulk inserts pass no flush hook: index the new rows
+        await search_index.sync(conn)
+        await conn.commit()
     await rebuild_statistics()
     report.seconds = time.perf_counter() - started
     return report

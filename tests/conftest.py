@@ -27,6 +27,7 @@ os.environ.setdefault("PUBLIC_BASE_URL", "http://testserver")
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from app.catalog import search_index  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import Base, dispose_engine, get_engine  # noqa: E402
 from app.redis import close_redis, get_redis  # noqa: E402
@@ -85,6 +86,7 @@ async def truncate_all() -> None:
         await conn.execute(text("SET FOREIGN_KEY_CHECKS=0" if IS_MYSQL else "PRAGMA foreign_keys=OFF"))
         for name in tables:
             await conn.execute(text(f"DELETE FROM {name}"))
+        await search_index.clear(conn)  # Mroonga's table is no ORM model (SQLite's FTS follows by trigger)
         await conn.commit()
         await conn.execute(text("SET FOREIGN_KEY_CHECKS=1" if IS_MYSQL else "PRAGMA foreign_keys=ON"))
 
