@@ -200,8 +200,11 @@ async def ranked_page(
     the page's rows are read from `products` again, with their status, so the index can lag but never
     show an unpublished product."""
     ids_query, count_query = search_index.ranked_ids(query, status=status)
-    total = int((await session.execute(count_query)).scalar_one())
     ids = [int(i) for i in (await session.execute(ids_query.offset(offset).limit(limit))).scalars()]
+    if offset == 0 and len(ids) < limit:
+        total = len(ids)  # the first page holds every hit: no count (Mroonga counts row by row)
+    else:
+        total = int((await session.execute(count_query)).scalar_one())
     if not ids:
         return [], total
     stmt = select(Product).where(Product.id.in_(ids), Product.status == status)
