@@ -86,8 +86,9 @@ async def truncate_all() -> None:
         await conn.execute(text("SET FOREIGN_KEY_CHECKS=0" if IS_MYSQL else "PRAGMA foreign_keys=OFF"))
         for name in tables:
             await conn.execute(text(f"DELETE FROM {name}"))
-        await search_index.clear(conn)  # Mroonga's table is no ORM model (SQLite's FTS follows by trigger)
         await conn.commit()
+        if IS_MYSQL:  # Mroonga's table is no ORM model (SQLite's FTS follows by trigger)
+            await search_index.clear(conn)
         await conn.execute(text("SET FOREIGN_KEY_CHECKS=1" if IS_MYSQL else "PRAGMA foreign_keys=ON"))
 
 

@@ -267,9 +267,11 @@ async def create_if_missing(conn: AsyncConnection | AsyncSession) -> bool:
 
 
 async def clear(conn: AsyncConnection) -> None:
-    """Empty the index (tests empty every table between tests)."""
+    """Empty the index (tests empty every table between tests). TRUNCATE, not DELETE: Mroonga takes each
+    deleted row out of the inverted index one by one (minutes for a seeded shop); TRUNCATE commits what the
+    connection had open."""
     if await kind(conn) == "mroonga":
-        await conn.execute(text("DELETE FROM product_search"))
+        await conn.execute(text("TRUNCATE TABLE product_search"))
 
 
 _PENDING = "search_index_pending"
