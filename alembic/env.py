@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (registers every table)
+from app.catalog.search_index import is_index_table
 from app.config import get_settings
 from app.db import Base, build_engine
 
@@ -19,10 +20,16 @@ def _url() -> str:
     return config.attributes.get("database_url") or get_settings().database_url
 
 
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Autogenerate leaves the full-text index alone: its tables are made by hand (migration search_index)."""
+    return not (type_ == "table" and name is not None and is_index_table(name))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=include_name,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,

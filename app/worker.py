@@ -68,6 +68,7 @@ JOBS: list[Job] = [
     Job("traceability.purge_scan_flushes", traceability_tasks.purge_scan_flushes, every_seconds=HOUR),
     Job("traceability.sweep_files", traceability_tasks.sweep_files, every_seconds=HOUR),
     Job("catalog.sweep_media", catalog_tasks.sweep_media, every_seconds=HOUR),
+    Job("catalog.sync_search_index", catalog_tasks.sync_search_index, every_seconds=600),
 ]
 
 _BY_NAME: dict[str, Job] = {job_.name: job_ for job_ in JOBS}

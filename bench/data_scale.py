@@ -115,6 +115,18 @@ async def measure(repeat: int) -> dict[str, float]:
             await timed(f"/api/products sort={sort}, miss", "/api/products", miss=True, params=params)
         await timed("search q=稻花香, miss", "/api/products", miss=True, params={"q": "稻花香"})
         await timed("search q=daohuaxiang, miss", "/api/products", miss=True, params={"q": "daohuaxiang"})
+        await timed("search q=dhx (initials), miss", "/api/products", miss=True, params={"q": "dhx"})
+        await timed("search q=米 (one character), miss", "/api/products", miss=True, params={"q": "米"})
+        await timed(
+            "search q=稻花香, page 50, miss", "/api/products", miss=True, params={"q": "稻花香", "page": 50}
+        )
+        category = (await client.get("/api/categories")).json()[0]["id"]
+        await timed(
+            "search q=稻花香 in a category, miss",
+            "/api/products",
+            miss=True,
+            params={"q": "稻花香", "category_id": category},
+        )
         await timed("staff dashboard /admin/", "/admin/")
         await timed("GET /api/admin/orders?page=1", "/api/admin/orders", headers=bearer)
         first = (await client.get("/api/admin/orders", headers=bearer)).json()

@@ -27,6 +27,7 @@ os.environ.setdefault("PUBLIC_BASE_URL", "http://testserver")
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from app.catalog import search_index  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import Base, dispose_engine, get_engine  # noqa: E402
 from app.redis import close_redis, get_redis  # noqa: E402
@@ -86,6 +87,8 @@ async def truncate_all() -> None:
         for name in tables:
             await conn.execute(text(f"DELETE FROM {name}"))
         await conn.commit()
+        if IS_MYSQL:  # Mroonga's table is no ORM model (SQLite's FTS follows by trigger)
+            await search_index.clear(conn)
         await conn.execute(text("SET FOREIGN_KEY_CHECKS=1" if IS_MYSQL else "PRAGMA foreign_keys=ON"))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog import cache, live, repository, search
+from app.catalog import cache, live, repository, search, search_index
 from app.catalog.categories import descendants
 from app.catalog.errors import ProductNotFound
 from app.catalog.models import Product, ProductStatus
@@ -55,9 +55,22 @@ async def search_products(
     statuses: Sequence[str] | None = repository.PUBLISHED,
     narrow: bool = False,
 ) -> tuple[list[Product], int]:
+    terms = search.query_terms(q)
+    index = await search_index.kind(session) if terms else "like"
+    plain = category_id is None and min_price_fen is None and max_price_fen is None and not origin
+    public = statuses is not None and list(statuses) == repository.PUBLISHED
+    if index == "mroonga" and plain and public and sort in (None, "relevance"):
+        # The common public search: ranked, counted and paged by the index alone.
+        query = search_index.mroonga_query(terms)
+        if query is None:
+            return [], 0
+        return await repository.ranked_page(
+            session, query, status=repository.PUBLISHED[0], offset=page.offset, limit=page.size, narrow=narrow
+        )
     stmt, count = repository.product_query(
         statuses=statuses,
-        terms=search.query_terms(q),
+        terms=terms,
+        index=index,
         category_ids=await _category_filter(session, category_id),
         min_price_fen=min_price_fen,
         max_price_fen=max_price_fen,

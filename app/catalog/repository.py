@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, or_, select, update
+from sqlalchemy import Select, case, false, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
+from app.catalog import search_index
 from app.catalog.models import Category, Product, ProductImage, ProductStatus, Sku
 
 # Categories
@@ -91,7 +92,7 @@ async def set_stock(session: AsyncSession, sku_id: int, stock: int) -> tuple[int
 
 
 def _search_filters(terms: list[str]) -> tuple[list[Any], Any]:
-    """(WHERE clauses, relevance score) for the query words; see app.catalog.search."""
+    """(WHERE clauses, relevance score) for the query words by LIKE; see app.catalog.search."""
     clauses: list[Any] = []
     score: Any = literal(0)
     for term in terms:
@@ -101,6 +102,34 @@ def _search_filters(terms: list[str]) -> tuple[list[Any], Any]:
         clauses.append(or_(in_name, in_subtitle, in_body))
         score = score + case((in_name, 100), (in_subtitle, 10), else_=1)
     return clauses, score
+
+
+def _full_text_filters(
+    terms: list[str], index: search_index.Kind, status_filter: list[Any]
+) -> tuple[list[Any], Any, Any]:
+    """(WHERE clauses, relevance score, join or None) for the query words on this database's index (see
+    app.catalog.search_index)."""
+    if index == "mroonga":
+        query = search_index.mroonga_query(terms)
+        if query is None:
+            return [false()], literal(0), None
+        hit = search_index.mroonga_match(query)
+        hits = select(search_index.SEARCH.c.product_id, hit.label("score")).where(hit).subquery("search_hits")
+        return [], hits.c.score, hits
+    clauses, score = _search_filters(terms)
+    if index == "fts5":
+        query = search_index.fts_query(terms)
+        if query is not None:
+            clauses.append(Product.id.in_(search_index.fts_ids(query)))
+        else:  # every word too short for trigrams: look among the best sellers only
+            best_sellers = (
+                select(Product.id)
+                .where(*status_filter)
+                .order_by(Product.sales_count.desc(), Product.id.desc())
+                .limit(search_index.SHORT_QUERY_ROWS)
+            )
+            clauses.append(Product.id.in_(best_sellers))
+    return clauses, score, None
 
 
 def product_query(
@@ -113,11 +142,12 @@ def product_query(
     origin: str | None,
     sort: str | None,
     narrow: bool = False,
+    index: search_index.Kind = "like",
 ) -> tuple[Select[Any], Select[Any]]:
     """(page query, count query) for a product list; `narrow` loads only the public list's columns."""
     where: list[Any] = []
-    if statuses is not None:
-        where.append(Product.status.in_(list(statuses)))
+    status_filter = [Product.status.in_(list(statuses))] if statuses is not None else []
+    where.extend(status_filter)
     if category_ids is not None:
         where.append(Product.category_id.in_(list(category_ids)))
     if min_price_fen is not None:
@@ -126,8 +156,11 @@ def product_query(
         where.append(Product.min_price_fen <= max_price_fen)
     if origin:
         where.append(Product.origin.contains(origin, autoescape=True))
-    search_clauses, score = _search_filters(terms)
-    where.extend(search_clauses)
+    hits = None
+    score: Any = literal(0)
+    if terms:
+        search_clauses, score, hits = _full_text_filters(terms, index, status_filter)
+        where.extend(search_clauses)
 
     if sort is None:
         sort = "relevance" if terms else "default"
@@ -148,12 +181,37 @@ def product_query(
         order = [func.coalesce(Product.published_at, Product.created_at).desc(), Product.id.desc()]
     else:  # the shop's own order: staff weight first, then newest
         order = [Product.sort_weight.desc(), Product.id.desc()]
-    page = select(Product).where(*where).order_by(*order)
+    page = select(Product)
+    count = select(func.count()).select_from(Product)
+    if hits is not None:
+        page = page.join(hits, hits.c.product_id == Product.id)
+        count = count.join(hits, hits.c.product_id == Product.id)
+    page = page.where(*where).order_by(*order)
     if narrow:
         # The public list shows a few short columns: leave the descriptions and search texts on disk.
         page = page.options(load_only(*LIST_COLUMNS))
-    count = select(func.count()).select_from(Product).where(*where)
-    return page, count
+    return page, count.where(*where)
+
+
+async def ranked_page(
+    session: AsyncSession, query: str, *, status: str, offset: int, limit: int, narrow: bool
+) -> tuple[list[Product], int]:
+    """A public search with no other filter, answered by the Mroonga table alone (relevance, then sales);
+    the page's rows are read from `products` again, with their status, so the index can lag but never
+    show an unpublished product."""
+    ids_query, count_query = search_index.ranked_ids(query, status=status)
+    ids = [int(i) for i in (await session.execute(ids_query.offset(offset).limit(limit))).scalars()]
+    if offset == 0 and len(ids) < limit:
+        total = len(ids)  # the first page holds every hit: no count (Mroonga counts row by row)
+    else:
+        total = int((await session.execute(count_query)).scalar_one())
+    if not ids:
+        return [], total
+    stmt = select(Product).where(Product.id.in_(ids), Product.status == status)
+    if narrow:
+        stmt = stmt.options(load_only(*LIST_COLUMNS))
+    found = {p.id: p for p in (await session.execute(stmt)).scalars()}
+    return [found[i] for i in ids if i in found], total
 
 
 PUBLISHED = [ProductStatus.published.value]

@@ -2,7 +2,7 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog import images
+from app.catalog import cache, images, search_index
 from app.catalog.models import ProductImage
 from app.config import get_settings
 from app.kit import storage
@@ -16,3 +16,12 @@ async def sweep_media(session: AsyncSession) -> int:
     return await anyio.to_thread.run_sync(
         lambda: storage.sweep(get_settings().media_dir / "products", referenced)
     )
+
+
+async def sync_search_index(session: AsyncSession) -> int:
+    """Rebuild the full-text rows out of step with their products (sales counted by orders, a failed
+    after-commit rebuild; see app.catalog.search_index); drops cached pages when it changed any."""
+    fixed = await search_index.sync(session)
+    if fixed:
+        cache.invalidate(session)
+    return fixed

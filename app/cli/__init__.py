@@ -32,6 +32,7 @@ cli.command("relay-events")(events.relay_events)
 cli.command("event-schemas")(events.event_schemas)
 cli.command()(openapi.openapi)
 cli.command("import-products")(catalog.import_products_command)
+cli.command("search-index")(catalog.search_index_command)
 cli.add_typer(payments, name="payments")
 
 

@@ -46,3 +46,27 @@ def import_products_command(
                 console.print(f"  {problem}", markup=False, highlight=False)
             raise typer.Exit(1) from None
     typer.echo(f"imported {len(ids)} product(s) from {file.name}")
+
+
+def search_index_command(
+    full: bool = typer.Option(False, "--full", help="rebuild every row, not only those out of step"),
+) -> None:
+    """Bring the products' full-text index (Mroonga) in step with the products; reports how many rows it
+    rebuilt (creates the index first when Mroonga was enabled after the migrations ran). Nothing to do on
+    SQLite (triggers keep FTS5 in step) or without Mroonga (LIKE search)."""
+    from app.catalog import search_index
+    from app.db import session_scope
+
+    async def run() -> tuple[str, int]:
+        async with session_scope() as session:
+            created = await search_index.create_if_missing(session)
+            kind = await search_index.kind(session)
+            fixed = await search_index.sync(session, full=full or created)
+            if fixed:
+                from app.catalog import cache
+
+                cache.invalidate(session)
+            return kind, fixed
+
+    kind, fixed = asyncio.run(with_cleanup(run()))
+    typer.echo(f"search index: {kind}; {fixed:,} row(s) rebuilt")

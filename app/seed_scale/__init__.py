@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from app.catalog import search_index
 from app.db import get_engine
 from app.seed_scale.bulk import Progress, ScaleReport, rebuild_statistics
 from app.seed_scale.catalog import ensure_categories, seed_products
@@ -56,6 +57,9 @@ async def seed_scale(
     if orders and sku_rows and user_ids:
         await seed_orders(rng, now, orders, sku_rows, user_ids, batches, progress, report)
 
+    async with get_engine().connect() as conn:  # bulk inserts pass no flush hook: index the new rows
+        await search_index.sync(conn)
+        await conn.commit()
     await rebuild_statistics()
     report.seconds = time.perf_counter() - started
     return report

@@ -89,12 +89,14 @@ class TestCatalogueAtScale:
         first = (await client.get("/api/products", params={"sort": "sales"})).json()["items"][0]
         await assert_bounded(client, f"/api/products/{first['id']}")
 
-    @pytest.mark.xfail(
-        strict=True, reason="search is LIKE over three TEXT columns: a full scan (issue 18, full-text index)"
-    )
-    @pytest.mark.parametrize("q", ["稻花香", "daohuaxiang"])
-    async def test_search(self, big_shop, client, q):
-        await assert_bounded(client, "/api/products", params={"q": q})
+    @pytest.mark.parametrize("q", ["稻花香", "daohuaxiang", "dhx", "米", "稻花香 wuchang"])
+    async def test_search_reads_the_full_text_index(self, big_shop, client, q):
+        response = await assert_bounded(client, "/api/products", params={"q": q})
+        assert response.json()["items"]
+
+    async def test_search_with_a_filter_reads_the_full_text_index(self, big_shop, client):
+        category = (await client.get("/api/categories")).json()[0]["id"]
+        await assert_bounded(client, "/api/products", params={"q": "稻花香", "category_id": category})
 
 
 @pytest.mark.scale
