@@ -7,7 +7,15 @@ from app.db import Base
 from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
 from app.notifications.models import Notification
-from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
+from app.orders.models import (
+    IdempotencyKey,
+    Order,
+    OrderDayStat,
+    OrderExport,
+    OrderHistory,
+    OrderItem,
+    OrderStatDelta,
+)
 from app.payments.models import (
     Payment,
     PaymentNotification,
@@ -47,6 +55,9 @@ __all__ = [
     "CartItem",
     "Order",
     "OrderItem",
+    "OrderDayStat",
+    "OrderStatDelta",
+    "OrderExport",
     "OrderHistory",
     "IdempotencyKey",
     "Payment",

@@ -46,6 +46,7 @@ JOBS: list[Job] = [
     Job("users.purge_expired_tokens", users_tasks.purge_expired_tokens, every_seconds=HOUR),
     Job("orders.cancel_unpaid", orders_tasks.cancel_unpaid),
     Job("orders.auto_confirm", orders_tasks.auto_confirm, every_seconds=300),
+    Job("orders.fold_stats", orders_tasks.fold_stats),
     Job("orders.purge_idempotency_keys", orders_tasks.purge_idempotency_keys, every_seconds=HOUR),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),

@@ -29,6 +29,7 @@ from app.db import utcnow
 from app.kit import regions
 from app.kit.time import SHOP_TZ
 from app.orders import service as orders_service
+from app.orders import stats as orders_stats
 from app.orders.errors import (
     CartEmpty,
     CouponNotFound,
@@ -243,6 +244,7 @@ async def persist(c: Checkout) -> None:
     for item, item_id in zip(c.items, item_ids, strict=True):
         item.update(id=item_id, order_id=c.order["id"])
     await c.store.emit(order_created_event(c))
+    await c.store.count(orders_stats.placed(now, c.order["status"], c.order["total_fen"]))
     c.answer = answer(c.order, c.items)
     await c.store.record_answer(c.answer)
     if c.from_cart:

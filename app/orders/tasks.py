@@ -1,6 +1,6 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.orders import idempotency, service
+from app.orders import idempotency, service, stats
 
 
 async def cancel_unpaid(session: AsyncSession) -> int:
@@ -13,3 +13,7 @@ async def auto_confirm(session: AsyncSession) -> int:
 
 async def purge_idempotency_keys(session: AsyncSession) -> int:
     return await idempotency.purge(session)
+
+
+async def fold_stats(session: AsyncSession) -> int:
+    return await stats.fold(session)
