@@ -47,6 +47,7 @@ JOBS: list[Job] = [
     Job("orders.cancel_unpaid", orders_tasks.cancel_unpaid),
     Job("orders.auto_confirm", orders_tasks.auto_confirm, every_seconds=300),
     Job("orders.fold_stats", orders_tasks.fold_stats),
+    Job("orders.run_exports", orders_tasks.run_exports),
     Job("orders.purge_idempotency_keys", orders_tasks.purge_idempotency_keys, every_seconds=HOUR),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
@@ -75,7 +76,10 @@ assert len(_BY_NAME) == len(JOBS), "two jobs share a name"
 # runs until `stop` is set and outlives its own failures. A job of the same name is the loop's one-shot
 # form (for `daoxiang worker --once`): skipped by the ticks while the loop runs.
 LoopFunc = Callable[[asyncio.Event], Awaitable[None]]
-LOOPS: dict[str, LoopFunc] = {"events.relay": eventbus_tasks.relay_continuously}
+LOOPS: dict[str, LoopFunc] = {
+    "events.relay": eventbus_tasks.relay_continuously,
+    "orders.run_exports": orders_tasks.run_exports_continuously,
+}
 
 
 def registered_loops() -> dict[str, LoopFunc]:

@@ -1,6 +1,8 @@
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.orders import idempotency, service, stats
+from app.orders import exports, idempotency, service, stats
 
 
 async def cancel_unpaid(session: AsyncSession) -> int:
@@ -17,3 +19,16 @@ async def purge_idempotency_keys(session: AsyncSession) -> int:
 
 async def fold_stats(session: AsyncSession) -> int:
     return await stats.fold(session)
+
+
+async def run_exports_continuously(stop: asyncio.Event) -> None:
+    await exports.run_continuously(stop)
+
+
+async def run_exports(session: AsyncSession) -> int:
+    """`daoxiang worker --once`: write every pending export (each chunk its own transaction; the job's own
+    session stays unused)."""
+    written = 0
+    while await exports.run_one():
+        written += 1
+    return written
