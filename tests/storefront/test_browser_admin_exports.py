@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+
 import anyio
 import pytest
 
