@@ -152,8 +152,17 @@ def product_query(
     if narrow:
         # The public list shows a few short columns: leave the descriptions and search texts on disk.
         page = page.options(load_only(*LIST_COLUMNS))
-    count = select(func.count()).select_from(Product).where(*where)
+    # Bounded: at most LIST_COUNT_CAP + 1 matching rows are counted, however many products there are.
+    count = select(func.count()).select_from(
+        select(Product.id).where(*where).limit(LIST_COUNT_CAP + 1).subquery()
+    )
     return page, count
+
+
+# A list's `total` counts this many products at most; past it the total is shown as "at least" (the
+# public list says `total_exact: false`). An exact count read every matching index entry on each cache
+# miss: 90,000 at 100k products (issue 18).
+LIST_COUNT_CAP = 10_000
 
 
 PUBLISHED = [ProductStatus.published.value]

@@ -268,7 +268,13 @@ async def product_list_json(
                 narrow=True,
             )
             return orjson.dumps(
-                {"items": [_list_item(p) for p in rows], "total": total, "page": page.page, "size": page.size}
+                {
+                    "items": [_list_item(p) for p in rows],
+                    "total": min(total, repository.LIST_COUNT_CAP),
+                    "page": page.page,
+                    "size": page.size,
+                    "total_exact": total <= repository.LIST_COUNT_CAP,
+                }
             )
 
     return await cache.cached(await live.version(), key, build)
@@ -429,7 +435,7 @@ async def admin_product_list(
         )
         for p in rows
     ]
-    return Page(items=items, total=total, page=page.page, size=page.size)
+    return Page(items=items, total=min(total, repository.LIST_COUNT_CAP), page=page.page, size=page.size)
 
 
 # ---------------------------------------------------------------- staff writes
