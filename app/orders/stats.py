@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal_column, select, union_all
+from sqlalchemy import case, delete, func, insert, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.time import SHOP_TZ
@@ -99,6 +99,22 @@ async def fold(session: AsyncSession, limit: int = FOLD_LIMIT) -> int:
     """Move up to `limit` deltas into OrderDayStat; how many were folded. The deltas are locked (SKIP
     LOCKED: a second worker folds others, an open checkout's row waits for the next run) and deleted in
     this transaction, so no delta is counted twice or lost."""
+    if not _is_mysql(session):  # SQLite: one writer at a time anyway
+        return await _fold(session, limit)
+    # READ COMMITTED: the locking read takes no gap locks, so checkouts appending deltas never wait on a
+    # fold. One fold at a time (a named lock; a second worker finds it taken and leaves): two folds
+    # upserting the same day's rows deadlocked in InnoDB even in key order.
+    await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+    if not (await session.execute(text("SELECT GET_LOCK('daoxiang.fold_order_stats', 0)"))).scalar():
+        return 0
+    try:
+        return await _fold(session, limit)
+    finally:
+        # Released before the commit: a fold that starts now skips (or waits for) these locked deltas.
+        await session.execute(text("DO RELEASE_LOCK('daoxiang.fold_order_stats')"))
+
+
+async def _fold(session: AsyncSession, limit: int) -> int:
     deltas = OrderStatDelta.__table__
     stmt = select(deltas.c.id, deltas.c.day, deltas.c.status, deltas.c.orders, deltas.c.total_fen).order_by(
         deltas.c.id

@@ -6,11 +6,15 @@ figures right."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, func, insert, select, update
 
+from app.config import PROJECT_ROOT
 from app.db import session_scope, utcnow
 from app.orders import stats
 from app.orders.models import Order, OrderDayStat, OrderStatDelta, OrderStatus
@@ -146,16 +150,16 @@ class TestRepair:
             assert await stats.repair(session) == 0
 
     async def test_the_command(self, client):
-        from typer.testing import CliRunner
-
-        from app.cli import cli
-
         await seed_scale(products=3, orders=10, codes=0, seed=4)
         async with session_scope() as session:
-            await session.execute(delete(OrderStatDelta))
-        result = await asyncio.to_thread(CliRunner().invoke, cli, ["recount-order-stats"])
-        assert result.exit_code == 0, result.output
-        assert "figures corrected" in result.output
+            await session.execute(delete(OrderDayStat))
+        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+        command = [sys.executable, "-m", "app.cli", "recount-order-stats"]
+        result = await asyncio.to_thread(
+            subprocess.run, command, env=env, cwd=PROJECT_ROOT, capture_output=True
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        assert "figures corrected" in result.stdout.decode()
         maintained, recounted = await maintained_and_recounted()
         assert maintained == recounted
 
