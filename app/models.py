@@ -9,7 +9,15 @@ from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
 from app.flash_sales.models import FlashSale, FlashSalePurchase
 from app.notifications.models import Notification
-from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
+from app.orders.models import (
+    IdempotencyKey,
+    Order,
+    OrderDayStat,
+    OrderExport,
+    OrderHistory,
+    OrderItem,
+    OrderStatDelta,
+)
 from app.payments.models import (
     Payment,
     PaymentNotification,
@@ -49,6 +57,9 @@ __all__ = [
     "CartItem",
     "Order",
     "OrderItem",
+    "OrderDayStat",
+    "OrderStatDelta",
+    "OrderExport",
     "OrderHistory",
     "IdempotencyKey",
     "FlashSale",

@@ -48,6 +48,8 @@ JOBS: list[Job] = [
     Job("users.purge_expired_tokens", users_tasks.purge_expired_tokens, every_seconds=HOUR),
     Job("orders.cancel_unpaid", orders_tasks.cancel_unpaid),
     Job("orders.auto_confirm", orders_tasks.auto_confirm, every_seconds=300),
+    Job("orders.fold_stats", orders_tasks.fold_stats),
+    Job("orders.run_exports", orders_tasks.run_exports),
     Job("orders.purge_idempotency_keys", orders_tasks.purge_idempotency_keys, every_seconds=HOUR),
     Job("flash_sales.close_ended", flash_sales_tasks.close_ended),
     Job("flash_sales.reconcile_gates", flash_sales_tasks.reconcile_gates, every_seconds=30),
@@ -79,7 +81,10 @@ assert len(_BY_NAME) == len(JOBS), "two jobs share a name"
 # runs until `stop` is set and outlives its own failures. A job of the same name is the loop's one-shot
 # form (for `daoxiang worker --once`): skipped by the ticks while the loop runs.
 LoopFunc = Callable[[asyncio.Event], Awaitable[None]]
-LOOPS: dict[str, LoopFunc] = {"events.relay": eventbus_tasks.relay_continuously}
+LOOPS: dict[str, LoopFunc] = {
+    "events.relay": eventbus_tasks.relay_continuously,
+    "orders.run_exports": orders_tasks.run_exports_continuously,
+}
 
 
 def registered_loops() -> dict[str, LoopFunc]:

@@ -115,7 +115,13 @@ async def product_list_json(
                 narrow=True,
             )
             return orjson.dumps(
-                {"items": [list_item(p) for p in rows], "total": total, "page": page.page, "size": page.size}
+                {
+                    "items": [list_item(p) for p in rows],
+                    "total": min(total, repository.LIST_COUNT_CAP),
+                    "page": page.page,
+                    "size": page.size,
+                    "total_exact": total <= repository.LIST_COUNT_CAP,
+                }
             )
 
     return await cache.cached(await live.version(), key, build)

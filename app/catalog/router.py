@@ -31,7 +31,7 @@ from app.catalog.schemas import (
     ProductAdminRead,
     ProductCreate,
     ProductDetail,
-    ProductListItem,
+    ProductListPage,
     ProductListQuery,
     ProductUpdate,
     SkuAdminRead,
@@ -71,7 +71,7 @@ async def list_categories() -> Response:
     "/api/products",
     tags=PUBLIC,
     summary="Published products: search, filter, sort, page",
-    response_model=Page[ProductListItem],
+    response_model=ProductListPage,
     responses=problem_responses(),
 )
 async def list_products(params: Annotated[ProductListQuery, Query()]) -> Response:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.catalog.search import MAX_QUERY_CHARS
 from app.kit.money import MAX_PRICE_FEN
-from app.kit.pagination import MAX_PAGE_SIZE
+from app.kit.pagination import MAX_PAGE_SIZE, Page
 from app.kit.params import MAX_ID, DigitsOnly
 from app.kit.schemas import InputModel, OutputModel, reject_nulls
 
@@ -244,3 +244,9 @@ class ProductListQuery(BaseModel):
     sort: SortOption | None = Field(
         None, description="default: relevance when searching, otherwise the shop's own order"
     )
+
+
+class ProductListPage(Page[ProductListItem]):
+    """`total` is exact up to 10,000 products; past that it is 10,000 and `total_exact` is false."""
+
+    total_exact: bool = True

@@ -161,7 +161,7 @@ def fts_ids(query: str) -> Any:
     return select(fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(bindparam("fts_query", query)))
 
 
-def ranked_ids(query: str, *, status: str) -> tuple[Any, Any]:
+def ranked_ids(query: str, *, status: str, cap: int) -> tuple[Any, Any]:
     """(ids in rank order, count) straight from the Mroonga table: relevance, then sales, then newest."""
     hit = mroonga_match(query)
     where = (hit, SEARCH.c.status == status)
@@ -170,7 +170,11 @@ def ranked_ids(query: str, *, status: str) -> tuple[Any, Any]:
         .where(*where)
         .order_by(hit.desc(), SEARCH.c.sales_count.desc(), SEARCH.c.product_id.desc())
     )
-    count = select(func.count()).select_from(SEARCH).where(*where)
+    # Counted up to the list's cap (repository.LIST_COUNT_CAP + 1 hits, passed in): Mroonga reads every hit
+    # to count them, so an exact count of a common word cost more than the page itself.
+    count = select(func.count()).select_from(
+        select(SEARCH.c.product_id).where(*where).limit(cap + 1).subquery()
+    )
     return ids, count
 
 

@@ -119,7 +119,7 @@ async def admin_product_list(
         )
         for p in rows
     ]
-    return Page(items=items, total=total, page=page.page, size=page.size)
+    return Page(items=items, total=min(total, repository.LIST_COUNT_CAP), page=page.page, size=page.size)
 
 
 # ---------------------------------------------------------------- staff writes

@@ -37,6 +37,7 @@ from app.kit import regions
 from app.kit.time import SHOP_TZ
 from app.orders import models as order_models
 from app.orders import service as orders_service
+from app.orders import stats as orders_stats
 from app.orders.errors import (
     CartEmpty,
     CouponNotFound,
@@ -316,6 +317,7 @@ async def persist(c: Checkout) -> None:
         # A parallel checkout of this customer used it after we read it: only one order gets a coupon.
         raise CouponNotApplicable("This coupon has been used.", reason="used", coupon_code=c.data.coupon_code)
     await c.store.emit(order_created_event(c))
+    await c.store.count(orders_stats.placed(now, c.order["status"], c.order["total_fen"]))
     c.answer = answer(c.order, c.items)
     await c.store.record_answer(c.answer)
     if c.from_cart:

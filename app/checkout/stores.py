@@ -36,8 +36,8 @@ from app.flash_sales import repository as flash_repository
 from app.flash_sales.models import FlashSalePurchase
 from app.flash_sales.service import SaleState
 from app.kit.leandb import HexText, Transaction, error_code
-from app.orders import repository
-from app.orders.models import IdempotencyKey, Order, OrderItem
+from app.orders import repository, stats
+from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatDelta
 from app.users import repository as users_repository
 
 log = logging.getLogger("daoxiang.orders")
@@ -132,6 +132,7 @@ ITEM_FIELDS = frozenset(
 )
 OUTBOX_FIELDS = frozenset("event_id type version subject occurred_at data attempts".split())
 KEY_FIELDS = frozenset("user_id key request_hash response_status response_body claimed_at created_at".split())
+STAT_FIELDS = frozenset("day status orders total_fen".split())
 PURCHASE_FIELDS = frozenset("sale_id user_id order_id quantity created_at".split())
 
 
@@ -162,6 +163,10 @@ class CheckoutStore(Protocol):
 
     async def record_answer(self, body: dict[str, Any]) -> None:
         """Store the answer under the request's Idempotency-Key (nothing without a key)."""
+        ...
+
+    async def count(self, rows: list[dict[str, Any]]) -> None:
+        """The dashboard's delta rows for the order (app.orders.stats), in the order's transaction."""
         ...
 
     async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None: ...
@@ -249,6 +254,9 @@ class OrmCheckoutStore:
     async def emit(self, row: dict[str, Any]) -> None:
         self.session.add(OutboxEvent(**row))
         await self.session.flush()
+
+    async def count(self, rows: list[dict[str, Any]]) -> None:
+        await stats.add(self.session, rows)
 
     async def record_answer(self, body: dict[str, Any]) -> None:
         if self.claim_id is not None:
@@ -369,6 +377,7 @@ ORDER_INSERT = _Insert(Order.__table__, ORDER_FIELDS)
 ITEM_INSERT = _Insert(OrderItem.__table__, ITEM_FIELDS, {"order_id": "@daoxiang_order_id"})
 OUTBOX_INSERT = _Insert(OutboxEvent.__table__, OUTBOX_FIELDS)
 KEY_INSERT = _Insert(IdempotencyKey.__table__, KEY_FIELDS)
+STAT_INSERT = _Insert(OrderStatDelta.__table__, STAT_FIELDS)
 PURCHASE_INSERT = _Insert(FlashSalePurchase.__table__, PURCHASE_FIELDS)
 
 
@@ -547,6 +556,10 @@ class LeanCheckoutStore:
 
     async def emit(self, row: dict[str, Any]) -> None:
         self._queue(OUTBOX_INSERT.sql, OUTBOX_INSERT.params(row))
+
+    async def count(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self._queue(STAT_INSERT.sql, STAT_INSERT.params(row))
 
     async def record_answer(self, body: dict[str, Any]) -> None:
         """Queued: when the queue is sent, take_stock raises KeyAlreadyStored if the row exists already, and

@@ -20,6 +20,7 @@ cli = typer.Typer(
 cli.command()(core.migrate)
 cli.command("seed-demo")(core.seed_demo)
 cli.command("seed-scale")(core.seed_scale)
+cli.command("recount-order-stats")(core.recount_order_stats)
 cli.command("create-admin")(core.create_admin)
 cli.command()(core.serve)
 cli.command()(core.worker)

@@ -51,3 +51,13 @@ class RequestInProgress(Conflict):
 class AmountMismatch(BadRequest):
     code = "amount_mismatch"
     title = "Amount mismatch"
+
+
+class ExportNotFound(NotFound):
+    code = "export_not_found"
+    title = "Export not found"
+
+
+class ExportNotReady(Conflict):
+    code = "export_not_ready"
+    title = "Export not ready"

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.db import session_scope
 from app.kit.money import fen_to_yuan
 from app.kit.time import format_shop_time
@@ -74,12 +76,16 @@ def export_row(order: Any, phone: str, lines: Sequence[Any]) -> list[str]:
     ]
 
 
-async def export_rows(date_from: date | None, date_to: date | None) -> AsyncIterator[list[list[str]]]:
-    """Every order placed in the range, oldest first, as chunks of rows: keyset by id, each chunk read in
-    its own short session (the request's session is not held while the file streams)."""
+async def export_rows(
+    date_from: date | None, date_to: date | None, upto: int | None = None
+) -> AsyncIterator[list[list[str]]]:
+    """Every order placed in the range (up to order `upto`, default the newest now), oldest first, as
+    chunks of rows: keyset by id, each chunk read in its own short session (the request's session is not
+    held while the file streams)."""
     created_from, created_before = day_bounds(date_from, date_to)
-    async with session_scope() as session:
-        upto = await repository.newest_id(session)
+    if upto is None:
+        async with session_scope() as session:
+            upto = await repository.newest_id(session)
     after = 0
     while True:
         async with session_scope() as session:
@@ -94,12 +100,18 @@ async def export_rows(date_from: date | None, date_to: date | None) -> AsyncIter
 
 async def export_csv(date_from: date | None, date_to: date | None) -> AsyncIterator[bytes]:
     """The export as CSV, UTF-8 with a BOM (so Excel reads the Chinese right), streamed chunk by chunk."""
-    yield ("\ufeff" + _csv_text([CSV_COLUMNS])).encode("utf-8")
+    yield ("\ufeff" + csv_text([CSV_COLUMNS])).encode("utf-8")
     async for chunk in export_rows(date_from, date_to):
-        yield _csv_text(chunk).encode("utf-8")
+        yield csv_text(chunk).encode("utf-8")
 
 
-def _csv_text(rows: list[list[str]]) -> str:
+async def export_count(session: AsyncSession, date_from: date | None, date_to: date | None, upto: int) -> int:
+    """How many orders an export of the range up to order `upto` holds (a background export's total)."""
+    created_from, created_before = day_bounds(date_from, date_to)
+    return await repository.export_count(session, created_from, created_before, upto)
+
+
+def csv_text(rows: list[list[str]]) -> str:
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     return out.getvalue()

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import MYSQL_TABLE_ARGS, Base, BigId, TimestampMixin, UTCDateTime, utcnow
@@ -143,3 +143,62 @@ class IdempotencyKey(Base):
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
+
+
+class OrderDayStat(Base):
+    """The dashboard's maintained aggregate: orders placed on a Beijing `day` that are now in `status`, and
+    their total. Changed only by folding OrderStatDelta rows into it (app.orders.stats.fold)."""
+
+    __tablename__ = "order_day_stats"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total_fen: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class OrderStatDelta(Base):
+    """A change to OrderDayStat, written in the same transaction as the order it counts (placed, moved).
+    Appending rows instead of updating one counter row keeps checkouts and status moves from queueing
+    on (or deadlocking over) a hot row; the worker folds them in (app.orders.stats)."""
+
+    __tablename__ = "order_stat_deltas"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(24), nullable=False)
+    orders: Mapped[int] = mapped_column(Integer, nullable=False)
+    total_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ExportStatus(enum.StrEnum):
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class OrderExport(Base):
+    """A staff export of orders written by the worker to a file; `rows_done` of `rows_total` is the
+    progress. `upto_id` is the newest order when it started: orders placed meanwhile are not half in it."""
+
+    __tablename__ = "order_exports"
+    __table_args__ = (Index("ix_order_exports_status", "status"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    format: Mapped[str] = mapped_column(String(8), nullable=False)
+    date_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    date_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=ExportStatus.pending.value)
+    rows_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rows_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    upto_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    file_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -284,6 +284,14 @@ async def export_chunk(
     return [(row, row.buyer_phone, lines[row.id]) for row in rows]
 
 
+async def export_count(
+    session: AsyncSession, created_from: datetime | None, created_before: datetime | None, upto_id: int
+) -> int:
+    where = _staff_filters(None, created_from, created_before, None)
+    stmt = select(func.count()).select_from(Order).where(*where, Order.id <= upto_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def newest_id(session: AsyncSession) -> int:
     return int((await session.execute(select(func.coalesce(func.max(Order.id), 0)))).scalar_one())
 

@@ -3,17 +3,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter, Query, status
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from app.db import SessionDep
 from app.errors import Forbidden, NotAuthenticated
 from app.kit.openapi import problem_responses
 from app.kit.pagination import CursorDep, CursorPage, Page, PageParamsDep
 from app.kit.params import IdPath
-from app.orders import export, service
+from app.orders import export, export_jobs, service
 from app.orders import staff as orders_staff
 from app.orders.errors import (
+    ExportNotFound,
+    ExportNotReady,
     InvalidOrderState,
     OrderNotFound,
     RefundRequestLimitReached,
@@ -21,6 +23,8 @@ from app.orders.errors import (
 from app.orders.models import Order, OrderStatus
 from app.orders.schemas import (
     AdminOrderRead,
+    OrderExportCreate,
+    OrderExportRead,
     OrderRead,
     RefundReject,
     RefundRequest,
@@ -192,6 +196,46 @@ async def export_orders_xlsx(
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.post(
+    "/api/admin/order-exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OrderExportRead,
+    tags=ADMIN_TAGS,
+    summary="Export orders in the background (any size); watch GET /api/admin/order-exports/{id}",
+    description="The worker writes the file chunk by chunk (every order in the range, no cap) and records its "
+    "progress; download it from `download_url` once `status` is `done`.",
+    responses=problem_responses(NotAuthenticated, Forbidden),
+)
+async def start_export(data: OrderExportCreate, staff: StaffUser, session: SessionDep) -> OrderExportRead:
+    return export_jobs.to_read(await export_jobs.start(session, staff, data))
+
+
+@router.get(
+    "/api/admin/order-exports/{export_id}",
+    response_model=OrderExportRead,
+    tags=ADMIN_TAGS,
+    summary="Progress of a background export",
+    responses=problem_responses(NotAuthenticated, Forbidden, ExportNotFound),
+)
+async def get_export(export_id: IdPath, staff: StaffUser, session: SessionDep) -> OrderExportRead:
+    return export_jobs.to_read(await export_jobs.get_or_raise(session, export_id))
+
+
+@router.get(
+    "/api/admin/order-exports/{export_id}/file",
+    tags=ADMIN_TAGS,
+    summary="The file of a finished background export",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the export"},
+        **problem_responses(NotAuthenticated, Forbidden, ExportNotFound, ExportNotReady),
+    },
+)
+async def download_export(export_id: IdPath, staff: StaffUser, session: SessionDep) -> Response:
+    path, name, media_type = await export_jobs.file_of(session, export_id)
+    return FileResponse(path, media_type=media_type, filename=name)
 
 
 @router.get(

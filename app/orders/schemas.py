@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StrictInt, StringConstraints, model_validator
@@ -147,3 +147,25 @@ class OrderRead(OutputModel):
 class AdminOrderRead(OrderRead):
     user_id: int
     buyer_phone: str
+
+
+class OrderExportCreate(InputModel):
+    """An export of the orders placed from `date_from` to `date_to` (Beijing days, inclusive; none: all)."""
+
+    format: Literal["csv", "xlsx"] = Field(examples=["csv"])
+    date_from: date | None = Field(default=None, examples=["2026-11-01"])
+    date_to: date | None = Field(default=None, examples=["2026-11-30"])
+
+
+class OrderExportRead(OutputModel):
+    id: int
+    format: str
+    date_from: date | None
+    date_to: date | None
+    status: str = Field(description="pending, running, done or failed")
+    rows_total: int | None = Field(description="orders in the export (known once it runs)")
+    rows_done: int
+    progress_percent: int
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None = Field(description="once done: GET it for the file")

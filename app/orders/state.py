@@ -7,8 +7,8 @@
     cancelled       → refunding → refunded          (a payment arrived after the cancellation)
 
 Every move is a conditional UPDATE on the status the caller saw (`WHERE id = :id AND status = :from`), so
-two actors racing for one order cannot both win, and every move writes one history row in the same
-transaction.
+two actors racing for one order cannot both win, and every move writes one history row and the dashboard's
+figures (app.orders.stats) in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
+from app.orders import stats
 from app.orders.errors import InvalidOrderState
 from app.orders.models import Order, OrderHistory, OrderStatus
 
@@ -113,6 +114,8 @@ async def transition(
             created_at=at,
         )
     )
+    # The dashboard's figures move in the same transaction (app.orders.stats).
+    await stats.add(session, stats.moved(order.created_at, order.total_fen, from_status, to_status))
     await session.flush()
     return True
 

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from app.catalog import search_index
-from app.db import get_engine
+from app.db import get_engine, session_scope
+from app.orders import stats as order_stats
 from app.seed_scale.bulk import Progress, ScaleReport, rebuild_statistics
 from app.seed_scale.catalog import ensure_categories, seed_products
 from app.seed_scale.orders import seed_orders
@@ -56,6 +57,8 @@ async def seed_scale(
 
     if orders and sku_rows and user_ids:
         await seed_orders(rng, now, orders, sku_rows, user_ids, batches, progress, report)
+        async with session_scope() as session:
+            await order_stats.fold(session, limit=10**9)
 
     async with get_engine().connect() as conn:  # bulk inserts pass no flush hook: index the new rows
         await search_index.sync(conn)

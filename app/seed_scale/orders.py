@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from app.db import get_engine
-from app.orders.models import Order, OrderHistory, OrderItem, OrderStatus
+from app.orders import stats as order_stats
+from app.orders.models import Order, OrderHistory, OrderItem, OrderStatDelta, OrderStatus
 from app.seed_scale.bulk import CHUNK, Progress, ScaleReport, ago, max_id
 from app.seed_scale.words import CITIES, SURNAMES
 from app.traceability.models import BatchAllocation
@@ -135,6 +136,13 @@ async def seed_orders(
             ]
             item_before = await max_id(conn, item_table)
             await conn.execute(insert(item_table), items)
+            # The dashboard's figures, in the orders' transaction like every other write (app.orders.stats).
+            placed = (
+                row
+                for o in orders
+                for row in order_stats.placed(o["created_at"], o["status"], o["total_fen"])
+            )
+            await conn.execute(insert(OrderStatDelta.__table__), order_stats.summed(placed))
             await conn.execute(
                 insert(OrderHistory.__table__),
                 [

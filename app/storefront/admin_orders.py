@@ -8,17 +8,18 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.db import SessionDep
 from app.kit.pagination import page_count
 from app.kit.params import IdPath, parse_id
+from app.orders import export_jobs as orders_exports
 from app.orders import service as orders_service
 from app.orders import staff as orders_staff
 from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderStatus
-from app.orders.schemas import Carrier, RefundReject, ShipRequest
+from app.orders.schemas import Carrier, OrderExportCreate, RefundReject, ShipRequest
 from app.payments import refunds as payments_refunds
 from app.storefront.dependencies import StaffPageUser, staff_pages_router
 from app.storefront.forms import page_number
@@ -89,7 +90,6 @@ async def orders(request: Request, session: SessionDep, staff: StaffPageUser) ->
             if (after or not exact) and len(rows) == ORDERS_PER_PAGE
             else None,
             "first_url": "/admin/orders?" + urlencode(filters),
-            "export_url": "/api/admin/orders/export.csv",
         },
         csp=True,
     )
@@ -185,3 +185,45 @@ async def reject_refund(
     except InvalidOrderState:
         return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
     return RedirectResponse(f"/admin/orders/{order_id}?done=rejected", status_code=303)
+
+
+EXPORT_STATUS = {"pending": "排队中", "running": "正在生成", "done": "已完成", "failed": "生成失败"}
+
+
+@router.post("/exports", summary="Back office: start a background export of orders")
+async def start_export(request: Request, session: SessionDep, staff: StaffPageUser) -> Response:
+    form = await request.form()
+    try:
+        data = OrderExportCreate(
+            format=str(form.get("format", "csv")),
+            date_from=_parse_date(str(form.get("date_from", ""))),
+            date_to=_parse_date(str(form.get("date_to", ""))),
+        )
+    except ValidationError:
+        data = OrderExportCreate(format="csv")
+    export = await orders_exports.start(session, staff, data)
+    return RedirectResponse(f"/admin/exports/{export.id}", status_code=303)
+
+
+@router.get("/exports/{export_id}", summary="Back office: progress of an export")
+async def export_page(
+    request: Request, export_id: IdPath, session: SessionDep, staff: StaffPageUser
+) -> Response:
+    export = orders_exports.to_read(await orders_exports.get_or_raise(session, export_id))
+    return render(
+        request,
+        "admin/export.html",
+        {
+            "section": "orders",
+            "export": export,
+            "status_text": EXPORT_STATUS.get(export.status, export.status),
+            "refresh": export.status in ("pending", "running"),
+        },
+        csp=True,
+    )
+
+
+@router.get("/exports/{export_id}/file", summary="Back office: download a finished export")
+async def export_file(export_id: IdPath, session: SessionDep, staff: StaffPageUser) -> Response:
+    path, name, media_type = await orders_exports.file_of(session, export_id)
+    return FileResponse(path, media_type=media_type, filename=name)

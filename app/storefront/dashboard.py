@@ -26,7 +26,7 @@ class Panel:
 
 
 def _count(value: int) -> str:
-    return f"{reports_service.COUNT_CAP:,}+" if value > reports_service.COUNT_CAP else f"{value:,}"
+    return f"{value:,}"
 
 
 async def load(session: AsyncSession) -> tuple[list[tuple[str, str]], list[Panel]]:

@@ -72,6 +72,7 @@ async def products(request: Request, user: PageUser) -> Response:
         {
             "products": listing["items"],
             "total": listing["total"],
+            "total_exact": listing.get("total_exact", True),
             "q": q,
             "category": category,
             "categories": categories,
