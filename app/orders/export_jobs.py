@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.orders import export as streamed
 from app.orders import repository
 from app.orders.errors import ExportNotFound, ExportNotReady
 from app.orders.models import ExportStatus, OrderExport
@@ -165,7 +166,7 @@ async def _write(export_id: int) -> None:
     async with session_scope() as session:
         export = await get_or_raise(session, export_id)
         upto = await repository.newest_id(session)
-        total = await export.export_count(session, export.date_from, export.date_to, upto)
+        total = await streamed.export_count(session, export.date_from, export.date_to, upto)
         fmt, date_from, date_to = export.format, export.date_from, export.date_to
     await _set(export_id, upto_id=upto, rows_total=total)
     directory = exports_dir()
@@ -176,9 +177,9 @@ async def _write(export_id: int) -> None:
     try:
         if fmt == "csv":
             with part.open("w", encoding="utf-8", newline="") as out:
-                out.write("\ufeff" + export.csv_text([export.CSV_COLUMNS]))
-                async for chunk in export.export_rows(date_from, date_to, upto):
-                    out.write(export.csv_text(chunk))
+                out.write("\ufeff" + streamed.csv_text([streamed.CSV_COLUMNS]))
+                async for chunk in streamed.export_rows(date_from, date_to, upto):
+                    out.write(streamed.csv_text(chunk))
                     done += len(chunk)
                     await _set(export_id, rows_done=done)
         else:
@@ -187,13 +188,13 @@ async def _write(export_id: int) -> None:
             # Write-only: rows go to a temporary file as they are appended, not into memory.
             workbook = Workbook(write_only=True)
             sheet = workbook.create_sheet("orders")
-            sheet.append(export.CSV_COLUMNS)
+            sheet.append(streamed.CSV_COLUMNS)
 
             def append(rows: list[list[str]]) -> None:
                 for row in rows:
                     sheet.append(row)
 
-            async for chunk in export.export_rows(date_from, date_to, upto):
+            async for chunk in streamed.export_rows(date_from, date_to, upto):
                 await anyio.to_thread.run_sync(append, chunk)
                 done += len(chunk)
                 await _set(export_id, rows_done=done)

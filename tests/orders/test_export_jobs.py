@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from app.db import session_scope, utcnow
+from app.orders import export as orders_export
 from app.orders import export_jobs as exports
-from app.orders import service as orders_service
 from app.orders.models import OrderExport
 from app.seed_scale import seed_scale
 from app.worker import run_job
@@ -24,7 +24,7 @@ class TestBackgroundExport:
     @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
     async def test_start_progress_download_every_row(self, client, monkeypatch, fmt):
         await seed_scale(products=10, orders=45, codes=0, seed=5)
-        monkeypatch.setattr(orders_service, "EXPORT_CHUNK", 7)
+        monkeypatch.setattr(orders_export, "EXPORT_CHUNK", 7)
         headers = await staff_headers(client)
         started = await client.post("/api/admin/order-exports", json={"format": fmt}, headers=headers)
         assert started.status_code == 202, started.text
