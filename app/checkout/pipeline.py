@@ -41,7 +41,24 @@ from app.orders.errors import (
 from app.orders.models import OrderStatus
 from app.orders.schemas import OrderCreate, OrderRead
 from app.traceability import certificates as trace_certificates
+from app.users import revocation
 from app.users.errors import AddressNeedsCorrection, AddressNotFound
+
+
+class CallerRefused(Exception):
+    """The access token of a `CallerCheck` no longer stands (revoked, its user disabled or gone), as the
+    customer's locked row says. Nothing was written (the caller rolls back); the answer is the route's 401."""
+
+
+@dataclass(slots=True)
+class CallerCheck:
+    """A verified access token's claims whose revocation (app.users.revocation) is checked inside the
+    checkout's transaction, against the customer's row the `read` step locks: no round trip of its own, and
+    the state is the committed one (a revocation that committed before the lock is always seen). `accepted`
+    stays None until a check ran (a refusal or a replay answered before the read must be checked apart)."""
+
+    claims: dict[str, Any]
+    accepted: bool | None = None
 
 
 @dataclass(slots=True)
@@ -63,6 +80,7 @@ class Checkout:
     items: list[dict[str, Any]] = field(default_factory=list)  # stores.ITEM_FIELDS, then id and order_id
     order: dict[str, Any] = field(default_factory=dict)  # stores.ORDER_FIELDS, then id
     answer: dict[str, Any] | None = None
+    caller: CallerCheck | None = None
 
 
 Step = Callable[[Checkout], Awaitable[None]]
@@ -86,9 +104,16 @@ class OrderKind:
         order_models.OrderKind(self.name)  # a ValueError at import for a kind the orders table does not know
 
 
-async def run(kind: OrderKind, store: CheckoutStore, user_id: int, data: OrderCreate) -> dict[str, Any]:
-    """Every step of `kind` on `store`, inside the transaction the caller owns; the answer (the order)."""
-    checkout = Checkout(kind, store, user_id, data)
+async def run(
+    kind: OrderKind,
+    store: CheckoutStore,
+    user_id: int,
+    data: OrderCreate,
+    caller: CallerCheck | None = None,
+) -> dict[str, Any]:
+    """Every step of `kind` on `store`, inside the transaction the caller owns; the answer (the order).
+    `caller`: the access token still to be checked against the customer's row (raises CallerRefused)."""
+    checkout = Checkout(kind, store, user_id, data, caller=caller)
     for step in kind.steps:
         await step(checkout)
     assert checkout.answer is not None, f"order kind {kind.name} has no step that answers"
@@ -127,7 +152,14 @@ async def resolve_promotions(c: Checkout) -> None:
 
 
 async def read(c: Checkout) -> None:
+    """Everything checkout reads, under the lock on the customer's row; the caller's token is checked
+    against that row before any refusal the reads lead to (the route refuses a revoked token before all
+    else; a refusal by an earlier step leaves `accepted` None, and app.checkout.fast_path checks apart)."""
     c.reads = await c.store.read_for_checkout(c.user_id, c.data.address_id, c.lines)
+    if c.caller is not None:
+        c.caller.accepted = revocation.accepts(c.reads.customer, c.caller.claims)
+        if not c.caller.accepted:
+            raise CallerRefused
 
 
 async def check_address(c: Checkout) -> None:
@@ -229,6 +261,7 @@ async def persist(c: Checkout) -> None:
     emptied of what was ordered: everything but the stock, which is taken last (the hot rows stay locked
     only from there to the commit)."""
     assert c.reads is not None and c.reads.address is not None and c.now is not None
+    assert c.caller is None or c.caller.accepted, "an order is written only for a token that stands"
     address, now = c.reads.address, c.now
     c.order = {
         "order_no": new_order_no(now),

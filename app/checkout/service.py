@@ -33,6 +33,7 @@ from app.kit import leandb
 from app.orders import idempotency
 from app.orders.errors import IdempotencyKeyReused, RequestInProgress
 from app.orders.schemas import OrderCreate
+from app.users import revocation
 from app.users.models import Principal, User
 
 log = logging.getLogger("daoxiang.orders")
@@ -58,6 +59,7 @@ class CheckoutRequest:
     data: OrderCreate
     key: IdempotentRequest | None
     kind: pipeline.OrderKind = pipeline.STANDARD
+    caller: pipeline.CallerCheck | None = None
 
 
 class Backend(Protocol):
@@ -74,9 +76,12 @@ async def place_order(
     idempotency_key: str | None,
     kind: pipeline.OrderKind = pipeline.STANDARD,
     store: Backend | None = None,
+    caller: pipeline.CallerCheck | None = None,
 ) -> PlacedOrder:
     """Checkout of an order of `kind` for `user`; with an Idempotency-Key a repeat gets the saved answer.
-    `store` overrides the one chosen for this database (the contract suite runs both on MariaDB)."""
+    `store` overrides the one chosen for this database (the contract suite runs both on MariaDB).
+    `caller`: `user`'s access token, not yet checked for revocation: checked in the order's transaction
+    against the customer's locked row (pipeline.CallerCheck; raises pipeline.CallerRefused)."""
     assert user.id is not None
     if isinstance(user, User):
         # Detached, the loaded user survives the rollbacks below (retries, a failed claim) without a reload.
@@ -84,7 +89,7 @@ async def place_order(
     key = (
         IdempotentRequest(user.id, idempotency_key, body_hash(data)) if idempotency_key is not None else None
     )
-    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key, kind))
+    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key, kind, caller))
 
 
 @functools.cache
@@ -152,6 +157,13 @@ class OrmBackend:
 
     async def place(self, session: AsyncSession, request: CheckoutRequest) -> PlacedOrder:
         claim = None
+        caller = request.caller
+        if caller is not None and request.key is not None:
+            # The claim commits before the order's transaction: a revoked token must not leave one.
+            state = await revocation.state(session, request.user_id)
+            caller.accepted = revocation.accepts(state, caller.claims)
+            if not caller.accepted:
+                raise pipeline.CallerRefused
         if request.key is not None:
             key = request.key
             if session.in_transaction():
@@ -167,7 +179,8 @@ class OrmBackend:
         store = OrmCheckoutStore(session, claim.row_id if claim is not None else None)
         try:
             body = await _in_one_slot_with_retries(
-                lambda: pipeline.run(request.kind, store, request.user_id, request.data), session.rollback
+                lambda: pipeline.run(request.kind, store, request.user_id, request.data, caller),
+                session.rollback,
             )
         except BaseException:
             if claim is not None:
@@ -198,7 +211,7 @@ class LeanBackend:
                     nowait_keys=pool.is_mariadb,
                     commit_with_stock=pool.enforces_checks,
                 )
-                body = await pipeline.run(request.kind, store, request.user_id, request.data)
+                body = await pipeline.run(request.kind, store, request.user_id, request.data, request.caller)
                 assert not store.queued, "every queued write is sent with the stock UPDATE"
                 return body
 

@@ -34,6 +34,7 @@ from app.kit.leandb import HexText, Transaction, error_code
 from app.orders import repository
 from app.orders.models import IdempotencyKey, Order, OrderItem
 from app.users import repository as users_repository
+from app.users.revocation import AuthState
 
 log = logging.getLogger("daoxiang.orders")
 
@@ -68,12 +69,19 @@ class CheckoutSku(NamedTuple):
 
 class CheckoutReads(NamedTuple):
     """What checkout reads, after locking the customer's row: the address (None when it is not theirs),
-    the SKUs that exist, and what the customer holds unpaid (orders, and units of each of these SKUs)."""
+    the SKUs that exist, and what the customer holds unpaid (orders, and units of each of these SKUs).
+    `customer`: the auth state (role, token version, active) of the locked row itself, None when there is
+    no such user: an access token is checked against it with no round trip of its own."""
 
     address: CheckoutAddress | None
     skus: dict[int, CheckoutSku]
     unpaid_orders: int
     unpaid_units: dict[int, int]
+    customer: AuthState | None = None
+
+
+def _auth_state(row: Sequence[Any] | None) -> AuthState | None:
+    return None if row is None else AuthState(str(row[0]), int(row[1]), bool(row[2]))
 
 
 class IdempotentRequest(NamedTuple):
@@ -108,7 +116,8 @@ class CheckoutStore(Protocol):
 
     async def read_for_checkout(self, user_id: int, address_id: int, sku_ids: Iterable[int]) -> CheckoutReads:
         """Lock the customer's row (parallel checkouts of one customer queue there, so each counts the
-        others' unpaid orders), then read the address, the SKUs and the unpaid holdings."""
+        others' unpaid orders), reading its auth state, then read the address, the SKUs and the unpaid
+        holdings."""
         ...
 
     async def insert_order_and_items(
@@ -152,10 +161,10 @@ class OrmCheckoutStore:
         return await cart_service.lines_for_checkout(self.session, user_id)
 
     async def read_for_checkout(self, user_id: int, address_id: int, sku_ids: Iterable[int]) -> CheckoutReads:
-        await users_repository.lock(self.session, user_id)
+        customer = _auth_state(await users_repository.lock_and_auth_state(self.session, user_id))
         address = await users_repository.get_address(self.session, user_id, address_id)
         if address is None:
-            return CheckoutReads(None, {}, 0, {})
+            return CheckoutReads(None, {}, 0, {}, customer)
         sku_ids = list(sku_ids)
         orders, units = await repository.unpaid_holdings(self.session, user_id, sku_ids)
         skus = {
@@ -171,7 +180,7 @@ class OrmCheckoutStore:
             address.detail,
             address.needs_correction,
         )
-        return CheckoutReads(found, skus, orders, units)
+        return CheckoutReads(found, skus, orders, units, customer)
 
     async def insert_order_and_items(
         self, order: dict[str, Any], items: list[dict[str, Any]]
@@ -282,7 +291,8 @@ class LeanCheckoutStore:
         " FROM addresses a LEFT JOIN (skus s JOIN products p ON p.id = s.product_id) ON s.id IN ({})"
         " WHERE a.id = %s AND a.user_id = %s"
     )
-    LOCK_CUSTOMER_SQL = "SELECT id FROM users WHERE id = %s FOR UPDATE"
+    # The lock reads the row's auth state (app.users.revocation): the access token is checked against it.
+    LOCK_CUSTOMER_SQL = "SELECT role, token_version, is_active FROM users WHERE id = %s FOR UPDATE"
     KEY_SQL = "SELECT id FROM idempotency_keys WHERE user_id = %s AND `key` = %s"
     # A key row inserted by a checkout still running is locked: asking for it without waiting fails at once.
     KEY_NOWAIT_SQL = "SET STATEMENT innodb_lock_wait_timeout = 0 FOR " + KEY_SQL + " LOCK IN SHARE MODE"
@@ -364,6 +374,7 @@ class LeanCheckoutStore:
                 raise KeyInUse from None
             raise
         *head, rows, (unpaid_orders,), units = results
+        locked = head[1] if key is not None and self.nowait_keys else head[0]
         if key is not None:
             # head: [the key, looked at without waiting,] the customer's row, the key once that row is ours.
             # (Until this module, the customer's row was counted as a key found: every keyed checkout on
@@ -382,6 +393,7 @@ class LeanCheckoutStore:
             skus if address is not None else {},
             int(unpaid_orders[0]),
             {int(sku_id): int(n) for sku_id, n in units},
+            _auth_state(locked[0] if locked else None),
         )
 
     def _queue(self, sql: str, params: Sequence[Any]) -> None:
