@@ -260,18 +260,38 @@ class _Insert:
             f"INSERT INTO {table.name} ({', '.join(f'`{n}`' for n in names)}) VALUES ({', '.join(values)})"  # noqa: S608 - names from the models
         )
 
+        # Precomputed once: (name, whether a missing value takes the Python-side default, that column).
+        self._plan = [(c.name, c.default is not None, c) for c in self.columns]
+
     def params(self, row: dict[str, Any]) -> list[Any]:
-        params = []
-        for column in self.columns:
-            value = row[column.name] if column.name in row else _python_default(column)
-            if isinstance(value, datetime):
-                value = _naive_utc(value)
-            elif isinstance(value, dict | list):
-                value = HexText(orjson.dumps(value).decode())
-            elif isinstance(value, str) and len(value) > HEX_FROM_CHARS:
-                value = HexText(value)
-            params.append(value)
-        return params
+        # One pass in the columns' order; a value's type picks its conversion (no isinstance chain per value).
+        return [
+            (value if type(value := row[name]) in _AS_IS else _param(value))
+            if name in row
+            else (_python_default(column) if defaulted else None)
+            for name, defaulted, column in self._plan
+        ]
+
+
+_AS_IS = frozenset({int, bool, float, type(None), bytes})
+
+
+def _param(value: Any) -> Any:
+    """A row's value as the statement's parameter: naive UTC datetimes, JSON text, long text as hex."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is str:
+        return HexText(value) if len(value) > HEX_FROM_CHARS else value
+    if kind is datetime:
+        return value.replace(tzinfo=None) if value.tzinfo is UTC else _naive_utc(value)
+    if isinstance(value, datetime):
+        return _naive_utc(value)
+    if isinstance(value, dict | list):
+        return HexText(orjson.dumps(value).decode())
+    if isinstance(value, str) and len(value) > HEX_FROM_CHARS:
+        return HexText(value)
+    return value
 
 
 ORDER_INSERT = _Insert(Order.__table__, ORDER_FIELDS)
