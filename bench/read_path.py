@@ -75,7 +75,7 @@ def profile(args: argparse.Namespace, env: dict[str, str]) -> None:
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(b"host", b"bench")],
+            "headers": [(b"host", b"localhost")],
             "client": ("127.0.0.1", 1),
             "server": ("127.0.0.1", 80),
         }
