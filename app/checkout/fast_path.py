@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import JSONResponse, Response
+import orjson
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -152,7 +153,9 @@ async def _checkout(token: str, data: OrderCreate, key: str | None) -> Response 
         return app_error_response(exc)
     # Any other error goes up to app.kit.middleware.ErrorBoundary, as the route's would: a 503 problem for an
     # unreachable database, a 500 problem for a bug.
-    return JSONResponse(placed.order, status_code=201)
+    # The route's JSONResponse bytes (compact, non-ASCII as is: the order holds only strings, ints, None and
+    # lists/dicts of them), encoded by orjson: a sixth of json.dumps's CPU.
+    return Response(orjson.dumps(placed.order), status_code=201, media_type="application/json")
 
 
 async def _stands(session: AsyncSession, claims: dict[str, Any]) -> bool:

@@ -240,6 +240,7 @@ class TestSameAnswersAsTheRoute:
                 "/api/orders", content=_body(shop, 3), headers={**headers, "Idempotency-Key": key}
             )
             assert (again.status_code, again.json()) == (201, first.json())
+            assert again.content == first.content  # byte for byte (the fast path encodes with orjson)
             other = await c.post(
                 "/api/orders", content=_body(shop, 4), headers={**headers, "Idempotency-Key": key}
             )
