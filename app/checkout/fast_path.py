@@ -8,6 +8,12 @@ Idempotency-Key's rules, the body limit, `OrderCreate`), the caller is authentic
 `current_principal`, the unit of work is `session_scope` (what `SessionDep` uses), the order is placed by
 `service.place_order`, and errors are rendered by the same problem+json handlers.
 
+The token's signature and expiry are checked here; whether it was revoked (app.users.revocation) is checked
+inside the order's transaction, against the customer's row checkout locks anyway (pipeline.CallerCheck):
+no round trip of its own, and no delay at all after a revocation commits. An answer given before that check
+ran (a refusal by an earlier step, a replayed answer) first checks the token as `current_principal` does;
+a revoked token gets the route's 401 and nothing is written.
+
 Everything it is not sure about goes on to the application before anything is written, with the body replayed:
 another content type, a body that is not valid JSON or not a valid order, a missing or bad token, a malformed
 Idempotency-Key, an oversized or chunked body. Those are answered by the route, which stays the documented
@@ -21,19 +27,24 @@ same way (its body parsed as the route's `FlashSaleOrderCreate`, the order place
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from fastapi.responses import JSONResponse, Response
+import orjson
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.checkout import pipeline, service
 from app.checkout import request as checkout_request
-from app.checkout import service
 from app.db import session_scope
-from app.errors import AppError
+from app.errors import AppError, NotAuthenticated
 from app.flash_sales.schemas import FlashSaleOrderCreate
 from app.kit.params import parse_id
 from app.kit.problems import app_error_response
 from app.orders.schemas import OrderCreate
-from app.users.dependencies import principal_from_token
+from app.users import revocation
+from app.users.models import Principal
+from app.users.security import decode_access_token
 
 PATH = "/api/orders"
 FLASH_SALE_PATH = re.compile(r"/api/flash-sales/([0-9]+)/orders")
@@ -124,24 +135,49 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def _refused() -> Response:
+    """The route's answer to a token that does not stand (app.users.dependencies.current_principal)."""
+    return app_error_response(NotAuthenticated("A valid access token is required."))
+
+
 async def _checkout(
     token: str, data: OrderCreate | FlashSaleOrderCreate, key: str | None, sale_id: int | None
 ) -> Response | None:
     """The route's answer, or None (before anything was written) when the token is not a valid one."""
+    claims = decode_access_token(token)
+    if claims is None:
+        return None
+    caller = pipeline.CallerCheck(claims)
     try:
         async with session_scope() as session:
-            principal = await principal_from_token(session, token)
-            if principal is None:
-                return None
-            if isinstance(data, FlashSaleOrderCreate):
-                assert sale_id is not None
-                placed = await service.place_flash_sale_order(
-                    session, principal, sale_id, data, idempotency_key=key
-                )
-            else:
-                placed = await service.place_order(session, principal, data, idempotency_key=key)
+            principal = Principal(claims["uid"], claims.get("role", ""))
+            try:
+                if isinstance(data, FlashSaleOrderCreate):
+                    assert sale_id is not None
+                    placed = await service.place_flash_sale_order(
+                        session, principal, sale_id, data, idempotency_key=key, caller=caller
+                    )
+                else:
+                    placed = await service.place_order(
+                        session, principal, data, idempotency_key=key, caller=caller
+                    )
+            except AppError:
+                if caller.accepted is None and not await _stands(session, claims):
+                    raise pipeline.CallerRefused from None
+                raise
+            if caller.accepted is None and not await _stands(session, claims):  # a replayed answer
+                raise pipeline.CallerRefused
+    except pipeline.CallerRefused:
+        return _refused()
     except AppError as exc:
         return app_error_response(exc)
     # Any other error goes up to app.kit.middleware.ErrorBoundary, as the route's would: a 503 problem for an
     # unreachable database, a 500 problem for a bug.
-    return JSONResponse(placed.order, status_code=201)
+    # The route's JSONResponse bytes (compact, non-ASCII as is: the order holds only strings, ints, None and
+    # lists/dicts of them), encoded by orjson: a sixth of json.dumps's CPU.
+    return Response(orjson.dumps(placed.order), status_code=201, media_type="application/json")
+
+
+async def _stands(session: AsyncSession, claims: dict[str, Any]) -> bool:
+    """The token checked as `current_principal` checks it (the cached auth state)."""
+    return revocation.accepts(await revocation.state(session, claims["uid"]), claims)

@@ -49,7 +49,24 @@ from app.orders.errors import (
 from app.orders.models import OrderStatus
 from app.orders.schemas import OrderCreate, OrderRead
 from app.traceability import certificates as trace_certificates
+from app.users import revocation
 from app.users.errors import AddressNeedsCorrection, AddressNotFound
+
+
+class CallerRefused(Exception):
+    """The access token of a `CallerCheck` no longer stands (revoked, its user disabled or gone), as the
+    customer's locked row says. Nothing was written (the caller rolls back); the answer is the route's 401."""
+
+
+@dataclass(slots=True)
+class CallerCheck:
+    """A verified access token's claims whose revocation (app.users.revocation) is checked inside the
+    checkout's transaction, against the customer's row the `read` step locks: no round trip of its own, and
+    the state is the committed one (a revocation that committed before the lock is always seen). `accepted`
+    stays None until a check ran (a refusal or a replay answered before the read must be checked apart)."""
+
+    claims: dict[str, Any]
+    accepted: bool | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +91,7 @@ class Checkout:
     answer: dict[str, Any] | None = None
     # The kind's own request, kept across the service's retries (a flash sale's FlashSaleOffer).
     offer: Any = None
+    caller: CallerCheck | None = None
 
 
 Step = Callable[[Checkout], Awaitable[None]]
@@ -98,11 +116,17 @@ class OrderKind:
 
 
 async def run(
-    kind: OrderKind, store: CheckoutStore, user_id: int, data: OrderCreate, offer: Any = None
+    kind: OrderKind,
+    store: CheckoutStore,
+    user_id: int,
+    data: OrderCreate,
+    caller: CallerCheck | None = None,
+    offer: Any = None,
 ) -> dict[str, Any]:
     """Every step of `kind` on `store`, inside the transaction the caller owns; the answer (the order).
+    `caller`: the access token still to be checked against the customer's row (raises CallerRefused).
     `offer`: what the kind's own steps need beyond the order's body (a flash sale's FlashSaleOffer)."""
-    checkout = Checkout(kind, store, user_id, data, offer=offer)
+    checkout = Checkout(kind, store, user_id, data, caller=caller, offer=offer)
     for step in kind.steps:
         await step(checkout)
     assert checkout.answer is not None, f"order kind {kind.name} has no step that answers"
@@ -145,7 +169,14 @@ async def resolve_promotions(c: Checkout) -> None:
 
 
 async def read(c: Checkout) -> None:
+    """Everything checkout reads, under the lock on the customer's row; the caller's token is checked
+    against that row before any refusal the reads lead to (the route refuses a revoked token before all
+    else; a refusal by an earlier step leaves `accepted` None, and app.checkout.fast_path checks apart)."""
     c.reads = await c.store.read_for_checkout(c.user_id, c.data.address_id, c.lines)
+    if c.caller is not None:
+        c.caller.accepted = revocation.accepts(c.reads.customer, c.caller.claims)
+        if not c.caller.accepted:
+            raise CallerRefused
 
 
 async def check_address(c: Checkout) -> None:
@@ -285,6 +316,7 @@ async def persist(c: Checkout) -> None:
     Idempotency-Key, and the cart emptied of what was ordered: everything but the stock, which is taken
     last (the hot rows stay locked only from there to the commit)."""
     assert c.reads is not None and c.reads.address is not None and c.now is not None
+    assert c.caller is None or c.caller.accepted, "an order is written only for a token that stands"
     address, now = c.reads.address, c.now
     c.order = {
         "order_no": new_order_no(now),

@@ -34,6 +34,7 @@ from app.kit import leandb
 from app.orders import idempotency
 from app.orders.errors import IdempotencyKeyReused, RequestInProgress
 from app.orders.schemas import OrderCreate
+from app.users import revocation
 from app.users.models import Principal, User
 
 log = logging.getLogger("daoxiang.orders")
@@ -60,6 +61,7 @@ class CheckoutRequest:
     key: IdempotentRequest | None
     kind: pipeline.OrderKind = pipeline.STANDARD
     offer: Any = None
+    caller: pipeline.CallerCheck | None = None
 
 
 class Backend(Protocol):
@@ -77,11 +79,14 @@ async def place_order(
     kind: pipeline.OrderKind = pipeline.STANDARD,
     store: Backend | None = None,
     offer: Any = None,
+    caller: pipeline.CallerCheck | None = None,
 ) -> PlacedOrder:
     """Checkout of an order of `kind` for `user`; with an Idempotency-Key a repeat gets the saved answer.
     `store` overrides the one chosen for this database (the contract suite runs both on MariaDB); `offer`
     is what the kind's own steps need beyond the body (a flash sale's FlashSaleOffer), and the key's stored
-    request covers it too."""
+    request covers it too. `caller`: `user`'s access token, not yet checked for revocation: checked in the
+    order's transaction against the customer's locked row (pipeline.CallerCheck; raises
+    pipeline.CallerRefused)."""
     assert user.id is not None
     if isinstance(user, User):
         # Detached, the loaded user survives the rollbacks below (retries, a failed claim) without a reload.
@@ -93,7 +98,7 @@ async def place_order(
         if idempotency_key is not None
         else None
     )
-    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key, kind, offer))
+    return await (store or backend()).place(session, CheckoutRequest(user.id, data, key, kind, offer, caller))
 
 
 async def place_flash_sale_order(
@@ -104,6 +109,7 @@ async def place_flash_sale_order(
     *,
     idempotency_key: str | None,
     store: Backend | None = None,
+    caller: pipeline.CallerCheck | None = None,
 ) -> PlacedOrder:
     """An order of kind flash_sale: the pipeline's FLASH_SALE steps on the same store, Idempotency-Key
     protocol and retries as any order. What the request took at the Redis gate goes back when no order of
@@ -126,6 +132,7 @@ async def place_flash_sale_order(
             kind=pipeline.FLASH_SALE,
             store=store,
             offer=offer,
+            caller=caller,
         )
     except BaseException as exc:
         await offer.give_back_gate(user_id, exc)
@@ -200,6 +207,13 @@ class OrmBackend:
 
     async def place(self, session: AsyncSession, request: CheckoutRequest) -> PlacedOrder:
         claim = None
+        caller = request.caller
+        if caller is not None and request.key is not None:
+            # The claim commits before the order's transaction: a revoked token must not leave one.
+            state = await revocation.state(session, request.user_id)
+            caller.accepted = revocation.accepts(state, caller.claims)
+            if not caller.accepted:
+                raise pipeline.CallerRefused
         if request.key is not None:
             key = request.key
             if session.in_transaction():
@@ -215,7 +229,9 @@ class OrmBackend:
         store = OrmCheckoutStore(session, claim.row_id if claim is not None else None)
         try:
             body = await _in_one_slot_with_retries(
-                lambda: pipeline.run(request.kind, store, request.user_id, request.data, request.offer),
+                lambda: pipeline.run(
+                    request.kind, store, request.user_id, request.data, caller, request.offer
+                ),
                 session.rollback,
             )
         except BaseException:
@@ -247,7 +263,9 @@ class LeanBackend:
                     nowait_keys=pool.is_mariadb,
                     commit_with_stock=pool.enforces_checks,
                 )
-                body = await pipeline.run(request.kind, store, request.user_id, request.data, request.offer)
+                body = await pipeline.run(
+                    request.kind, store, request.user_id, request.data, request.caller, request.offer
+                )
                 assert not store.queued, "every queued write is sent with the stock UPDATE"
                 return body
 

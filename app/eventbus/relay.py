@@ -1,8 +1,10 @@
 """The outbox relay: unpublished outbox rows → the Redis stream `daoxiang:events`, at least once.
 
 One relay run is one transaction: claim a batch, XADD every envelope (one pipelined round trip), mark the
-batch published (one UPDATE), commit. The worker runs them back to back while there is a backlog
-(`relay_forever`), so publishing keeps up with checkout; idle, it looks every EVENT_RELAY_POLL_SECONDS.
+batch published (one UPDATE), commit. The worker runs them back to back while there is a backlog (a full
+batch: `relay_forever`), so publishing keeps up with checkout; once a batch comes back short of full (the
+backlog is out), it looks again after EVENT_RELAY_POLL_SECONDS, so that under steady load events gather into
+batches instead of a transaction per handful of events competing with checkout for the CPU.
 A process killed after XADD but before the commit leaves the rows unpublished (the transaction rolls back),
 so the next run publishes them again: a duplicate, never a loss. Consumers drop duplicates by event `id`.
 
@@ -146,7 +148,8 @@ async def relay_once(
 
 async def relay_forever(stop: asyncio.Event, redis: Redis | None = None) -> None:
     """The worker's relay: publish batch after batch, each in its own transaction, as long as there is a
-    backlog; when the outbox is empty, look again every EVENT_RELAY_POLL_SECONDS. Several workers may run
+    backlog (each batch full); after a batch short of full, or none, look again after
+    EVENT_RELAY_POLL_SECONDS (an event waits at most about that long). Several workers may run
     it at once (the claims skip each other's rows). A failure (database down) is logged and retried after a
     pause; Redis down is handled per batch by `relay_once` (backoff on the rows)."""
     settings = get_settings()
@@ -154,12 +157,12 @@ async def relay_forever(stop: asyncio.Event, redis: Redis | None = None) -> None
     while not stop.is_set():
         try:
             async with session_scope() as session:
-                published = await relay_once(session, redis)
+                published = await relay_once(session, redis, limit=settings.event_relay_batch_size)
             pause = settings.event_relay_poll_seconds
         except Exception as exc:  # noqa: BLE001 - the loop must outlive a database outage
             log.warning("event relay failed; retrying", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
             published, pause = 0, min(max(pause * 2, 1.0), 30.0)
-        if published:
+        if published >= settings.event_relay_batch_size:
             continue  # a backlog: the next batch at once
         try:
             await asyncio.wait_for(stop.wait(), timeout=pause)

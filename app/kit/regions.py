@@ -15,6 +15,7 @@ simplified ones; a leading 中国 / 中华人民共和国 (or China / PRC / zhon
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import NamedTuple
 
@@ -191,6 +192,7 @@ def _match(text: str, known: dict[str, str], endings: tuple[str, ...]) -> str | 
             return None
 
 
+@functools.lru_cache(maxsize=4096)  # checkout maps the address's province on every order; few names recur
 def canonical(text: str | None) -> str | None:
     """The canonical name of the province `text` names, or None when it names none."""
     if not text or len(text) > 200:

@@ -69,6 +69,18 @@ async def lock(session: AsyncSession, user_id: int) -> None:
         await session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
+async def lock_and_auth_state(session: AsyncSession, user_id: int) -> tuple[str, int, bool] | None:
+    """`lock`, reading the locked row's (role, token version, active) in the same statement; None when there
+    is no such user. Under the lock the state is the committed one: a revocation that committed is seen."""
+    await _sqlite_write_lock(session, user_id)
+    row = (
+        await session.execute(
+            select(User.role, User.token_version, User.is_active).where(User.id == user_id).with_for_update()
+        )
+    ).one_or_none()
+    return None if row is None else (str(row[0]), int(row[1]), bool(row[2]))
+
+
 async def lock_user_and_active_admins(session: AsyncSession, user_id: int) -> list[int]:
     """Lock a user's row and every active admin's, in id order; the ids of the active admins."""
     await _sqlite_write_lock(session, user_id)  # SQLite: the read below sees what the last writer committed

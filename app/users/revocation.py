@@ -4,9 +4,11 @@ Each access token carries `ver`, the user's `token_version` when it was issued. 
 password change, disabling the account and changing its role raise the version (`revoke_tokens`), and from
 the commit on every token carrying an older one is refused.
 
-Routes that load the User row (`current_user`) compare with the row itself. The calls that only need who is
-calling (`current_principal`, checkout's fast path in app.checkout.fast_path) read the user's
-*auth state* (role, version, active) from a cache, so the hot path costs no database round trip:
+Routes that load the User row (`current_user`) compare with the row itself, and so does checkout's fast path
+(app.checkout.fast_path): it checks the token against the customer's row that checkout locks anyway, in the
+same round trip (app.checkout.pipeline.CallerCheck), so it sees a revocation from its commit on. The calls
+that only need who is calling (`current_principal`) read the user's *auth state* (role, version, active)
+from a cache, so they cost no database round trip:
 
 - with Redis: one GET of `daoxiang:auth:<user id>` (kept AUTH_STATE_CACHE_SECONDS). A change writes the new
   state there right after its commit. Writes go through a small script that never replaces a newer version
@@ -37,7 +39,7 @@ _PREFIX = "daoxiang:auth:"
 _LOCAL_MAX = 50_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthState:
     role: str
     token_version: int
