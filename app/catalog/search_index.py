@@ -282,11 +282,10 @@ _PENDING = "search_index_pending"
 
 
 async def _refresh_committed(ids: set[int]) -> None:
-    async with get_engine().connect() as conn:
+    async with get_engine().begin() as conn:  # its own short transaction, after the write's commit
         if await kind(conn) != "mroonga":
             return
         await refresh(conn, ids)
-        await conn.commit()
     # Pages built between the commit and the line above may hold the index's old answer: drop them.
     async with session_scope() as session:
         cache.invalidate(session)

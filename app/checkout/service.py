@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.checkout import pipeline
+from app.checkout import flash_sale, pipeline
 from app.checkout.request import body_hash
 from app.checkout.stores import (
     IdempotentRequest,
@@ -116,7 +116,7 @@ async def place_flash_sale_order(
     its own was placed (a refusal, a failure, or a repeat answered with the first request's order)."""
     assert user.id is not None
     user_id = user.id
-    offer = pipeline.FlashSaleOffer(sale_id, data.quantity)
+    offer = flash_sale.FlashSaleOffer(sale_id, data.quantity)
     # The gate's step, taken before the checkout slot and the store's transaction: most of a rush is refused
     # here without a database connection. A refusal of a request with an Idempotency-Key goes on into the
     # pipeline, whose gate step (already taken) looks at the key first: a repeat gets its order.
@@ -129,7 +129,7 @@ async def place_flash_sale_order(
             user,
             OrderCreate(address_id=data.address_id),
             idempotency_key=idempotency_key,
-            kind=pipeline.FLASH_SALE,
+            kind=flash_sale.FLASH_SALE,
             store=store,
             offer=offer,
             caller=caller,

@@ -1,5 +1,5 @@
 """Flash sales (秒杀): staff create and cancel them, the public reads them, the worker closes them, and the
-checkout's flash-sale kind (app.checkout.pipeline.FLASH_SALE) asks `check_purchase` whether a purchase may
+checkout's flash-sale kind (app.checkout.flash_sale.FLASH_SALE) asks `check_purchase` whether a purchase may
 go ahead.
 
 Units move exactly once each way: taken from the SKU's stock at creation (conditional UPDATE), taken by an

@@ -60,9 +60,8 @@ async def seed_scale(
         async with session_scope() as session:
             await order_stats.fold(session, limit=10**9)
 
-    async with get_engine().connect() as conn:  # bulk inserts pass no flush hook: index the new rows
+    async with get_engine().begin() as conn:  # bulk inserts pass no flush hook: index the new rows
         await search_index.sync(conn)
-        await conn.commit()
     await rebuild_statistics()
     report.seconds = time.perf_counter() - started
     return report
