@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends
@@ -38,8 +38,21 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# How far the shop's clock runs ahead of the machine's: zero except in tests, which move it (the
+# `shop_clock` fixture in tests/conftest.py) instead of sleeping.
+_clock_offset = timedelta(0)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The shop's one clock (aware UTC). Every deadline, window and schedule reads it, so a test that moves it
+    (`set_clock_offset`) moves them all."""
+    return datetime.now(UTC) + _clock_offset
+
+
+def set_clock_offset(offset: timedelta) -> None:
+    """Run the shop's clock `offset` ahead of the machine's (tests only; the shop never moves its clock)."""
+    global _clock_offset
+    _clock_offset = offset
 
 
 class UTCDateTime(TypeDecorator[datetime]):

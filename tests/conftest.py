@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from sqlalchemy import text  # noqa: E402
 
 from app.catalog import search_index  # noqa: E402
 from app.config import get_settings  # noqa: E402
-from app.db import Base, dispose_engine, get_engine  # noqa: E402
+from app.db import Base, dispose_engine, get_engine, set_clock_offset, utcnow  # noqa: E402
 from app.redis import close_redis, get_redis  # noqa: E402
 from tests.event_validation import EventCollector  # noqa: E402
 
@@ -128,6 +129,37 @@ async def _isolate(database: None, event_collector: EventCollector) -> AsyncIter
             "this test wrote events that do not match docs/event-schemas:\n" + "\n".join(problems),
             pytrace=False,
         )
+
+
+class ShopClock:
+    """The shop's one clock in a test (app.db.utcnow): moved forward or set, never slept on."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def advance(self, by: timedelta) -> datetime:
+        """Move the clock `by` forward; the new time."""
+        self.offset += by
+        set_clock_offset(self.offset)
+        return utcnow()
+
+    def set(self, at: datetime) -> None:
+        """Make the clock read `at` (aware) from now on, running on from there."""
+        self.offset = at - datetime.now(UTC)
+        set_clock_offset(self.offset)
+
+
+@pytest.fixture
+def shop_clock() -> Iterator[ShopClock]:
+    """The shop's clock for this test: deadlines, windows and schedules follow it (app.db.utcnow)."""
+    clock = ShopClock()
+    try:
+        yield clock
+    finally:
+        set_clock_offset(timedelta(0))
 
 
 @pytest.fixture
