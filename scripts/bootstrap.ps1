@@ -1,6 +1,6 @@
 # Shared by start.ps1, stop.ps1, status.ps1 and scripts/smoke_test.ps1: dot-source it (. scripts\bootstrap.ps1).
 # Makes sure .venv exists with the locked dependencies and the project installed, then sets
-# $DaoxiangRoot and $VenvPython. Reinstalls only when requirements.lock or pyproject.toml changed
+# $DaoxiangRoot and $VenvPython. Reinstalls only when requirements.lock, requirements-dev.lock or pyproject.toml changed
 # (their checksum is kept in .venv\.daoxiang-lock-stamp).
 $ErrorActionPreference = 'Stop'
 $DaoxiangRoot = Split-Path -Parent $PSScriptRoot
@@ -44,11 +44,11 @@ if (-not (Test-Path $VenvPython)) {
 }
 
 $stamp = Join-Path $venv '.daoxiang-lock-stamp'
-$wanted = & $VenvPython -c "import hashlib; d = hashlib.sha256(); [d.update(open(n, 'rb').read()) for n in ('requirements.lock', 'pyproject.toml')]; print(d.hexdigest())"
+$wanted = & $VenvPython -c "import hashlib; d = hashlib.sha256(); [d.update(open(n, 'rb').read()) for n in ('requirements.lock', 'requirements-dev.lock', 'pyproject.toml')]; print(d.hexdigest())"
 $have = if (Test-Path $stamp) { (Get-Content $stamp -Raw).Trim() } else { '' }
 if ($have -ne $wanted) {
-    Write-Host '• 安装锁定的依赖 (requirements.lock) …'
-    & $VenvPython -m pip install --disable-pip-version-check -q -r requirements.lock
+    Write-Host '• 安装锁定的依赖 (requirements-dev.lock) …'
+    & $VenvPython -m pip install --disable-pip-version-check -q -r requirements-dev.lock
     if ($LASTEXITCODE -ne 0) { exit 1 }
     & $VenvPython -m pip install --disable-pip-version-check -q --no-deps -e '.[dev]'
     if ($LASTEXITCODE -ne 0) { exit 1 }

@@ -1,6 +1,6 @@
 # Shared by start.sh, stop.sh, status.sh, test.sh and scripts/smoke_test.sh: source it, do not run it.
 # Makes sure .venv exists with the locked dependencies and the project installed, then sets
-# DAOXIANG_ROOT and VENV_PY. Reinstalls only when requirements.lock or pyproject.toml changed
+# DAOXIANG_ROOT and VENV_PY. Reinstalls only when requirements.lock, requirements-dev.lock or pyproject.toml changed
 # (their checksum is kept in .venv/.daoxiang-lock-stamp).
 
 DAOXIANG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +23,7 @@ _daoxiang_checksum() {
     "$1" - <<'PY'
 import hashlib
 digest = hashlib.sha256()
-for name in ("requirements.lock", "pyproject.toml"):
+for name in ("requirements.lock", "requirements-dev.lock", "pyproject.toml"):
     with open(name, "rb") as handle:
         digest.update(handle.read())
 print(digest.hexdigest())
@@ -49,8 +49,8 @@ daoxiang_bootstrap() {
     stamp="$venv/.daoxiang-lock-stamp"
     wanted="$(_daoxiang_checksum "$VENV_PY")" || return 1
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-        echo "• 安装锁定的依赖 (requirements.lock) …"
-        "$VENV_PY" -m pip install --disable-pip-version-check -q -r requirements.lock || return 1
+        echo "• 安装锁定的依赖 (requirements-dev.lock) …"
+        "$VENV_PY" -m pip install --disable-pip-version-check -q -r requirements-dev.lock || return 1
         "$VENV_PY" -m pip install --disable-pip-version-check -q --no-deps -e ".[dev]" || return 1
         echo "$wanted" > "$stamp"
     fi

@@ -1,7 +1,7 @@
 """The `daoxiang` command. Shell and PowerShell scripts stay thin: the logic lives here.
 
 This package owns every command; the modules below it hold the commands, grouped by what they operate
-(core: migrate/seed/serve/worker; lifecycle: start/stop; status; smoke; events; catalog; payments; openapi).
+(core: migrate/seed/serve/worker; lifecycle: start/stop; status; smoke; events; catalog; payments; openapi; datamodel).
 Domains never import the CLI: a command calls into a domain, not the other way round.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import catalog, core, events, lifecycle, openapi, smoke, status
+from app.cli import catalog, core, datamodel, events, lifecycle, openapi, smoke, status
 from app.cli.common import alembic_config
 from app.cli.payments import payments
 
@@ -32,6 +32,7 @@ cli.command()(events.consume)
 cli.command("relay-events")(events.relay_events)
 cli.command("event-schemas")(events.event_schemas)
 cli.command()(openapi.openapi)
+cli.command("data-model")(datamodel.data_model)
 cli.command("import-products")(catalog.import_products_command)
 cli.command("search-index")(catalog.search_index_command)
 cli.add_typer(payments, name="payments")
