@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     app_env: Literal["dev", "test", "prod"] = "dev"
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'daoxiang.db'}"
     redis_url: str | None = None
+    # REDIS_URL names one node of a Redis Cluster (docs/scaling.md): keys that a script or transaction uses
+    # together share a hash tag, and each process discovers the other masters from that node.
+    redis_cluster: bool = False
     secret_key: str = DEFAULT_SECRET_KEY
     payment_sandbox_secret: str = DEFAULT_SANDBOX_SECRET
     public_base_url: str = "http://127.0.0.1:8000"

@@ -101,3 +101,21 @@ class DatabaseUnavailable(ServiceUnavailable):
             headers={"Retry-After": str(self.retry_after)},
             **extra,
         )
+
+
+class WriteConflict(ServiceUnavailable):
+    """The database rolled this request's transaction back because a concurrent one wrote the same rows first
+    (an InnoDB deadlock or lock-wait timeout, or a Galera node's certification conflict at COMMIT). Nothing
+    was written: the request may be repeated at once."""
+
+    code = "write_conflict"
+    title = "Write conflict"
+    retry_after = 1
+
+    def __init__(self, detail: str | None = None, **extra: Any):
+        super().__init__(
+            detail
+            or "Another request changed the same data at the same moment; nothing was changed, try again.",
+            headers={"Retry-After": str(self.retry_after)},
+            **extra,
+        )

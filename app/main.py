@@ -14,7 +14,7 @@ from app.db import dispose_engine
 from app.flows import order_kinds, product_story
 from app.kit.guard import HttpGuardMiddleware
 from app.kit.logging import configure_logging
-from app.kit.middleware import BodySizeLimitMiddleware, ErrorBoundary, RequestIdMiddleware
+from app.kit.middleware import BodySizeLimitMiddleware, ErrorBoundary, RequestIdMiddleware, RetryOnConflict
 from app.kit.openapi import tidy_openapi
 from app.kit.problems import install_exception_handlers
 from app.redis import close_redis
@@ -145,6 +145,9 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost of the middleware: the body size limit applies before the CSRF check reads a form.
     app.add_middleware(CsrfMiddleware, refusal=csrf_refusal)
+    # PUT and DELETE rolled back by a write conflict (a deadlock, a Galera certification failure) run again,
+    # inside the body limit (the body it keeps for the repeat is bounded).
+    app.add_middleware(RetryOnConflict)
     # Uploaded and generated images (product photos, demo covers).
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")

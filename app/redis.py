@@ -28,6 +28,7 @@ from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -145,12 +146,35 @@ class _GuardedConnection(Connection):
 _client: Redis | None = None
 
 
+def cluster_client(url: str, *, socket_timeout: float, max_connections: int = 100) -> Any:
+    """A Redis Cluster client (REDIS_CLUSTER=true; REDIS_URL names any one master): the commands route by
+    key slot, so every multi-key script and transaction of ours keeps its keys in one slot with a hash tag
+    (`hash_tag`). redis-py's cluster client keeps its own pool per node; the breaker is not wired into it
+    (its own retries across nodes decide), which docs/scaling.md states."""
+    return RedisCluster.from_url(
+        url,
+        decode_responses=False,
+        socket_connect_timeout=max(socket_timeout, REQUEST_TIMEOUT_SECONDS),
+        socket_timeout=socket_timeout,
+        max_connections=max_connections,
+        health_check_interval=30,
+    )
+
+
+def hash_tag(name: str) -> str:
+    """`{name}` on a Redis Cluster (the keys that carry it share one slot), `name` itself otherwise, so a
+    standalone shop keeps its key names across upgrades."""
+    return "{" + name + "}" if get_settings().redis_cluster else name
+
+
 def get_redis() -> Redis | None:
     """The request paths' client; None without REDIS_URL or while the breaker is open."""
     global _client
     url = get_settings().redis_url
     if not url or breaker.is_open:
         return None
+    if _client is None and get_settings().redis_cluster:
+        _client = cluster_client(url, socket_timeout=REQUEST_TIMEOUT_SECONDS)
     if _client is None:
         kwargs: dict[str, Any] = {}
         if not url.startswith(("rediss://", "unix://")):
@@ -173,6 +197,8 @@ def background_redis(*, longest_block_seconds: float = 0.0) -> Redis | None:
     url = get_settings().redis_url
     if not url:
         return None
+    if get_settings().redis_cluster:
+        return cluster_client(url, socket_timeout=longest_block_seconds + BLOCKING_READ_MARGIN_SECONDS)
     return Redis.from_url(
         url,
         decode_responses=False,
@@ -323,7 +349,7 @@ def pipelined_redis() -> PipelinedRedis | Redis | None:
     url = get_settings().redis_url
     if not url or breaker.is_open:
         return None
-    if not url.startswith("redis://"):
+    if not url.startswith("redis://") or get_settings().redis_cluster:
         return get_redis()
     loop = asyncio.get_running_loop()
     if _pipelined is None or _pipelined_loop is not loop:

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from app.catalog.models import CatalogVersion
 from app.config import get_settings
 from app.db import commit_even_if_idle, session_scope
-from app.redis import RedisError
+from app.redis import RedisError, cluster_client
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,8 @@ def get_redis() -> Redis | None:
     if not url:
         return None
     loop = asyncio.get_running_loop()
+    if (_redis is None or _redis_loop is not loop) and get_settings().redis_cluster:
+        _redis, _redis_loop = cluster_client(url, socket_timeout=1.0, max_connections=MAX_CONNECTIONS), loop
     if _redis is None or _redis_loop is not loop:
         pool = BlockingConnectionPool.from_url(
             url,
@@ -155,7 +157,8 @@ async def close() -> None:
     global _redis, _redis_loop
     if _redis is not None:
         await _redis.aclose()
-        await _redis.connection_pool.disconnect()
+        if hasattr(_redis, "connection_pool"):  # a cluster client closes its nodes' pools itself
+            await _redis.connection_pool.disconnect()
     _redis = _redis_loop = None
     clear_local()
 

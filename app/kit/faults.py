@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from sqlalchemy import exc as sa_exc
 
-from app.errors import AppError, DatabaseUnavailable, ServiceUnavailable
+from app.errors import AppError, DatabaseUnavailable, ServiceUnavailable, WriteConflict
 
 # MySQL/MariaDB error numbers that mean "the server is not there (any more)", not "this statement failed":
 # too many connections, shutdown in progress, aborted/killed connection, can't connect, server gone away,
 # lost connection, connection closed by the server for inactivity.
 UNREACHABLE_CODES = frozenset({1040, 1053, 1077, 1152, 1927, 2002, 2003, 2006, 2013, 2014, 2045, 2055, 4031})
+# "Your transaction was rolled back, repeat it": deadlock (also how a Galera node reports a certification
+# conflict at COMMIT: another node wrote the same rows first), lock wait timeout, and a Galera node that is not
+# ready for queries (1047 WSREP has not yet prepared node, e.g. while it rejoins the cluster).
+CONFLICT_CODES = frozenset({1213, 1205})
+NOT_READY_CODES = frozenset({1047})
 
 
 def _mysql_code(exc: BaseException) -> int | None:
@@ -43,6 +48,13 @@ def is_disconnect(exc: BaseException) -> bool:
     return _driver_unreachable(exc)
 
 
+def _driver_code(exc: BaseException) -> int | None:
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if type(orig).__module__.startswith(("asyncmy", "pymysql")):
+        return _mysql_code(orig)
+    return None
+
+
 def _redis_unreachable(exc: BaseException) -> bool:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -53,8 +65,10 @@ def _redis_unreachable(exc: BaseException) -> bool:
 def infrastructure_fault(exc: BaseException) -> AppError | None:
     """The app's own error for an expected infrastructure fault, or None for anything else (a bug, or an
     AppError, which is an answer already)."""
-    if is_disconnect(exc):
+    if is_disconnect(exc) or _driver_code(exc) in NOT_READY_CODES:
         return DatabaseUnavailable()
+    if _driver_code(exc) in CONFLICT_CODES:
+        return WriteConflict()
     if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection busy for pool_timeout seconds
         return DatabaseUnavailable("The database is overloaded right now; try again shortly.")
     if _redis_unreachable(exc):

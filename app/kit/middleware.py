@@ -13,7 +13,7 @@ from fastapi import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import AppError
+from app.errors import AppError, WriteConflict
 from app.kit.client import client_address_of
 from app.kit.context import request_id_var
 
@@ -200,3 +200,67 @@ class ErrorBoundary:
                 return  # part of a response went out: the server closes the connection, nothing to add
             response = await self.respond(scope, exc, fault)
             await response(scope, receive, send)
+
+
+class RetryOnConflict:
+    """PUT and DELETE are idempotent (RFC 9110): one whose transaction the database rolled back for a write
+    conflict (app.kit.faults: a deadlock, or a Galera node's certification conflict at COMMIT, which on a
+    cluster happens whenever two nodes write rows that share a key, e.g. a cart line and a checkout over the
+    same SKU) is run again, up to ATTEMPTS times, before any byte of an answer went out. Nothing of a rolled
+    back try remains, so the repeat is the request as if it came alone. Other methods are not repeated: the
+    client decides (503 `write_conflict`, Retry-After: 1); checkout retries its own transaction.
+
+    Sits inside the body size limit, so the body it keeps for the repeat is bounded."""
+
+    ATTEMPTS = 3
+    METHODS = frozenset({"PUT", "DELETE"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in self.METHODS:
+            await self.app(scope, receive, send)
+            return
+        from app.kit.faults import infrastructure_fault
+
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before sending its body
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        for attempt in range(1, self.ATTEMPTS + 1):
+            started = False
+            delivered = False
+
+            async def replay() -> Message:
+                nonlocal delivered
+                if not delivered:
+                    delivered = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            async def tracking_send(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                await send(message)
+
+            try:
+                await self.app(scope, replay, tracking_send)
+                return
+            except Exception as exc:
+                if (
+                    started
+                    or attempt == self.ATTEMPTS
+                    or not isinstance(infrastructure_fault(exc), WriteConflict)
+                ):
+                    raise
+                errors_log.info(
+                    "write_conflict_retried",
+                    extra={"method": scope["method"], "path": scope.get("path"), "attempt": attempt},
+                )

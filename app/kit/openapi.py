@@ -77,7 +77,7 @@ def problem_responses(*errors: type[AppError], validation: bool = True) -> dict[
 
 
 DATABASE_UNAVAILABLE_RESPONSE: dict[str, Any] = {
-    "description": "Database unavailable (`database_unavailable`): retry after `Retry-After` seconds",
+    "description": "Database unavailable (`database_unavailable`) or a write conflict (`write_conflict`): nothing was written; retry after `Retry-After` seconds",
     "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
     "content": {
         "application/problem+json": {

@@ -74,14 +74,16 @@ from app.db import get_engine, session_scope, utcnow
 from app.events import emit
 from app.kit import leandb
 from app.kit.time import shop_today
-from app.redis import NoScriptError, RedisError, get_redis, pipelined_redis
+from app.redis import NoScriptError, RedisError, get_redis, hash_tag, pipelined_redis
 from app.traceability.models import Batch, TraceCode, TraceCodeScanner, TraceScan, TraceScanFlush
 
 log = logging.getLogger(__name__)
 
 DEVICE_COOKIE = "dx_scanner"
 DEVICE_COOKIE_MAX_AGE = 2 * 365 * 86400
-PREFIX = "daoxiang:trace:"
+# On a Redis Cluster every trace key carries one hash tag: a scan's script touches its code's keys and the
+# shared log together (one slot, so one master holds the scan path: docs/scaling.md names it the next limit).
+PREFIX = "daoxiang:" + hash_tag("trace") + ":"
 LOG_KEY = PREFIX + "log"
 FLUSHING_PREFIX = PREFIX + "flushing:"
 KEY_TTL_SECONDS = 86400  # renewed by every scan; long after the last flush of the code's scans
