@@ -26,6 +26,7 @@ from app.payments.models import (
     PlatformCertificate,
     UnmatchedPayment,
 )
+from app.subscriptions.models import Subscription, SubscriptionDelivery
 from app.traceability.models import (
     Batch,
     BatchAllocation,
@@ -44,6 +45,8 @@ from app.users.models import Address, RefreshToken, ThrottleHit, User
 __all__ = [
     "Base",
     "DeliveryOrder",
+    "Subscription",
+    "SubscriptionDelivery",
     "AuditLog",
     "OutboxEvent",
     "ProcessedEvent",
