@@ -75,62 +75,60 @@ async def deliveries_of(
     return (await session.execute(stmt)).scalars().all()
 
 
-async def due_up_to(session: AsyncSession, day: date, limit: int) -> Sequence[Subscription]:
-    """Subscriptions with a delivery due on or before `day`, locked; rows another worker holds are skipped
-    (SKIP LOCKED), so two workers never deliver the same one at once."""
-    stmt = (
-        select(Subscription)
-        .where(Subscription.status.in_(DUE), Subscription.next_delivery_on <= day)
-        .order_by(Subscription.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(stmt)).scalars().all()
-
-
 async def upcoming(session: AsyncSession, until: date, limit: int) -> Sequence[Subscription]:
     stmt = (
         select(Subscription)
-        .where(
-            Subscription.status.in_((*DUE, S.paused.value)),
-            Subscription.next_delivery_on <= until,
-        )
+        .where(Subscription.status.in_(DUE), Subscription.next_delivery_on <= until)
         .order_by(Subscription.next_delivery_on, Subscription.id)
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
 
 
-async def awaiting_payment_outcome(session: AsyncSession, limit: int) -> Sequence[tuple[Subscription, Order]]:
-    """Subscriptions still pending payment whose order has moved on (paid, cancelled...), locked (SKIP
-    LOCKED), with their order."""
+async def ids_with_order_moved_on(session: AsyncSession, limit: int) -> list[int]:
+    """Subscriptions still pending payment whose order has moved on (paid, cancelled...)."""
     stmt = (
-        select(Subscription, Order)
+        select(Subscription.id)
         .join(Order, Order.id == Subscription.order_id)
         .where(Subscription.status == S.pending_payment.value, Order.status != "pending_payment")
         .order_by(Subscription.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=Subscription)
     )
-    return [(s, o) for s, o in (await session.execute(stmt)).all()]
+    return list((await session.execute(stmt)).scalars())
 
 
-async def running_with_order_refunded(session: AsyncSession, limit: int) -> Sequence[Subscription]:
-    """Subscriptions still running whose prepaid order was refunded as a whole through the order's own
-    refund (no deliveries may follow), locked (SKIP LOCKED)."""
+async def ids_running_with_order_ended(session: AsyncSession, ended: Sequence[str], limit: int) -> list[int]:
+    """Subscriptions still running whose prepaid order was cancelled or refunded as a whole."""
     stmt = (
-        select(Subscription)
+        select(Subscription.id)
         .join(Order, Order.id == Subscription.order_id)
-        .where(
-            Subscription.status.in_((*DUE, S.paused.value)),
-            Order.status.in_(("refunding", "refunded")),
-        )
+        .where(Subscription.status.in_((*DUE, S.paused.value)), Order.status.in_(ended))
         .order_by(Subscription.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=Subscription)
     )
-    return (await session.execute(stmt)).scalars().all()
+    return list((await session.execute(stmt)).scalars())
+
+
+async def ids_due(session: AsyncSession, day: date, limit: int) -> list[int]:
+    """Subscriptions with a delivery due on or before `day` (waiting for stock included)."""
+    stmt = (
+        select(Subscription.id)
+        .where(Subscription.status.in_(DUE), Subscription.next_delivery_on <= day)
+        .order_by(Subscription.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def take(session: AsyncSession, subscription_id: int) -> Subscription | None:
+    """The subscription locked for this transaction; None while another worker holds it (SKIP LOCKED)."""
+    stmt = (
+        select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def move(

@@ -11,9 +11,9 @@ out."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
@@ -35,72 +35,30 @@ ENDED_ORDER = (OrderStatus.cancelled, OrderStatus.refunding, OrderStatus.refunde
 
 async def run(session: AsyncSession) -> int:
     """Worker job `subscriptions.run`: what changed (activated, ended, delivered, now waiting)."""
+    ended = [status.value for status in ENDED_ORDER]
     changed = 0
-    changed += await _each(session, _pending_ids(), _settle_payment)
-    changed += await _each(session, _refunded_ids(), _end_refunded)
-    changed += await _each(session, _due_ids(), deliver_due)
+    changed += await _each(await repository.ids_with_order_moved_on(session, BATCH), _settle_payment)
+    changed += await _each(
+        await repository.ids_running_with_order_ended(session, ended, BATCH), _end_refunded
+    )
+    changed += await _each(await repository.ids_due(session, shop_today(utcnow()), BATCH), deliver_due)
     return changed
 
 
-async def _each(job_session: AsyncSession, ids_query, handle) -> int:  # type: ignore[no-untyped-def]
-    """The job's session only lists; each subscription is handled in a short transaction of its own (one
-    subscription, one customer, one SKU locked at a time: two workers never wait on each other in a cycle)."""
-    ids = list((await job_session.execute(ids_query)).scalars())
+Handler = Callable[[AsyncSession, Subscription], Awaitable[bool]]
+
+
+async def _each(ids: list[int], handle: Handler) -> int:
+    """The job's session only lists; each subscription is handled in a short transaction of its own, taken
+    with SKIP LOCKED and re-checked under the lock (one subscription, one customer, one SKU locked at a
+    time: two workers never wait on each other in a cycle)."""
     changed = 0
     for subscription_id in ids:
         async with session_scope() as session:
-            s = await _take(session, subscription_id)
+            s = await repository.take(session, subscription_id)
             if s is not None and await handle(session, s):
                 changed += 1
     return changed
-
-
-def _pending_ids():  # type: ignore[no-untyped-def]
-    return (
-        select(Subscription.id)
-        .join(Order, Order.id == Subscription.order_id)
-        .where(
-            Subscription.status == S.pending_payment.value, Order.status != OrderStatus.pending_payment.value
-        )
-        .order_by(Subscription.id)
-        .limit(BATCH)
-    )
-
-
-def _refunded_ids():  # type: ignore[no-untyped-def]
-    return (
-        select(Subscription.id)
-        .join(Order, Order.id == Subscription.order_id)
-        .where(
-            Subscription.status.in_((S.active.value, S.waiting_for_stock.value, S.paused.value)),
-            Order.status.in_([s.value for s in ENDED_ORDER]),
-        )
-        .order_by(Subscription.id)
-        .limit(BATCH)
-    )
-
-
-def _due_ids():  # type: ignore[no-untyped-def]
-    return (
-        select(Subscription.id)
-        .where(
-            Subscription.status.in_(repository.DUE),
-            Subscription.next_delivery_on <= shop_today(utcnow()),
-        )
-        .order_by(Subscription.id)
-        .limit(BATCH)
-    )
-
-
-async def _take(session: AsyncSession, subscription_id: int) -> Subscription | None:
-    """The subscription locked for this transaction; None while another worker holds it."""
-    stmt = (
-        select(Subscription)
-        .where(Subscription.id == subscription_id)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def _order(session: AsyncSession, order_id: int) -> Order:
