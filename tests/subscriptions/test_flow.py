@@ -11,8 +11,10 @@ from app.checkout.pipeline import shipping_fee
 from app.db import session_scope
 from app.events import OutboxEvent
 from app.kit.time import SHOP_TZ
+from app.notifications.templates import render
 from app.orders import tasks as orders_tasks
 from app.payments.models import PaymentRefund
+from app.traceability.models import BatchAllocation
 from tests.orders.factories import count_orders, customer, set_stock, sku_on_sale, staff, stock_of
 from tests.subscriptions.factories import (
     action,
@@ -24,6 +26,7 @@ from tests.subscriptions.factories import (
     staff_notifications,
     subscribe,
 )
+from tests.traceability import factories as trace_factories
 from tests.users.factories import auth, create_address
 
 BEIJING_MORNING = datetime(2027, 1, 31, 10, 0, tzinfo=SHOP_TZ)
@@ -114,16 +117,33 @@ class TestDeliveries:
         assert [d["scheduled_on"] for d in sub["deliveries"]] == ["2027-01-31", "2027-02-28", "2027-03-31"]
         assert len(await _events("subscription.delivered")) == 3
 
-    async def test_a_delivery_ships_like_any_order(self, client):
+    async def test_a_delivery_ships_like_any_order_with_its_batch_recorded(self, client):
         sku = await sku_on_sale(stock=10)
         user, address = await customer()
         sub = await paid_subscription(client, user, address, sku)
+        batch = await trace_factories.create_batch(product=await trace_factories.get_product(sku.product_id))
+        order_id = sub["deliveries"][0]["order_id"]
         response = await client.post(
-            f"/api/admin/orders/{sub['deliveries'][0]['order_id']}/ship",
-            json={"carrier": "顺丰速运", "tracking_no": "SF1234567890"},
+            f"/api/admin/orders/{order_id}/ship",
+            json={
+                "carrier": "顺丰速运",
+                "tracking_no": "SF1234567890",
+                "lines": [{"sku_id": sku.id, "batch_id": batch.id}],
+            },
             headers=auth(await staff()),
         )
         assert response.status_code == 200 and response.json()["status"] == "shipped"
+        async with session_scope() as session:
+            allocated = (
+                (
+                    await session.execute(
+                        select(BatchAllocation.batch_id).where(BatchAllocation.order_id == order_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert allocated == [batch.id]
 
     async def test_short_stock_waits_tells_once_and_goes_out_when_stock_returns(self, client, shop_clock):
         sku = await sku_on_sale(stock=0)
@@ -133,7 +153,9 @@ class TestDeliveries:
         assert sub["status"] == "waiting_for_stock" and sub["delivered_periods"] == 0
         assert sub["schedule"][0]["status"] == "waiting_for_stock"
         await run_job()
-        assert len(await _events("subscription.waiting_for_stock")) == 1
+        [waiting] = await _events("subscription.waiting_for_stock")
+        told = render("subscription.waiting_for_stock", waiting)
+        assert told is not None and told.user_id == user.id and "补货后" in told.body
         assert await staff_notifications("subscription.waiting_for_stock") == 1
         await set_stock(sku.id, 5)
         await run_job()
