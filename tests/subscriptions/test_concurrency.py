@@ -39,6 +39,7 @@ async def test_two_workers_deliver_each_due_period_once(client, shop_clock):
     for _ in range(3):  # the same day, two workers at once, three times over
         await asyncio.gather(run_job(), run_job())
     assert await _count(DeliveryOrder) == 6 + 3
+    assert await _count(OutboxEvent, OutboxEvent.type == "subscription.activated") == 12
     assert await stock_of(plenty.id) == 1000 - 12 and await stock_of(scarce.id) == 0
     assert await _count(Subscription, Subscription.status == "waiting_for_stock") == 3
     assert await _count(OutboxEvent, OutboxEvent.type == "subscription.waiting_for_stock") == 3
