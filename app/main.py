@@ -42,6 +42,11 @@ OPENAPI_TAGS = [
     {"name": "coupons (staff)", "description": "Staff: create coupon batches, pause them, see their usage"},
     {"name": "flash sales", "description": "Flash sales (秒杀): running and upcoming sales, buying from one"},
     {"name": "flash sales (staff)", "description": "Staff: create, list and cancel flash sales"},
+    {
+        "name": "subscriptions",
+        "description": "Subscriptions (周期购): prepaid periods, their deliveries and schedule",
+    },
+    {"name": "subscriptions (staff)", "description": "Staff: every subscription, the deliveries to pack"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -67,6 +72,7 @@ def _routers() -> list:
     from app.storefront import page_routers
     from app.storefront.sandbox_pay import router as payment_pages_router
     from app.storefront.trace_page import router as trace_pages_router
+    from app.subscriptions.router import router as subscriptions_router
     from app.traceability.router import router as traceability_router
     from app.users.router import router as users_router
 
@@ -78,6 +84,7 @@ def _routers() -> list:
         orders_router,
         coupons_router,
         flash_sales_router,
+        subscriptions_router,
         catalog_router,
         payments_router,
         payment_pages_router,

@@ -3,6 +3,7 @@
 from app.audit import AuditLog
 from app.cart.models import CartItem
 from app.catalog.models import Category, Product, ProductImage, Sku
+from app.checkout.models import DeliveryOrder
 from app.coupons.models import Coupon, CouponCategory, CouponClaim, CouponProduct
 from app.db import Base
 from app.eventbus.models import ProcessedEvent
@@ -25,6 +26,7 @@ from app.payments.models import (
     PlatformCertificate,
     UnmatchedPayment,
 )
+from app.subscriptions.models import Subscription, SubscriptionDelivery
 from app.traceability.models import (
     Batch,
     BatchAllocation,
@@ -42,6 +44,9 @@ from app.users.models import Address, RefreshToken, ThrottleHit, User
 
 __all__ = [
     "Base",
+    "DeliveryOrder",
+    "Subscription",
+    "SubscriptionDelivery",
     "AuditLog",
     "OutboxEvent",
     "ProcessedEvent",

@@ -12,6 +12,7 @@ from app.coupons import service as coupons_service
 from app.flash_sales import service as flash_sales_service
 from app.orders import releases
 from app.orders.models import OrderKind
+from app.subscriptions import service as subscriptions_service
 
 _installed = False
 
@@ -25,3 +26,5 @@ def install() -> None:
     releases.on_unpaid_cancel("coupons", coupons_service.release_for_orders)
     # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
     releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)
+    # A subscription's order reserves nothing: each delivery takes its own stock on its date.
+    releases.reserve_with(OrderKind.subscription, subscriptions_service.nothing_reserved)

@@ -77,6 +77,30 @@ TEMPLATES: dict[str, Template] = {
         fallback="您的退款申请未通过，如有疑问请联系客服。",
         link="/orders/{order_id}",
     ),
+    "subscription.activated": Template(
+        title="周期购已开始",
+        body="您的周期购已生效，共 {periods} 期，首期将于 {first_delivery_on} 发出。",
+        fallback="您的周期购已生效，首期将尽快发出。",
+        link="/account/subscriptions",
+    ),
+    "subscription.delivered": Template(
+        title="周期购本期已备货",
+        body="周期购第 {period}/{periods} 期已生成配送订单 {order_no}，我们会尽快为您发货。",
+        fallback="周期购本期已生成配送订单，我们会尽快为您发货。",
+        link="/orders/{order_id}",
+    ),
+    "subscription.waiting_for_stock": Template(
+        title="周期购本期等待补货",
+        body="周期购第 {period} 期暂时缺货，补货后将第一时间为您发出，不会跳过。",
+        fallback="周期购本期暂时缺货，补货后将第一时间为您发出。",
+        link="/account/subscriptions",
+    ),
+    "subscription.cancelled": Template(
+        title="周期购已取消",
+        body="周期购已取消，已发 {delivered_periods}/{periods} 期，未发部分退款 {refund_fen:yuan} 将原路退回。",
+        fallback="您的周期购已取消。",
+        link="/account/subscriptions",
+    ),
 }
 
 

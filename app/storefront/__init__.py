@@ -27,6 +27,8 @@ def page_routers() -> list:
     from app.storefront.flash_sales import router as flash_sales_router
     from app.storefront.orders_router import router as orders_router
     from app.storefront.router import router as shop_router
+    from app.storefront.subscriptions import admin_router as admin_subscriptions_router
+    from app.storefront.subscriptions import router as subscriptions_router
 
     return [
         auth_router,
@@ -34,6 +36,7 @@ def page_routers() -> list:
         orders_router,
         coupons_router,
         flash_sales_router,
+        subscriptions_router,
         account_router,
         notifications_router,
         admin_router,
@@ -46,4 +49,5 @@ def page_routers() -> list:
         admin_users_router,
         admin_coupons_router,
         admin_flash_sales_router,
+        admin_subscriptions_router,
     ]

@@ -27,6 +27,8 @@ CODE_MESSAGES: dict[str, str] = {
     "coupon_not_found": "没有找到这张优惠券，请核对券码。",
     "coupon_not_applicable": "这张优惠券不适用于本订单（未满门槛、商品不在适用范围、已使用或已过期）。",
     "sold_out": "已抢光，下次早点来。",
+    "invalid_subscription_state": "周期购当前状态不允许这个操作。",
+    "subscription_not_found": "周期购不存在。",
     "flash_sale_limit_reached": "本场秒杀每人限购，您已达到限购数量。",
     "flash_sale_not_active": "秒杀尚未开始或已经结束。",
     "flash_sale_not_found": "秒杀活动不存在。",
