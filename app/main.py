@@ -42,6 +42,12 @@ OPENAPI_TAGS = [
     {"name": "coupons (staff)", "description": "Staff: create coupon batches, pause them, see their usage"},
     {"name": "flash sales", "description": "Flash sales (秒杀): running and upcoming sales, buying from one"},
     {"name": "flash sales (staff)", "description": "Staff: create, list and cancel flash sales"},
+    {
+        "name": "adoption",
+        "description": "Field adoption (认养一亩田): plans with the plot's story, adopting shares, my adoptions"
+        " and the deliveries drawn on them",
+    },
+    {"name": "adoption (staff)", "description": "Staff: offer a plot's season as shares, list the plans"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -54,8 +60,10 @@ OPENAPI_TAGS = [
 
 def _routers() -> list:
     # One router per domain (its API routes), the pages from the storefront, cross-domain routes from flows.
+    from app.adoptions.router import router as adoptions_router
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
+    from app.checkout.adoption_router import router as adoption_orders_router
     from app.checkout.router import router as checkout_router
     from app.coupons.router import router as coupons_router
     from app.flash_sales.router import router as flash_sales_router
@@ -78,6 +86,8 @@ def _routers() -> list:
         orders_router,
         coupons_router,
         flash_sales_router,
+        adoptions_router,
+        adoption_orders_router,
         catalog_router,
         payments_router,
         payment_pages_router,

@@ -8,6 +8,7 @@ that put its own release in place keeps it).
 
 from __future__ import annotations
 
+from app.adoptions import service as adoptions_service
 from app.coupons import service as coupons_service
 from app.flash_sales import service as flash_sales_service
 from app.orders import releases
@@ -25,3 +26,6 @@ def install() -> None:
     releases.on_unpaid_cancel("coupons", coupons_service.release_for_orders)
     # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
     releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)
+    # An adoption's shares go back to its plan; a delivery's kilograms to the adoption (its bags to stock).
+    releases.reserve_with(OrderKind.adoption, adoptions_service.give_back_orders)
+    releases.reserve_with(OrderKind.adoption_delivery, adoptions_service.give_back_deliveries)
