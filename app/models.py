@@ -4,6 +4,7 @@ from app.adoptions.models import Adoption, AdoptionDelivery, AdoptionPlan
 from app.audit import AuditLog
 from app.cart.models import CartItem
 from app.catalog.models import Category, Product, ProductImage, Sku
+from app.checkout.models import DeliveryOrder
 from app.coupons.models import Coupon, CouponCategory, CouponClaim, CouponProduct
 from app.db import Base
 from app.eventbus.models import ProcessedEvent
@@ -43,6 +44,7 @@ from app.users.models import Address, RefreshToken, ThrottleHit, User
 
 __all__ = [
     "Base",
+    "DeliveryOrder",
     "AuditLog",
     "OutboxEvent",
     "ProcessedEvent",

@@ -30,7 +30,11 @@ GiveBack = Callable[[AsyncSession, Sequence[int]], Awaitable[None]]
 # (session, ids of the orders just cancelled before payment) -> None
 UnpaidCancelHook = Callable[[AsyncSession, Sequence[int]], Awaitable[None]]
 
-LIST_STOCK = frozenset({OrderKind.standard.value})
+# The kinds that take SKU stock at checkout, which orders itself puts back (a prepaid delivery order, whose
+# goods were paid for by an earlier order, takes its stock like a standard one).
+LIST_STOCK = frozenset(
+    {OrderKind.standard.value, OrderKind.subscription_delivery.value, OrderKind.adoption_delivery.value}
+)
 
 _give_back: dict[str, GiveBack] = {}
 _unpaid_cancel_hooks: dict[str, UnpaidCancelHook] = {}
