@@ -2,7 +2,7 @@
 orders of kind adoption record, and the deliveries drawn on them
 
 Revision ID: adopt
-Revises: dashboard_aggregates
+Revises: delivery_orders
 Create Date: 2026-11-30 04:27:17.550133
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db
 
 revision: str = "adopt"
-down_revision: str | Sequence[str] | None = "dashboard_aggregates"
+down_revision: str | Sequence[str] | None = "delivery_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -58,7 +58,6 @@ def upgrade() -> None:
         sa.Column("kg", sa.Integer(), nullable=False),
         sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("by_season_end", sa.Boolean(), nullable=False),
-        sa.Column("released_at", app.db.UTCDateTime(), nullable=True),
         sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["adoption_id"],

@@ -66,8 +66,7 @@ class Adoption(Base):
 
 class AdoptionDelivery(Base):
     """One draw on an adoption: an `adoption_delivery` order of `kg` kg from the plot's batch `batch_id`
-    (None when the plot had no batch with rice left). `released_at`: set once if that order is cancelled
-    or refunded before shipping (the kg go back to the adoption)."""
+    (None when the plot had no batch of the plan's product)."""
 
     __tablename__ = "adoption_deliveries"
     __table_args__ = (MYSQL_TABLE_ARGS,)
@@ -80,5 +79,4 @@ class AdoptionDelivery(Base):
     kg: Mapped[int] = mapped_column(Integer, nullable=False)
     batch_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     by_season_end: Mapped[bool] = mapped_column(default=False, nullable=False)
-    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

@@ -206,40 +206,10 @@ async def deliveries_of(session: AsyncSession, adoption_ids: Sequence[int]) -> S
         return []
     rows = await session.execute(
         select(AdoptionDelivery)
-        .where(AdoptionDelivery.adoption_id.in_(list(adoption_ids)), AdoptionDelivery.released_at.is_(None))
+        .where(AdoptionDelivery.adoption_id.in_(list(adoption_ids)))
         .order_by(AdoptionDelivery.id)
     )
     return rows.scalars().all()
-
-
-async def deliveries_to_release(
-    session: AsyncSession, order_ids: Sequence[int]
-) -> Sequence[AdoptionDelivery]:
-    rows = await session.execute(
-        select(AdoptionDelivery).where(
-            AdoptionDelivery.order_id.in_(list(order_ids)), AdoptionDelivery.released_at.is_(None)
-        )
-    )
-    return rows.scalars().all()
-
-
-async def release_delivery(session: AsyncSession, delivery_id: int, now: datetime) -> bool:
-    result = await session.execute(
-        update(AdoptionDelivery)
-        .where(AdoptionDelivery.id == delivery_id, AdoptionDelivery.released_at.is_(None))
-        .values(released_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
-async def return_kg(session: AsyncSession, adoption_id: int, kg: int) -> None:
-    await session.execute(
-        update(Adoption)
-        .where(Adoption.id == adoption_id)
-        .values(kg_delivered=Adoption.kg_delivered - kg)
-        .execution_options(synchronize_session=False)
-    )
 
 
 # ---------------------------------------------------------------------------------------------- season end

@@ -5,8 +5,8 @@ the kg owned).
 
 Shares move exactly once each way: taken by an adoption order (checkout's conditional UPDATE, guarded by
 CHECK (shares_left >= 0)), given back when that order ends unpaid (`give_back_orders`, registered with
-orders at start-up). Kilograms: drawn by a delivery order, given back if that order is cancelled or refunded
-before it ships (`give_back_deliveries`).
+orders at start-up). Kilograms: drawn by a delivery order (a prepaid order of kind adoption_delivery, whose
+bags orders itself puts back into stock if it is refunded before shipping; the kilograms stay drawn).
 
 Season end (the rule this shop offers): a plan's season ends on 30 June (Beijing) of the year after its
 harvest year; what a paid adopter has not drawn by then is shipped to their default address, once
@@ -39,7 +39,6 @@ from app.adoptions.models import Adoption, AdoptionPlan
 from app.adoptions.schemas import AdoptionPlanCreate, AdoptionRead, DeliveryRead, PlotEvent
 from app.db import utcnow
 from app.kit.time import SHOP_TZ
-from app.orders import repository as orders_repository
 from app.traceability import repository as trace_repository
 from app.traceability.certificates import certificate_file_url, certificate_status
 from app.traceability.service import local_time, photo_url
@@ -312,21 +311,6 @@ async def record_delivery(session: AsyncSession, drawn: Draw, order_id: int, *, 
         },
         subject=f"adoption/{drawn.adoption.id}",
     )
-
-
-async def give_back_deliveries(session: AsyncSession, order_ids: Sequence[int]) -> None:
-    """The release of adoption_delivery orders (cancelled or refunded before shipping): the kilograms go back
-    to the adoption and the bags to the SKU's stock."""
-    at = utcnow()
-    to_stock: dict[int, int] = defaultdict(int)
-    for delivery in await repository.deliveries_to_release(session, order_ids):
-        if not await repository.release_delivery(session, delivery.id, at):
-            continue
-        await repository.return_kg(session, delivery.adoption_id, delivery.kg)
-        for item in await orders_repository.items_of(session, [delivery.order_id]):
-            to_stock[item.sku_id] += item.quantity
-    if to_stock:
-        await orders_repository.put_back_stock(session, dict(to_stock))
 
 
 # ---------------------------------------------------------------------------------------------- season end

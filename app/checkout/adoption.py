@@ -6,6 +6,7 @@ method `take_adoption_shares`). And the deliveries an adopter draws: `adoption_d
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,10 @@ from app.adoptions import service as adoptions_service
 from app.adoptions.models import AdoptionPlan
 from app.adoptions.schemas import AdoptCreate, DeliveryCreate
 from app.checkout import pipeline
-from app.checkout.delivery import place_delivery_order
+from app.checkout.delivery import ADOPTION_DELIVERY, place_delivery_order
 from app.db import utcnow
 from app.orders import repository as orders_repository
+from app.orders import service as orders_service
 from app.orders.models import OrderKind
 from app.orders.schemas import OrderCreate
 from app.traceability import shipments as trace_shipments
@@ -103,25 +105,30 @@ async def request_delivery(
 async def deliver(
     session: AsyncSession, drawn: adoptions_service.Draw, address_id: int, *, by_season_end: bool
 ) -> dict[str, Any]:
+    """The delivery order of a draw (its source_ref: the season end's is one per adoption, so two workers
+    never ship it twice; a request's is its own), the draw recorded, and the plot's batch allocated now
+    (staff shipping it later leave a recorded line as it is)."""
+    source = "season-end" if by_season_end else uuid.uuid4().hex[:16]
     order = await place_delivery_order(
         session,
         user_id=drawn.adoption.user_id,
-        kind=OrderKind.adoption_delivery.value,
+        kind=ADOPTION_DELIVERY,
         sku_id=drawn.plan.sku_id,
         quantity=drawn.bags,
         address_id=address_id,
-        source_ref=f"adoption/{drawn.adoption.id}",
+        source_ref=f"adoption:{drawn.adoption.id}:{source}",
     )
-    await adoptions_service.record_delivery(session, drawn, order["id"], by_season_end=by_season_end)
+    await adoptions_service.record_delivery(session, drawn, order.id, by_season_end=by_season_end)
     if drawn.batch_id is not None:
-        # The plot's batch, chosen now (staff shipping it later leave a recorded line as it is).
         await trace_shipments.record_shipment(
             session,
-            order["id"],
-            await orders_repository.shipment_lines(session, order["id"]),
+            order.id,
+            await orders_repository.shipment_lines(session, order.id),
             [(None, drawn.plan.sku_id, drawn.batch_id)],
         )
-    return order
+    placed = await orders_repository.get(session, order.id)
+    assert placed is not None
+    return orders_service.to_read(placed).model_dump(mode="json")
 
 
 def adopt_offer(plan_id: int, data: AdoptCreate) -> tuple[AdoptionOffer, OrderCreate]:

@@ -26,6 +26,5 @@ def install() -> None:
     releases.on_unpaid_cancel("coupons", coupons_service.release_for_orders)
     # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
     releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)
-    # An adoption's shares go back to its plan; a delivery's kilograms to the adoption (its bags to stock).
+    # An adoption's shares go back to its plan.
     releases.reserve_with(OrderKind.adoption, adoptions_service.give_back_orders)
-    releases.reserve_with(OrderKind.adoption_delivery, adoptions_service.give_back_deliveries)
