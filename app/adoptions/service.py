@@ -320,17 +320,18 @@ async def season_over(session: AsyncSession) -> Sequence[tuple[int, int, int]]:
     return await repository.season_over(session, utcnow(), JOB_BATCH)
 
 
-async def close_season(session: AsyncSession, adoption_id: int, kg_left: int) -> Draw | None:
-    """Claim the season end of an adoption (once, whoever races); what it had left as a Draw (None: claimed
-    by another worker, or nothing was left)."""
-    if not await repository.close_season(session, adoption_id, kg_left, utcnow()):
-        return None
-    if kg_left <= 0:
-        return None
+async def close_season(session: AsyncSession, adoption_id: int, kg_left: int) -> bool:
+    """Claim the season end of an adoption: True for exactly one caller, however many workers race (and
+    False when a delivery was drawn since `kg_left` was read: the next run sees the new figure)."""
+    return await repository.close_season(session, adoption_id, kg_left, utcnow())
+
+
+async def season_draw(session: AsyncSession, adoption_id: int, kg_left: int) -> Draw:
+    """What a closed adoption had left, as whole bags of the plan's SKU (a remainder smaller than one bag
+    stays in the record)."""
     adoption = await session.get(Adoption, adoption_id, populate_existing=True)
     assert adoption is not None
     plan = await get_plan_or_raise(session, adoption.plan_id)
     weight_g = await repository.sku_weight_g(session, plan.sku_id)
     batch_id = await repository.delivery_batch(session, plan.plot_id, plan.sku_id)
-    # Whole bags of what was left (a remainder smaller than one bag stays in the adoption's record).
     return Draw(adoption, plan, kg_left, kg_left * 1000 // weight_g, batch_id)

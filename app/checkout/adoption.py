@@ -18,6 +18,7 @@ from app.adoptions.schemas import AdoptCreate, DeliveryCreate
 from app.checkout import pipeline
 from app.checkout.delivery import ADOPTION_DELIVERY, place_delivery_order
 from app.db import utcnow
+from app.errors import AppError
 from app.orders import repository as orders_repository
 from app.orders import service as orders_service
 from app.orders.models import OrderKind
@@ -47,8 +48,14 @@ async def adoption_lines(c: pipeline.Checkout) -> None:
     """The plan (through the request's session, before any lock: its terms never change; the shares left
     are decided by the store's conditional UPDATE) and the order's one line: the plan's bag × shares."""
     offer = _offer(c)
-    offer.plan = await adoptions_service.get_plan_or_raise(c.store.session, offer.plan_id)
-    adoptions_service.check_adoptable(offer.plan, offer.shares, utcnow())
+    try:
+        offer.plan = await adoptions_service.get_plan_or_raise(c.store.session, offer.plan_id)
+        adoptions_service.check_adoptable(offer.plan, offer.shares, utcnow())
+    except AppError:
+        # A repeat of a request that was placed gets that request's order, not today's refusal (the
+        # store raises for it: its key is looked at once, as the flash sale's gate does).
+        await c.store.check_key()
+        raise
     c.lines = {offer.plan.sku_id: offer.shares}
 
 

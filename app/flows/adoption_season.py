@@ -31,8 +31,10 @@ async def ship_season_end(session: AsyncSession) -> int:
             continue
         try:
             async with session.begin_nested():
-                drawn = await adoptions_service.close_season(session, adoption_id, kg_left)
-                if drawn is not None and drawn.bags > 0:
+                if not await adoptions_service.close_season(session, adoption_id, kg_left):
+                    continue  # another worker closed it (or a delivery was drawn meanwhile)
+                drawn = await adoptions_service.season_draw(session, adoption_id, kg_left)
+                if drawn.bags > 0:
                     assert address_id is not None
                     await adoption_checkout.deliver(session, drawn, address_id, by_season_end=True)
         except AppError as refusal:
