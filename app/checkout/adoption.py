@@ -17,10 +17,12 @@ from app.adoptions.models import AdoptionPlan
 from app.adoptions.schemas import AdoptCreate, DeliveryCreate
 from app.checkout import pipeline
 from app.checkout.delivery import ADOPTION_DELIVERY, place_delivery_order
+from app.config import get_settings
 from app.db import utcnow
 from app.errors import AppError
 from app.orders import repository as orders_repository
 from app.orders import service as orders_service
+from app.orders.errors import TooManyUnpaidOrders
 from app.orders.models import OrderKind
 from app.orders.schemas import OrderCreate
 from app.traceability import shipments as trace_shipments
@@ -59,6 +61,18 @@ async def adoption_lines(c: pipeline.Checkout) -> None:
     c.lines = {offer.plan.sku_id: offer.shares}
 
 
+async def adoption_unpaid_limits(c: pipeline.Checkout) -> None:
+    """The customer's unpaid orders are capped as for any order; the units held unpaid are not counted for
+    shares (a company adopts dozens of shares at once; the plan's shares_left is what bounds them)."""
+    assert c.reads is not None
+    limit = get_settings().max_unpaid_orders_per_customer
+    if c.reads.unpaid_orders >= limit:
+        raise TooManyUnpaidOrders(
+            f"You have {c.reads.unpaid_orders} unpaid orders (at most {limit}); pay or cancel one first.",
+            limit=limit,
+        )
+
+
 async def adoption_price(c: pipeline.Checkout) -> None:
     """The line at the plan's price per share, named after the plan."""
     await pipeline.price(c)
@@ -87,6 +101,8 @@ async def reserve_shares(c: pipeline.Checkout) -> None:
 def _adoption_steps() -> tuple[pipeline.Step, ...]:
     swaps: dict[pipeline.Step, tuple[pipeline.Step, ...]] = {
         pipeline.collect_lines: (adoption_lines,),
+        pipeline.check_line_limits: (),  # one line; AdoptCreate caps the shares, the plan's shares_left too
+        pipeline.check_unpaid_limits: (adoption_unpaid_limits,),
         pipeline.price: (adoption_price,),
         pipeline.shipping: (no_shipping,),
         pipeline.reserve_stock: (reserve_shares,),

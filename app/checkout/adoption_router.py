@@ -24,7 +24,6 @@ from app.kit.params import IdPath
 from app.orders.errors import (
     IdempotencyKeyReused,
     OutOfStock,
-    QuantityLimitExceeded,
     RequestInProgress,
     SkuUnavailable,
     TooManyUnpaidOrders,
@@ -53,7 +52,6 @@ TAGS = ["adoption"]
         TooManyUnpaidOrders,
         AddressNeedsCorrection,
         RequestInProgress,
-        QuantityLimitExceeded,
         IdempotencyKeyReused,
     ),
 )

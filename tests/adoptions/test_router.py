@@ -113,6 +113,19 @@ class TestAdopt:
         assert order["items"][0]["name"].startswith("认养")
         assert await shares_left(plan.id) == 7
 
+    async def test_a_company_adopts_more_shares_than_one_order_may_hold_units(self, client):
+        """Shares are not units of stock: 120 shares at once (more than MAX_UNPAID_UNITS_PER_SKU and
+        ORDER_MAX_QUANTITY_PER_SKU allow of a SKU) are one adoption; the unpaid orders cap still holds."""
+        plan = await create_plan((await field()).plot, shares=200)
+        user, address = await customer()
+        response = await adopt(client, user, address, plan, shares=120)
+        assert response.status_code == 201, response.text
+        assert response.json()["items"][0]["quantity"] == 120
+        for _ in range(2):
+            assert (await adopt(client, user, address, plan, shares=1)).status_code == 201
+        refused = await adopt(client, user, address, plan, shares=1)
+        assert (refused.status_code, refused.json()["code"]) == (409, "too_many_unpaid_orders")
+
     async def test_no_stock_is_taken_by_adopting(self, client):
         farm = await field(stock=5)
         plan = await create_plan(farm.plot, shares=10)
