@@ -47,6 +47,12 @@ OPENAPI_TAGS = [
         "description": "Subscriptions (周期购): prepaid periods, their deliveries and schedule",
     },
     {"name": "subscriptions (staff)", "description": "Staff: every subscription, the deliveries to pack"},
+    {
+        "name": "adoption",
+        "description": "Field adoption (认养一亩田): plans with the plot's story, adopting shares, my adoptions"
+        " and the deliveries drawn on them",
+    },
+    {"name": "adoption (staff)", "description": "Staff: offer a plot's season as shares, list the plans"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -59,8 +65,10 @@ OPENAPI_TAGS = [
 
 def _routers() -> list:
     # One router per domain (its API routes), the pages from the storefront, cross-domain routes from flows.
+    from app.adoptions.router import router as adoptions_router
     from app.cart.router import router as cart_router
     from app.catalog.router import router as catalog_router
+    from app.checkout.adoption_router import router as adoption_orders_router
     from app.checkout.router import router as checkout_router
     from app.coupons.router import router as coupons_router
     from app.flash_sales.router import router as flash_sales_router
@@ -85,6 +93,8 @@ def _routers() -> list:
         coupons_router,
         flash_sales_router,
         subscriptions_router,
+        adoptions_router,
+        adoption_orders_router,
         catalog_router,
         payments_router,
         payment_pages_router,

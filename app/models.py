@@ -1,5 +1,6 @@
 """Every domain's models, imported so that Alembic and the tests see the whole schema."""
 
+from app.adoptions.models import Adoption, AdoptionDelivery, AdoptionPlan
 from app.audit import AuditLog
 from app.cart.models import CartItem
 from app.catalog.models import Category, Product, ProductImage, Sku
@@ -69,6 +70,9 @@ __all__ = [
     "IdempotencyKey",
     "FlashSale",
     "FlashSalePurchase",
+    "AdoptionPlan",
+    "Adoption",
+    "AdoptionDelivery",
     "Payment",
     "PaymentNotification",
     "PaymentRefund",

@@ -22,7 +22,7 @@ from app.catalog import tasks as catalog_tasks
 from app.db import session_scope
 from app.eventbus import tasks as eventbus_tasks
 from app.flash_sales import tasks as flash_sales_tasks
-from app.flows import order_kinds
+from app.flows import adoption_season, order_kinds
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
 from app.subscriptions import tasks as subscriptions_tasks
@@ -55,6 +55,7 @@ JOBS: list[Job] = [
     Job("flash_sales.close_ended", flash_sales_tasks.close_ended),
     Job("flash_sales.reconcile_gates", flash_sales_tasks.reconcile_gates, every_seconds=30),
     Job("subscriptions.run", subscriptions_tasks.run, every_seconds=60),
+    Job("adoptions.ship_season_end", adoption_season.ship_season_end, every_seconds=HOUR),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
     Job("payments.purge_notifications", payments_tasks.purge_notifications, every_seconds=HOUR),

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.checkout import flash_sale, pipeline
+from app.adoptions.schemas import AdoptCreate
+from app.checkout import adoption, flash_sale, pipeline
 from app.checkout.request import body_hash
 from app.checkout.stores import (
     IdempotentRequest,
@@ -140,6 +141,31 @@ async def place_flash_sale_order(
     if placed.replayed:
         await offer.give_back_gate(user_id, None)
     return placed
+
+
+async def place_adoption_order(
+    session: AsyncSession,
+    user: User | Principal,
+    plan_id: int,
+    data: AdoptCreate,
+    *,
+    idempotency_key: str | None,
+    store: Backend | None = None,
+    caller: pipeline.CallerCheck | None = None,
+) -> PlacedOrder:
+    """An order of kind adoption: the pipeline's ADOPTION steps (shares of the plan instead of stock) on the
+    same store, Idempotency-Key protocol and retries as any order."""
+    offer, order = adoption.adopt_offer(plan_id, data)
+    return await place_order(
+        session,
+        user,
+        order,
+        idempotency_key=idempotency_key,
+        kind=adoption.ADOPTION,
+        store=store,
+        offer=offer,
+        caller=caller,
+    )
 
 
 @functools.cache

@@ -8,6 +8,7 @@ that put its own release in place keeps it).
 
 from __future__ import annotations
 
+from app.adoptions import service as adoptions_service
 from app.coupons import service as coupons_service
 from app.flash_sales import service as flash_sales_service
 from app.orders import releases
@@ -28,3 +29,5 @@ def install() -> None:
     releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)
     # A subscription's order reserves nothing: each delivery takes its own stock on its date.
     releases.reserve_with(OrderKind.subscription, subscriptions_service.nothing_reserved)
+    # An adoption's shares go back to its plan.
+    releases.reserve_with(OrderKind.adoption, adoptions_service.give_back_orders)

@@ -21,6 +21,8 @@ def page_routers() -> list:
     from app.storefront.admin_router import router as admin_router
     from app.storefront.admin_trace import router as admin_trace_router
     from app.storefront.admin_users import router as admin_users_router
+    from app.storefront.adoptions import admin_router as admin_adoptions_router
+    from app.storefront.adoptions import router as adoptions_router
     from app.storefront.auth_router import router as auth_router
     from app.storefront.coupons_router import router as coupons_router
     from app.storefront.flash_sales import admin_router as admin_flash_sales_router
@@ -37,6 +39,7 @@ def page_routers() -> list:
         coupons_router,
         flash_sales_router,
         subscriptions_router,
+        adoptions_router,
         account_router,
         notifications_router,
         admin_router,
@@ -50,4 +53,5 @@ def page_routers() -> list:
         admin_coupons_router,
         admin_flash_sales_router,
         admin_subscriptions_router,
+        admin_adoptions_router,
     ]

@@ -3,6 +3,7 @@ above, calls record_shipment with the order's lines."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.traceability import repository
@@ -27,8 +28,18 @@ async def record_shipment(
     `order_lines` are the order's (order item id, sku id, product id, quantity, sku weight in grams);
     `lines` are (order item id or None, sku id or None, batch id) as staff gave them; every other line gets
     the first-expiry-first-out batch of its product that has quantity left (none when there is none). The
-    batch's quantity left goes down atomically by the line's weight."""
+    batch's quantity left goes down atomically by the line's weight. A line already recorded (an adoption's
+    delivery records the plot's batch when it is drawn) keeps its batch."""
     from app.traceability.models import BatchAllocation
+
+    recorded = set(
+        (
+            await session.execute(
+                select(BatchAllocation.order_item_id).where(BatchAllocation.order_id == order_id)
+            )
+        ).scalars()
+    )
+    order_lines = [line for line in order_lines if line[0] not in recorded]
 
     chosen: dict[int, int] = {}
     for item_id, sku_id, batch_id in lines:

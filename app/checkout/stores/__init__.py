@@ -17,6 +17,7 @@ with such a default: a new column cannot be filled on one path only.
 """
 
 from app.checkout.stores.base import (
+    ADOPTION_FIELDS,
     ITEM_FIELDS,
     KEY_FIELDS,
     ORDER_FIELDS,
@@ -38,6 +39,7 @@ from app.checkout.stores.base import (
 )
 from app.checkout.stores.inserts import (
     _AS_IS,
+    ADOPTION_INSERT,
     HEX_FROM_CHARS,
     ITEM_INSERT,
     KEY_INSERT,
@@ -58,6 +60,8 @@ from app.checkout.stores.lean import LeanCheckoutStore
 from app.checkout.stores.orm import OrmCheckoutStore
 
 __all__ = [
+    "ADOPTION_FIELDS",
+    "ADOPTION_INSERT",
     "CheckoutAddress",
     "CheckoutCoupon",
     "CheckoutReads",

@@ -116,6 +116,7 @@ OUTBOX_FIELDS = frozenset("event_id type version subject occurred_at data attemp
 KEY_FIELDS = frozenset("user_id key request_hash response_status response_body claimed_at created_at".split())
 STAT_FIELDS = frozenset("day status orders total_fen".split())
 PURCHASE_FIELDS = frozenset("sale_id user_id order_id quantity created_at".split())
+ADOPTION_FIELDS = frozenset("plan_id user_id order_id shares kg_total kg_delivered created_at".split())
 
 
 class CheckoutStore(Protocol):
@@ -184,6 +185,11 @@ class CheckoutStore(Protocol):
     async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
         """Record the purchase (flash_sale_purchases, PURCHASE_FIELDS) and take its units from the sale, last
         (like take_stock); False when fewer remain (then the caller rolls back and nothing is taken)."""
+        ...
+
+    async def take_adoption_shares(self, plan_id: int, shares: int, adoption: dict[str, Any]) -> bool:
+        """Record the adoption (adoptions, ADOPTION_FIELDS) and take its shares from the plan, last (like
+        take_stock); False when fewer are left (then the caller rolls back and nothing is taken)."""
         ...
 
 

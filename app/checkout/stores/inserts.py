@@ -9,7 +9,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Column, Table
 
+from app.adoptions.models import Adoption
 from app.checkout.stores.base import (
+    ADOPTION_FIELDS,
     ITEM_FIELDS,
     KEY_FIELDS,
     ORDER_FIELDS,
@@ -123,3 +125,4 @@ OUTBOX_INSERT = _Insert(OutboxEvent.__table__, OUTBOX_FIELDS)
 KEY_INSERT = _Insert(IdempotencyKey.__table__, KEY_FIELDS)
 STAT_INSERT = _Insert(OrderStatDelta.__table__, STAT_FIELDS)
 PURCHASE_INSERT = _Insert(FlashSalePurchase.__table__, PURCHASE_FIELDS)
+ADOPTION_INSERT = _Insert(Adoption.__table__, ADOPTION_FIELDS)

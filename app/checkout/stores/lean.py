@@ -23,6 +23,7 @@ from app.checkout.stores.base import (
     _checkout_coupon,
 )
 from app.checkout.stores.inserts import (
+    ADOPTION_INSERT,
     ITEM_INSERT,
     KEY_INSERT,
     ONLY_ITEM_INSERT,
@@ -110,6 +111,14 @@ class LeanCheckoutStore:
     )
     FLASH_TAKE_CHECKED_SQL = (
         "UPDATE flash_sales SET remaining = remaining - %s, updated_at = %s WHERE id = %s"
+    )
+
+    ADOPTION_TAKE_SQL = (
+        "UPDATE adoption_plans SET shares_left = shares_left - %s, updated_at = %s"
+        " WHERE id = %s AND shares_left >= %s"
+    )
+    ADOPTION_TAKE_CHECKED_SQL = (
+        "UPDATE adoption_plans SET shares_left = shares_left - %s, updated_at = %s WHERE id = %s"
     )
 
     def __init__(
@@ -400,6 +409,26 @@ class LeanCheckoutStore:
         if self.commit_with_stock:
             if taken[1] != 1:  # a sale row vanished after it was read: sales are never deleted
                 log.error("flash order committed without taking units", extra={"sale_id": sale_id})
+            return True
+        return taken[1] == 1
+
+    async def take_adoption_shares(self, plan_id: int, shares: int, adoption: dict[str, Any]) -> bool:
+        """The adoption's row and the plan's UPDATE after the queued writes, in one round trip (as
+        take_from_flash_sale), the COMMIT too where the server enforces CHECK (shares_left >= 0)."""
+        m = self.cursor.mogrify
+        now = _naive_utc(utcnow())
+        take = (
+            m(self.ADOPTION_TAKE_CHECKED_SQL, (shares, now, plan_id))
+            if self.commit_with_stock
+            else m(self.ADOPTION_TAKE_SQL, (shares, now, plan_id, shares))
+        )
+        insert = m(ADOPTION_INSERT.sql, ADOPTION_INSERT.params(adoption))
+        taken, failed = await self._send_queued_with([insert, take])
+        if failed is not None:
+            return False
+        if self.commit_with_stock:
+            if taken[1] != 1:  # a plan row vanished after it was read: plans are never deleted
+                log.error("adoption committed without taking shares", extra={"plan_id": plan_id})
             return True
         return taken[1] == 1
 

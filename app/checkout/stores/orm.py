@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.adoptions import repository as adoptions_repository
 from app.cart import service as cart_service
 from app.checkout.stores.base import (
     CheckoutAddress,
@@ -114,3 +115,7 @@ class OrmCheckoutStore:
     async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
         await flash_repository.insert_purchase(self.session, purchase)
         return await flash_repository.take(self.session, sale_id, quantity, utcnow())
+
+    async def take_adoption_shares(self, plan_id: int, shares: int, adoption: dict[str, Any]) -> bool:
+        await adoptions_repository.insert_adoption(self.session, adoption)
+        return await adoptions_repository.take_shares(self.session, plan_id, shares, utcnow())
