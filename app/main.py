@@ -59,10 +59,13 @@ def _routers() -> list:
     from app.checkout.router import router as checkout_router
     from app.coupons.router import router as coupons_router
     from app.flash_sales.router import router as flash_sales_router
+    from app.flows.custom_orders import router as custom_orders_router
     from app.flows.recall import router as recall_router
+    from app.gifts.router import router as gifts_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
+    from app.payments.offline import router as offline_payments_router
     from app.payments.router import router as payments_router
     from app.storefront import page_routers
     from app.storefront.sandbox_pay import router as payment_pages_router
@@ -80,6 +83,9 @@ def _routers() -> list:
         flash_sales_router,
         catalog_router,
         payments_router,
+        offline_payments_router,
+        gifts_router,
+        custom_orders_router,
         payment_pages_router,
         notifications_router,
         traceability_router,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from app.coupons import service as coupons_service
 from app.flash_sales import service as flash_sales_service
-from app.orders import releases
+from app.gifts import service as gifts_service
+from app.gifts import shipping as gifts_shipping
+from app.orders import parcels, releases
 from app.orders.models import OrderKind
 
 _installed = False
@@ -25,3 +27,7 @@ def install() -> None:
     releases.on_unpaid_cancel("coupons", coupons_service.release_for_orders)
     # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
     releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)
+    # A custom order reserves no stock (made to order); ending unpaid frees its request for a new acceptance.
+    releases.reserve_with(OrderKind.custom, gifts_service.give_back_orders)
+    # It ships one parcel per recipient (POST /api/admin/orders/{id}/ship with recipient_index).
+    parcels.ship_with(OrderKind.custom, gifts_shipping.ship_parcel)
