@@ -42,6 +42,14 @@ OPENAPI_TAGS = [
     {"name": "coupons (staff)", "description": "Staff: create coupon batches, pause them, see their usage"},
     {"name": "flash sales", "description": "Flash sales (秒杀): running and upcoming sales, buying from one"},
     {"name": "flash sales (staff)", "description": "Staff: create, list and cancel flash sales"},
+    {
+        "name": "custom boxes",
+        "description": "Corporate gift boxes (企业定制礼盒): request, recipients, accept, proof",
+    },
+    {
+        "name": "custom boxes (staff)",
+        "description": "Staff: quote, proof, recipients, the courier's shipping list",
+    },
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},

@@ -128,7 +128,9 @@ async def upload_recipients(
     request_id: IdPath,
     user: CurrentUser,
     session: SessionDep,
-    file: Annotated[UploadFile, File(description="the recipient list (.csv or .xlsx)")],
+    file: Annotated[
+        UploadFile, File(description="the recipient list (.csv or .xlsx)", examples=["recipients.xlsx"])
+    ],
 ) -> CustomRequestRead:
     data = await file.read(MAX_LIST_BYTES + 1)
     if len(data) > MAX_LIST_BYTES:
@@ -237,7 +239,7 @@ async def upload_proof(
     request_id: IdPath,
     staff: StaffUser,
     session: SessionDep,
-    file: Annotated[UploadFile, File(description="the artwork proof")],
+    file: Annotated[UploadFile, File(description="the artwork proof", examples=["proof.pdf"])],
 ) -> CustomRequestStaffRead:
     data = await file.read(proofs.MAX_BYTES + 1)
     return staff_read(await service.upload_proof(session, staff, request_id, data))

@@ -21,12 +21,18 @@ class RecipientIn(AddressBase):
 
 
 class CustomRequestCreate(InputModel):
-    company: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    contact_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    company: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = Field(
+        examples=["哈尔滨某某科技有限公司"]
+    )
+    contact_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] = (
+        Field(examples=["王经理"])
+    )
     contact_phone: MobilePhone
-    sku_id: Id
+    sku_id: Id = Field(examples=[12])
     quantity: Boxes = Field(description="boxes in all; at least CUSTOM_MIN_QUANTITY", examples=[100])
-    packaging_text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    packaging_text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = (
+        Field(examples=["恭贺新春 · 某某科技敬赠"])
+    )
     deliver_by: date = Field(examples=["2027-01-20"])
     recipients: list[RecipientIn] = Field(
         default_factory=list,

@@ -123,7 +123,7 @@ async def confirm(session: AsyncSession, staff: User, order_id: int, data: Offli
     "/api/admin/orders/{order_id}/offline-payment",
     status_code=status.HTTP_201_CREATED,
     response_model=OfflinePaymentRead,
-    tags=["payments (staff)"],
+    tags=["orders (staff)"],
     summary="Confirm a bank transfer for a custom order awaiting payment: the order is paid, and who confirmed "
     "it is audited",
     responses=problem_responses(
