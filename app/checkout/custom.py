@@ -83,6 +83,12 @@ async def no_shipping_fee(c: pipeline.Checkout) -> None:
     c.shipping_fen = 0
 
 
+async def send_without_stock(c: pipeline.Checkout) -> None:
+    """Where the standard kind takes stock: no stock is taken, but the store's queued writes (the lean store
+    sends the outbox row, the stats and the key's answer with the stock UPDATE, and commits with them) go."""
+    assert await c.store.take_stock([]) == []
+
+
 def _custom_steps() -> tuple[pipeline.Step, ...]:
     swaps: dict[pipeline.Step, tuple[pipeline.Step, ...]] = {
         pipeline.collect_lines: (custom_lines,),
@@ -91,7 +97,7 @@ def _custom_steps() -> tuple[pipeline.Step, ...]:
         pipeline.check_unpaid_limits: (),
         pipeline.price: (custom_price,),
         pipeline.shipping: (no_shipping_fee,),
-        pipeline.reserve_stock: (),
+        pipeline.reserve_stock: (send_without_stock,),
     }
     return tuple(swapped for step in pipeline.STANDARD.steps for swapped in swaps.get(step, (step,)))
 

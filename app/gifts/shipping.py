@@ -16,7 +16,7 @@ from app.gifts.service import get_or_raise as get_request
 from app.orders import repository as orders_repository
 from app.orders import staff as orders_staff
 from app.orders.errors import InvalidOrderState
-from app.orders.models import Order
+from app.orders.models import Order, OrderStatus
 from app.orders.schemas import ShipRequest
 from app.traceability import shipments as trace_shipments
 from app.users.models import User
@@ -33,6 +33,12 @@ async def ship_parcel(session: AsyncSession, staff: User, order: Order, data: Sh
     parcel = await repository.recipient(session, request.id, data.recipient_index)
     if parcel is None:
         raise RecipientNotFound("No such recipient.", recipient_index=data.recipient_index)
+    if order.status != OrderStatus.paid:
+        if parcel.shipped_at is not None:
+            raise ParcelAlreadyShipped(
+                "This recipient's parcel has gone already.", recipient_index=parcel.idx
+            )
+        raise InvalidOrderState(f"Only a paid order can be shipped; this one is {order.status}.")
     now = utcnow()
     values = {
         "carrier": data.carrier,

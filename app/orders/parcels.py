@@ -14,7 +14,7 @@ from app.orders.models import Order, OrderKind
 from app.orders.schemas import ShipRequest
 from app.users.models import User
 
-# (session, staff, the order (paid, its row locked), the request naming the parcel) -> None
+# (session, staff, the order (its row locked; the shipper checks it is paid), the request naming the parcel)
 ParcelShipper = Callable[[AsyncSession, User, Order, ShipRequest], Awaitable[None]]
 
 _shippers: dict[str, ParcelShipper] = {}
