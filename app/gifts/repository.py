@@ -140,3 +140,16 @@ async def set_parcel_batch(session: AsyncSession, request_id: int, idx: int, bat
         .where(CustomRecipient.request_id == request_id, CustomRecipient.idx == idx)
         .values(batch_id=batch_id)
     )
+
+
+async def recipients_page(
+    session: AsyncSession, request_id: int, offset: int, limit: int
+) -> Sequence[CustomRecipient]:
+    query = (
+        select(CustomRecipient)
+        .where(CustomRecipient.request_id == request_id)
+        .order_by(CustomRecipient.idx)
+        .offset(offset)
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()

@@ -337,3 +337,9 @@ async def shipping_list(session: AsyncSession, request_id: int) -> tuple[CustomR
     ]
     data = await anyio.to_thread.run_sync(recipients.shipping_list_xlsx, rows, SHIPPING_HEADER)
     return request, data
+
+
+async def recipients_page(
+    session: AsyncSession, request: CustomRequest, offset: int, limit: int
+) -> Sequence[CustomRecipient]:
+    return await repository.recipients_page(session, request.id, offset, limit)
