@@ -100,9 +100,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping the tables drops their indexes (MariaDB refuses to drop an index a foreign key still needs).
     op.drop_table("custom_recipients")
-    with op.batch_alter_table("custom_requests", schema=None) as batch_op:
-        batch_op.drop_index("ix_custom_requests_user_id_id")
-        batch_op.drop_index("ix_custom_requests_status_id")
-
     op.drop_table("custom_requests")
