@@ -94,10 +94,14 @@ async def link_order(
 
 
 async def unlink_orders(session: AsyncSession, order_ids: Sequence[int], at: datetime) -> None:
-    """Orders that ended unpaid: their requests can be accepted again (as a new acceptance)."""
+    """Orders that ended unpaid: their requests can be accepted again (as a new acceptance). A request in
+    production keeps its order (a refund before shipping is the order's story, not a new acceptance)."""
     await session.execute(
         update(CustomRequest)
-        .where(CustomRequest.order_id.in_(list(order_ids)))
+        .where(
+            CustomRequest.order_id.in_(list(order_ids)),
+            CustomRequest.status.in_([RequestStatus.quoted.value, RequestStatus.proof_ready.value]),
+        )
         .values(order_id=None, accepted_at=None, accept_no=CustomRequest.accept_no + 1, updated_at=at)
     )
 
