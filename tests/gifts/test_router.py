@@ -347,3 +347,17 @@ class TestAcceptPayApproveShip:
         assert (await client.post(url, json=payload, headers=auth(user))).status_code == 403
         response = await client.post(url, json=payload, headers=auth(await staff()))
         assert response.status_code == 409 and response.json()["code"] == "invalid_order_state"
+
+
+class TestOrdinaryChannels:
+    async def test_a_custom_order_is_paid_like_any_order_through_the_sandbox(self, client):
+        from tests.payments.factories import sandbox_body, sandbox_notify, start_payment
+
+        user, sku = await create_user(), await sku_on_sale()
+        request = await quoted_request(client, user, sku)
+        order = (await client.post(f"/api/custom-requests/{request['id']}/accept", headers=auth(user))).json()
+        payment = await start_payment(client, user, order["id"])
+        assert payment["amount_fen"] == order["total_fen"] == 10000 * 20 + 50000
+        notified = await sandbox_notify(client, sandbox_body(payment, order))
+        assert notified.status_code == 200, notified.text
+        assert (await get_order(order["id"])).status == "paid"
