@@ -4,8 +4,8 @@ Chinese, in any order. Every row is validated like a customer's address (app.use
 province from the list, a mobile phone); every bad row is reported by its row number (the file's own
 numbering: the header is row 1) with the reason, and nothing is stored unless every row is valid.
 
-Files are parsed row by row (csv reader; openpyxl in read-only mode, which streams the sheet), so a list of
-thousands of rows takes a fraction of a second and little memory."""
+Files are parsed row by row (the csv reader; for XLSX the first sheet's XML with a streaming parser, every
+inflated part capped against zip bombs), so 5,000 rows take well under two seconds and little memory."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import Any
+from xml.etree import ElementTree
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -169,24 +170,101 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
-    from openpyxl import load_workbook  # only when an XLSX comes
-
+    """The first sheet's rows, read straight from the workbook's XML with a streaming parser (openpyxl's
+    read-only mode took 25 times as long as the CSV for 5,000 rows). Cells keep their row numbers."""
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        book = zipfile.ZipFile(io.BytesIO(data))
+        sheet = _first_sheet(book)
+        shared = _shared_strings(book)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError) as exc:
         raise UnsupportedFile("This XLSX file cannot be read.") from exc
-    try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
+    with book:
+        columns: list[str | None] | None = None
+        try:
+            with book.open(_checked(book, sheet)) as stream:
+                for row_no, cells in _sheet_rows(stream, shared):
+                    if columns is None:
+                        columns = _columns(cells)
+                        continue
+                    row = _row(columns, cells)
+                    if row is not None:
+                        yield row_no, row
+        except ElementTree.ParseError as exc:
+            raise UnsupportedFile("This XLSX file cannot be read.") from exc
+        if columns is None:
             raise UnsupportedFile("The file is empty.")
-        columns = _columns(header)
-        for row_no, cells in enumerate(rows, start=2):
-            row = _row(columns, cells)
-            if row is not None:
-                yield row_no, row
-    finally:
-        book.close()
+
+
+_M = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+MAX_PART_BYTES = 64 * 1024 * 1024  # a part that inflates beyond this is refused (a zip bomb)
+
+
+def _checked(book: zipfile.ZipFile, name: str) -> str:
+    if book.getinfo(name).file_size > MAX_PART_BYTES:
+        raise UnsupportedFile("This XLSX file is too large.")
+    return name
+
+
+def _first_sheet(book: zipfile.ZipFile) -> str:
+    workbook = ElementTree.fromstring(book.read(_checked(book, "xl/workbook.xml")))
+    first = workbook.find(f"{_M}sheets/{_M}sheet")
+    if first is None:
+        raise ValueError("no sheet")
+    rels = ElementTree.fromstring(book.read(_checked(book, "xl/_rels/workbook.xml.rels")))
+    target = next(
+        r.get("Target", "") for r in rels.iter(f"{_REL}Relationship") if r.get("Id") == first.get(f"{_R}id")
+    )
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def _shared_strings(book: zipfile.ZipFile) -> list[str]:
+    if "xl/sharedStrings.xml" not in book.namelist():
+        return []
+    strings: list[str] = []
+    with book.open(_checked(book, "xl/sharedStrings.xml")) as stream:
+        for _, element in ElementTree.iterparse(stream):
+            if element.tag == f"{_M}si":
+                strings.append("".join(t.text or "" for t in element.iter(f"{_M}t")))
+                element.clear()
+    return strings
+
+
+def _column_index(ref: str) -> int:
+    index = 0
+    for char in ref:
+        if not char.isalpha():
+            break
+        index = index * 26 + ord(char.upper()) - 64
+    return index - 1
+
+
+def _sheet_rows(stream: Any, shared: list[str]) -> Iterator[tuple[int, list[Any]]]:
+    """(row number, cell values in column order, None where a cell is missing) of each row."""
+    cells: dict[int, Any] = {}
+    for _, element in ElementTree.iterparse(stream):
+        tag = element.tag
+        if tag == f"{_M}c":
+            kind, value = element.get("t"), element.find(f"{_M}v")
+            text = value.text if value is not None else None
+            if kind == "s" and text is not None:
+                cell: Any = shared[int(text)]
+            elif kind == "inlineStr":
+                cell = "".join(t.text or "" for t in element.iter(f"{_M}t"))
+            elif kind in ("str", "e", "b") or text is None:
+                cell = text
+            else:
+                number = float(text)
+                cell = int(number) if number.is_integer() else number
+            cells[_column_index(element.get("r", "")) if element.get("r") else len(cells)] = cell
+            element.clear()
+        elif tag == f"{_M}row":
+            row_no = int(element.get("r", "0"))
+            if cells:
+                yield row_no, [cells.get(i) for i in range(max(cells) + 1)]
+            cells = {}
+            element.clear()
 
 
 def shipping_list_xlsx(rows: Iterable[tuple[Any, ...]], header: tuple[str, ...]) -> bytes:

@@ -361,3 +361,40 @@ class TestOrdinaryChannels:
         notified = await sandbox_notify(client, sandbox_body(payment, order))
         assert notified.status_code == 200, notified.text
         assert (await get_order(order["id"])).status == "paid"
+
+
+class TestExcelVariants:
+    async def test_numbers_typed_as_numbers_gaps_and_a_second_sheet(self, client):
+        from openpyxl import Workbook
+
+        user, sku = await create_user(), await sku_on_sale()
+        request = await create_request(client, user, sku)
+        book = Workbook()
+        sheet = book.active
+        sheet.append(["数量", "收件人", "手机号", "省份", "城市", "区县", "详细地址", "备注"])
+        sheet.append([10.0, "张三", 13900000001, "黑龙江", "哈尔滨市", "道里区", "友谊路 1 号", None])
+        sheet.append([])  # an empty row is skipped
+        sheet.append(
+            [10, "李四", "13900000002", "Guangdong", "广州市", "天河区", "体育西路 2 号", "前台代收"]
+        )
+        book.create_sheet("说明").append(["这张表不会被读取"])
+        out = io.BytesIO()
+        book.save(out)
+        response = await _upload(client, user, request["id"], out.getvalue(), "list.xlsx")
+        assert response.status_code == 200, response.text
+        rows = await recipient_rows(request["id"])
+        assert [(r.recipient, r.phone, r.province, r.quantity) for r in rows] == [
+            ("张三", "13900000001", "黑龙江省", 10),
+            ("李四", "13900000002", "广东省", 10),
+        ]
+
+    async def test_a_zip_that_is_not_a_workbook_is_unsupported(self, client):
+        import zipfile
+
+        user, sku = await create_user(), await sku_on_sale()
+        request = await create_request(client, user, sku)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            archive.writestr("hello.txt", "not a workbook")
+        response = await _upload(client, user, request["id"], out.getvalue(), "list.xlsx")
+        assert response.status_code == 422 and response.json()["code"] == "unsupported_file"
