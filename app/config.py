@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     order_pay_timeout_minutes: float = Field(default=30, gt=0)
     # An unpaid flash-sale order holds the sale's units this long (issue 19; fractions allowed).
     flash_sale_pay_timeout_minutes: float = Field(default=5, gt=0)
+    # Custom gift boxes (企业定制礼盒): the smallest request, and how long an accepted quote's order waits
+    # for payment (a company's bank transfer takes days).
+    custom_min_quantity: int = Field(default=20, ge=1)
+    custom_pay_timeout_minutes: float = Field(default=10080, gt=0)
     auto_confirm_days: float = Field(default=10, gt=0)
     worker_interval_seconds: float = Field(default=5, gt=0)
     # At most this many of one SKU in one order (and in the cart).

@@ -53,6 +53,14 @@ OPENAPI_TAGS = [
         " and the deliveries drawn on them",
     },
     {"name": "adoption (staff)", "description": "Staff: offer a plot's season as shares, list the plans"},
+    {
+        "name": "custom boxes",
+        "description": "Corporate gift boxes (企业定制礼盒): request, recipients, accept, proof",
+    },
+    {
+        "name": "custom boxes (staff)",
+        "description": "Staff: quote, proof, recipients, the courier's shipping list",
+    },
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -72,10 +80,13 @@ def _routers() -> list:
     from app.checkout.router import router as checkout_router
     from app.coupons.router import router as coupons_router
     from app.flash_sales.router import router as flash_sales_router
+    from app.flows.custom_orders import router as custom_orders_router
     from app.flows.recall import router as recall_router
+    from app.gifts.router import router as gifts_router
     from app.health.router import router as health_router
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
+    from app.payments.offline import router as offline_payments_router
     from app.payments.router import router as payments_router
     from app.storefront import page_routers
     from app.storefront.sandbox_pay import router as payment_pages_router
@@ -97,6 +108,9 @@ def _routers() -> list:
         adoption_orders_router,
         catalog_router,
         payments_router,
+        offline_payments_router,
+        gifts_router,
+        custom_orders_router,
         payment_pages_router,
         notifications_router,
         traceability_router,

@@ -10,6 +10,7 @@ from app.db import Base
 from app.eventbus.models import ProcessedEvent
 from app.events import OutboxEvent
 from app.flash_sales.models import FlashSale, FlashSalePurchase
+from app.gifts.models import CustomRecipient, CustomRequest
 from app.notifications.models import Notification
 from app.orders.models import (
     IdempotencyKey,
@@ -73,6 +74,8 @@ __all__ = [
     "AdoptionPlan",
     "Adoption",
     "AdoptionDelivery",
+    "CustomRequest",
+    "CustomRecipient",
     "Payment",
     "PaymentNotification",
     "PaymentRefund",

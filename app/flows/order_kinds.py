@@ -11,7 +11,9 @@ from __future__ import annotations
 from app.adoptions import service as adoptions_service
 from app.coupons import service as coupons_service
 from app.flash_sales import service as flash_sales_service
-from app.orders import releases
+from app.gifts import service as gifts_service
+from app.gifts import shipping as gifts_shipping
+from app.orders import parcels, releases
 from app.orders.models import OrderKind
 from app.subscriptions import service as subscriptions_service
 
@@ -31,3 +33,7 @@ def install() -> None:
     releases.reserve_with(OrderKind.subscription, subscriptions_service.nothing_reserved)
     # An adoption's shares go back to its plan.
     releases.reserve_with(OrderKind.adoption, adoptions_service.give_back_orders)
+    # A custom order reserves no stock (made to order); ending unpaid frees its request for a new acceptance.
+    releases.reserve_with(OrderKind.custom, gifts_service.give_back_orders)
+    # It ships one parcel per recipient (POST /api/admin/orders/{id}/ship with recipient_index).
+    parcels.ship_with(OrderKind.custom, gifts_shipping.ship_parcel)

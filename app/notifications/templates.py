@@ -53,6 +53,24 @@ TEMPLATES: dict[str, Template] = {
         fallback="您的订单已发货，请留意查收。",
         link="/orders/{order_id}",
     ),
+    "custom_request.quoted": Template(
+        title="定制礼盒已报价",
+        body="{company} 的定制需求 #{request_id} 已报价，合计 {total_fen:yuan}，请在有效期内确认。",
+        fallback="您的定制需求已报价，请在有效期内确认。",
+        link="/custom-requests",
+    ),
+    "custom_request.proof_ready": Template(
+        title="定制礼盒设计稿待确认",
+        body="定制需求 #{request_id} 的设计稿已上传，请查看并确认。",
+        fallback="您的定制礼盒设计稿已上传，请查看并确认。",
+        link="/custom-requests",
+    ),
+    "custom_request.in_production": Template(
+        title="定制礼盒已开始制作",
+        body="定制需求 #{request_id} 的设计稿已确认，礼盒开始制作。",
+        fallback="您的定制礼盒已开始制作。",
+        link="/custom-requests",
+    ),
     "order.completed": Template(
         title="订单已完成",
         body="订单 {order_no} 已确认收货，感谢您选购稻香好米。",

@@ -425,3 +425,8 @@ async def shipment_lines(session: AsyncSession, order_id: int) -> list[tuple[int
         .order_by(OrderItem.id)
     )
     return [(a, b, c, d, e or 0) for a, b, c, d, e in (await session.execute(query)).all()]
+
+
+async def lock_order(session: AsyncSession, order_id: int) -> None:
+    """Lock the order's row until the transaction ends (serialises actions on one order)."""
+    await session.execute(select(Order.id).where(Order.id == order_id).with_for_update())

@@ -82,6 +82,11 @@ class ShipRequest(InputModel):
     carrier: Carrier
     tracking_no: TrackingNo
     lines: list[ShipLine] | None = Field(default=None, max_length=200)
+    recipient_index: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = Field(
+        default=None,
+        description="orders shipped per recipient (kind custom): which recipient's parcel this is (1-based, "
+        "as in the recipient list); the order is shipped when every parcel has gone",
+    )
 
 
 class AddressSnapshot(OutputModel):

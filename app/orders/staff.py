@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import events
 from app.db import utcnow
 from app.kit.time import shop_day_start
-from app.orders import repository
+from app.orders import parcels, repository
 from app.orders.errors import InvalidOrderState
 from app.orders.models import Order, OrderStatus
 from app.orders.moves import event_base, move_or_conflict
@@ -73,6 +73,27 @@ async def buyer_phone(session: AsyncSession, order: Order) -> str:
 
 async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequest) -> Order:
     order = await get_or_raise(session, order_id)
+    shipper = parcels.shipper_for(order.kind)
+    if shipper is not None:
+        # One parcel of an order shipped per recipient; the order's row locked so that two parcels shipped at
+        # once see each other (the last one moves the order to shipped).
+        # The shipper checks the order's status (a parcel shipped twice is its own answer).
+        await repository.lock_order(session, order.id)
+        order = await get_or_raise(session, order_id)
+        await shipper(session, staff, order, data)
+        return await get_or_raise(session, order.id)
+    if data.recipient_index is not None:
+        raise InvalidOrderState("recipient_index is only for orders shipped per recipient (custom orders).")
+    await mark_shipped(session, staff, order, data.carrier, data.tracking_no)
+    await _record_batches(session, order, data.lines)
+    return await get_or_raise(session, order.id)
+
+
+async def mark_shipped(
+    session: AsyncSession, staff: User, order: Order, carrier: str, tracking_no: str
+) -> None:
+    """The order's move to shipped (from paid) with its order.shipped event."""
+    data = ShipRequest(carrier=carrier, tracking_no=tracking_no)  # type: ignore[arg-type]
     await move_or_conflict(
         session,
         order,
@@ -82,7 +103,6 @@ async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequ
         from_statuses=(S.paid,),
         values={"carrier": data.carrier, "tracking_no": data.tracking_no},
     )
-    await _record_batches(session, order, data.lines)
     await events.emit(
         session,
         "order.shipped",
@@ -94,7 +114,6 @@ async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequ
         },
         subject=f"order/{order.id}",
     )
-    return await get_or_raise(session, order.id)
 
 
 async def _record_batches(session: AsyncSession, order: Order, lines: list[ShipLine] | None) -> None:

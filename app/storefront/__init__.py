@@ -14,6 +14,7 @@ def page_routers() -> list:
     from app.storefront.account_router import router as account_router
     from app.storefront.admin_certificates import router as admin_certificates_router
     from app.storefront.admin_coupons import router as admin_coupons_router
+    from app.storefront.admin_custom_boxes import admin_router as admin_custom_boxes_router
     from app.storefront.admin_orders import router as admin_orders_router
     from app.storefront.admin_payments import router as admin_payments_router
     from app.storefront.admin_producers import router as admin_producers_router
@@ -25,6 +26,7 @@ def page_routers() -> list:
     from app.storefront.adoptions import router as adoptions_router
     from app.storefront.auth_router import router as auth_router
     from app.storefront.coupons_router import router as coupons_router
+    from app.storefront.custom_boxes import router as custom_boxes_router
     from app.storefront.flash_sales import admin_router as admin_flash_sales_router
     from app.storefront.flash_sales import router as flash_sales_router
     from app.storefront.orders_router import router as orders_router
@@ -40,6 +42,7 @@ def page_routers() -> list:
         flash_sales_router,
         subscriptions_router,
         adoptions_router,
+        custom_boxes_router,
         account_router,
         notifications_router,
         admin_router,
@@ -54,4 +57,5 @@ def page_routers() -> list:
         admin_flash_sales_router,
         admin_subscriptions_router,
         admin_adoptions_router,
+        admin_custom_boxes_router,
     ]
