@@ -2,7 +2,7 @@
 orders of kind adoption record, and the deliveries drawn on them
 
 Revision ID: adopt
-Revises: delivery_orders
+Revises: subs
 Create Date: 2026-11-30 04:27:17.550133
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db
 
 revision: str = "adopt"
-down_revision: str | Sequence[str] | None = "delivery_orders"
+down_revision: str | Sequence[str] | None = "subs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """gift: corporate gift boxes (企业定制礼盒, issue 21): custom requests and their recipients (one parcel each)
 
 Revision ID: gift
-Revises: dashboard_aggregates
+Revises: adopt
 Create Date: 2026-11-30 04:27:54.207669
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "gift"
-down_revision: str | Sequence[str] | None = "dashboard_aggregates"
+down_revision: str | Sequence[str] | None = "adopt"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
