@@ -54,7 +54,11 @@ async def ship_parcel(session: AsyncSession, staff: User, order: Order, data: Sh
     explicit = [(item_id, None, chosen.batch_id) for chosen in (data.lines or [])[:1]]
     before = await repository.last_allocation(session, order.id)
     await trace_shipments.record_shipment(
-        session, order.id, [(item_id, sku_id, product_id, parcel.quantity, weight_g)], explicit
+        session,
+        order.id,
+        [(item_id, sku_id, product_id, parcel.quantity, weight_g)],
+        explicit,
+        keep_recorded=False,
     )
     after = await repository.last_allocation(session, order.id)
     batch_id = after[1] if after is not None and after != before else None

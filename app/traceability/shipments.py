@@ -21,6 +21,8 @@ async def record_shipment(
     order_id: int,
     order_lines: list[tuple[int, int, int, int, int]],
     lines: list[tuple[int | None, int | None, int]],
+    *,
+    keep_recorded: bool = True,
 ) -> None:
     """Called by the orders domain (a layer above) when staff ship an order: record which batch each line
     came from.
@@ -29,17 +31,19 @@ async def record_shipment(
     `lines` are (order item id or None, sku id or None, batch id) as staff gave them; every other line gets
     the first-expiry-first-out batch of its product that has quantity left (none when there is none). The
     batch's quantity left goes down atomically by the line's weight. A line already recorded (an adoption's
-    delivery records the plot's batch when it is drawn) keeps its batch."""
+    delivery records the plot's batch when it is drawn) keeps its batch; `keep_recorded=False` records the
+    given lines again (a gift box's order line ships as one parcel per recipient, each with its batch)."""
     from app.traceability.models import BatchAllocation
 
-    recorded = set(
-        (
-            await session.execute(
-                select(BatchAllocation.order_item_id).where(BatchAllocation.order_id == order_id)
-            )
-        ).scalars()
-    )
-    order_lines = [line for line in order_lines if line[0] not in recorded]
+    if keep_recorded:
+        recorded = set(
+            (
+                await session.execute(
+                    select(BatchAllocation.order_item_id).where(BatchAllocation.order_id == order_id)
+                )
+            ).scalars()
+        )
+        order_lines = [line for line in order_lines if line[0] not in recorded]
 
     chosen: dict[int, int] = {}
     for item_id, sku_id, batch_id in lines:
