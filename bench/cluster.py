@@ -86,7 +86,7 @@ def spawn(name: str, args: list[str], env: dict[str, str], base: Path) -> None:
 
 def stop_spawned(base: Path) -> None:
     for pidfile in sorted((base / "pids").glob("*.pid")) if (base / "pids").exists() else []:
-        infra._stop_pidfile(pidfile, pidfile.stem, seconds=15)
+        infra._stop_pidfile(pidfile, pidfile.stem, seconds=5)
 
 
 def up(base: Path) -> None:

@@ -162,8 +162,12 @@ def _synced(i: int) -> bool:
 
 
 def galera_down(base: Path) -> None:
-    for i in reversed(range(3)):
-        _stop_pidfile(base / f"galera{i + 1}" / "mysqld.pid", f"Galera node {i + 1}", seconds=60)
+    """All three at once: a node waiting for the others to leave the group stops as soon as they have."""
+    pidfiles = [base / f"galera{i + 1}" / "mysqld.pid" for i in range(3)]
+    for pidfile in pidfiles:
+        _signal_pidfile(pidfile, signal.SIGTERM)
+    for i, pidfile in enumerate(pidfiles):
+        _stop_pidfile(pidfile, f"Galera node {i + 1}", seconds=60)
 
 
 # ------------------------------------------------------------------------------------------ Redis Cluster
@@ -287,6 +291,13 @@ def nginx_down(base: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+
+def _signal_pidfile(pidfile: Path, signum: int) -> None:
+    try:
+        os.kill(int(pidfile.read_text().strip()), signum)
+    except (OSError, ValueError):
+        pass
 
 
 def _stop_pidfile(pidfile: Path, name: str, seconds: float) -> None:
