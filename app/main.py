@@ -42,6 +42,8 @@ OPENAPI_TAGS = [
     {"name": "coupons (staff)", "description": "Staff: create coupon batches, pause them, see their usage"},
     {"name": "flash sales", "description": "Flash sales (秒杀): running and upcoming sales, buying from one"},
     {"name": "flash sales (staff)", "description": "Staff: create, list and cancel flash sales"},
+    {"name": "pre-sales", "description": "New-harvest pre-sales (预售): a deposit now, the balance later"},
+    {"name": "pre-sales (staff)", "description": "Staff: create and list pre-sales, who is behind on balance"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -64,6 +66,7 @@ def _routers() -> list:
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
     from app.payments.router import router as payments_router
+    from app.presales.router import router as presales_router
     from app.storefront import page_routers
     from app.storefront.sandbox_pay import router as payment_pages_router
     from app.storefront.trace_page import router as trace_pages_router
@@ -78,6 +81,7 @@ def _routers() -> list:
         orders_router,
         coupons_router,
         flash_sales_router,
+        presales_router,
         catalog_router,
         payments_router,
         payment_pages_router,

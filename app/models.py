@@ -25,6 +25,7 @@ from app.payments.models import (
     PlatformCertificate,
     UnmatchedPayment,
 )
+from app.presales.models import Presale, PresaleOrder
 from app.traceability.models import (
     Batch,
     BatchAllocation,
@@ -84,4 +85,6 @@ __all__ = [
     "CouponProduct",
     "CouponCategory",
     "CouponClaim",
+    "Presale",
+    "PresaleOrder",
 ]

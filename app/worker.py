@@ -22,9 +22,10 @@ from app.catalog import tasks as catalog_tasks
 from app.db import session_scope
 from app.eventbus import tasks as eventbus_tasks
 from app.flash_sales import tasks as flash_sales_tasks
-from app.flows import order_kinds
+from app.flows import order_kinds, presale_balance
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
+from app.presales import tasks as presales_tasks
 from app.traceability import tasks as traceability_tasks
 from app.users import tasks as users_tasks
 
@@ -53,6 +54,8 @@ JOBS: list[Job] = [
     Job("orders.purge_idempotency_keys", orders_tasks.purge_idempotency_keys, every_seconds=HOUR),
     Job("flash_sales.close_ended", flash_sales_tasks.close_ended),
     Job("flash_sales.reconcile_gates", flash_sales_tasks.reconcile_gates, every_seconds=30),
+    Job("presales.notify_balance_open", presales_tasks.notify_balance_open, every_seconds=60),
+    Job("presales.cancel_unpaid_balances", presale_balance.cancel_unpaid_balances, every_seconds=60),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
     Job("payments.purge_notifications", payments_tasks.purge_notifications, every_seconds=HOUR),

@@ -12,6 +12,7 @@ from app.coupons import service as coupons_service
 from app.flash_sales import service as flash_sales_service
 from app.orders import releases
 from app.orders.models import OrderKind
+from app.presales import service as presales_service
 
 _installed = False
 
@@ -25,3 +26,8 @@ def install() -> None:
     releases.on_unpaid_cancel("coupons", coupons_service.release_for_orders)
     # A flash order's units go back to its sale (to the SKU's stock once the sale has closed).
     releases.reserve_with(OrderKind.flash_sale, flash_sales_service.give_back_orders)
+    # A pre-sale order's units go back to its quota; it ships from ships_from, taking stock then; its
+    # deposit is refunded on request only where the pre-sale's rule says so.
+    releases.reserve_with(OrderKind.presale, presales_service.give_back_orders)
+    releases.check_ship_with(OrderKind.presale, presales_service.check_ship)
+    releases.check_refund_with(OrderKind.presale, presales_service.check_refund)

@@ -116,6 +116,9 @@ OUTBOX_FIELDS = frozenset("event_id type version subject occurred_at data attemp
 KEY_FIELDS = frozenset("user_id key request_hash response_status response_body claimed_at created_at".split())
 STAT_FIELDS = frozenset("day status orders total_fen".split())
 PURCHASE_FIELDS = frozenset("sale_id user_id order_id quantity created_at".split())
+PRESALE_SHARE_FIELDS = frozenset(
+    "presale_id user_id order_id quantity deposit_fen balance_fen created_at".split()
+)
 
 
 class CheckoutStore(Protocol):
@@ -184,6 +187,12 @@ class CheckoutStore(Protocol):
     async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
         """Record the purchase (flash_sale_purchases, PURCHASE_FIELDS) and take its units from the sale, last
         (like take_stock); False when fewer remain (then the caller rolls back and nothing is taken)."""
+        ...
+
+    async def take_from_presale(self, presale_id: int, quantity: int, share: dict[str, Any]) -> bool:
+        """Record the pre-sale order's share (presale_orders, PRESALE_SHARE_FIELDS) and take its units from
+        the pre-sale's quota, last (like take_stock; no SKU stock is taken); False when less quota remains
+        (then the caller rolls back and nothing is taken)."""
         ...
 
 

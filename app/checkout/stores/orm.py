@@ -24,6 +24,7 @@ from app.events import OutboxEvent
 from app.flash_sales import repository as flash_repository
 from app.flash_sales.service import SaleState
 from app.orders import repository, stats
+from app.presales import repository as presales_repository
 from app.users import repository as users_repository
 
 log = logging.getLogger("daoxiang.orders")
@@ -114,3 +115,7 @@ class OrmCheckoutStore:
     async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
         await flash_repository.insert_purchase(self.session, purchase)
         return await flash_repository.take(self.session, sale_id, quantity, utcnow())
+
+    async def take_from_presale(self, presale_id: int, quantity: int, share: dict[str, Any]) -> bool:
+        await presales_repository.insert_share(self.session, share)
+        return await presales_repository.take(self.session, presale_id, quantity, utcnow())
