@@ -43,7 +43,7 @@ OPENAPI_TAGS = [
     {"name": "flash sales", "description": "Flash sales (秒杀): running and upcoming sales, buying from one"},
     {"name": "flash sales (staff)", "description": "Staff: create, list and cancel flash sales"},
     {"name": "pre-sales", "description": "New-harvest pre-sales (预售): a deposit now, the balance later"},
-    {"name": "pre-sales (staff)", "description": "Staff: create and list pre-sales, who is behind on balance"},
+    {"name": "pre-sales (staff)", "description": "Staff: pre-sales, and who is behind on balance"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
