@@ -26,6 +26,8 @@ def page_routers() -> list:
     from app.storefront.flash_sales import admin_router as admin_flash_sales_router
     from app.storefront.flash_sales import router as flash_sales_router
     from app.storefront.orders_router import router as orders_router
+    from app.storefront.presales import admin_router as admin_presales_router
+    from app.storefront.presales import router as presales_router
     from app.storefront.router import router as shop_router
 
     return [
@@ -34,6 +36,7 @@ def page_routers() -> list:
         orders_router,
         coupons_router,
         flash_sales_router,
+        presales_router,
         account_router,
         notifications_router,
         admin_router,
@@ -46,4 +49,5 @@ def page_routers() -> list:
         admin_users_router,
         admin_coupons_router,
         admin_flash_sales_router,
+        admin_presales_router,
     ]
