@@ -103,3 +103,21 @@ class TestRefundRequests:
             [placed["deposit_fen"], placed["total_fen"] - placed["deposit_fen"]]
         )
         assert await remaining(presale.id) == 100
+
+
+class TestUnpaidDeposit:
+    async def test_a_cancelled_or_timed_out_deposit_order_gives_its_quota_back_once(self, client, shop_clock):
+        presale = await create_presale(await sku_on_sale(stock=10))
+        user, address = await customer()
+        first = (await order(client, user, address, presale, 2)).json()
+        second = (await order(client, user, address, presale, 3)).json()
+        assert await remaining(presale.id) == 95
+        cancelled = await client.post(f"/api/orders/{first['id']}/cancel", headers=auth(user))
+        assert cancelled.status_code == 200, cancelled.text
+        assert await remaining(presale.id) == 97
+        shop_clock.advance(timedelta(hours=2))
+        assert await run_job("orders.cancel_unpaid") == 1
+        assert (await get_order(second["id"])).status == "cancelled"
+        assert await remaining(presale.id) == 100
+        again = await client.post(f"/api/orders/{first['id']}/cancel", headers=auth(user))
+        assert again.status_code == 409 and await remaining(presale.id) == 100
