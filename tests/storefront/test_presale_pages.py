@@ -89,3 +89,6 @@ class TestShopPages:
         )
         assert early.status_code == 303 and "presale_balance_not_open" in early.headers["location"]
         assert "尾款尚未开始支付" in (await client.get(early.headers["location"])).text
+        detail = await client.get(f"/orders/{placed['id']}")
+        assert "已付定金" in detail.text and "预售定金已付，等待尾款" in detail.text
+        assert "我的预售" in (await client.get("/orders?status=deposit_paid")).text
