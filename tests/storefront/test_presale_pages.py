@@ -92,3 +92,32 @@ class TestShopPages:
         detail = await client.get(f"/orders/{placed['id']}")
         assert "已付定金" in detail.text and "预售定金已付，等待尾款" in detail.text
         assert "我的预售" in (await client.get("/orders?status=deposit_paid")).text
+
+
+class TestShipping:
+    async def test_the_back_office_refuses_to_ship_before_ships_from_and_takes_no_stock(
+        self, client, shop_clock
+    ):
+        from datetime import timedelta
+
+        from tests.orders.factories import get_order, stock_of
+
+        sku = await sku_on_sale(stock=10)
+        presale = await create_presale(sku)
+        user, address = await customer()
+        placed = (await order(client, user, address, presale, 2)).json()
+        await pay_stage(client, user, placed)
+        shop_clock.advance(timedelta(days=21))
+        await pay_stage(client, user, placed)
+        assert (await get_order(placed["id"])).status == "paid"
+        await log_in(client, await create_user(role=Role.merchant, nickname="店员"))
+        page = await client.get(f"/admin/orders/{placed['id']}")
+        form = {"carrier": "顺丰速运", "tracking_no": "SF1234567890", "csrf_token": csrf_from(page.text)}
+        early = await client.post(f"/admin/orders/{placed['id']}/ship", data=form)
+        assert early.status_code == 303 and "presale_not_shippable_yet" in early.headers["location"]
+        assert "未到发货日期" in (await client.get(early.headers["location"])).text
+        assert await stock_of(sku.id) == 10 and (await get_order(placed["id"])).status == "paid"
+        shop_clock.advance(timedelta(days=10))
+        shipped = await client.post(f"/admin/orders/{placed['id']}/ship", data=form)
+        assert shipped.status_code == 303 and shipped.headers["location"].endswith("done=shipped")
+        assert await stock_of(sku.id) == 8 and (await get_order(placed["id"])).status == "shipped"
