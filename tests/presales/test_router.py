@@ -210,3 +210,23 @@ class TestTwoPayments:
         response = await sandbox_notify(client, notice)
         assert response.status_code == 400 and response.json()["code"] == "amount_mismatch"
         assert (await get_order(placed["id"])).status == "pending_payment"
+
+    async def test_a_replayed_balance_notice_changes_nothing(self, client, shop_clock):
+        from tests.payments.factories import sandbox_body, sandbox_notify
+
+        presale = await create_presale(await sku_on_sale())
+        user, address = await customer()
+        placed = (await order(client, user, address, presale)).json()
+        await pay_stage(client, user, placed)
+        shop_clock.advance(timedelta(days=21))
+        balance = await start_payment(client, user, placed["id"])
+        notice = sandbox_body(balance, placed, paid_at=iso(utcnow()))
+        assert (await sandbox_notify(client, notice)).status_code == 200
+        assert (await sandbox_notify(client, notice)).status_code == 200
+        paid = await get_order(placed["id"])
+        assert paid.status == "paid" and paid.paid_amount_fen == placed["total_fen"]
+        assert len(await events_of("order.paid")) == 1
+        again = await client.post(
+            f"/api/orders/{placed['id']}/payments", json={"channel": "sandbox"}, headers=auth(user)
+        )
+        assert again.status_code == 409  # nothing more to pay
