@@ -61,6 +61,8 @@ OPENAPI_TAGS = [
         "name": "custom boxes (staff)",
         "description": "Staff: quote, proof, recipients, the courier's shipping list",
     },
+    {"name": "pre-sales", "description": "New-harvest pre-sales (预售): a deposit now, the balance later"},
+    {"name": "pre-sales (staff)", "description": "Staff: pre-sales, and who is behind on balance"},
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -88,6 +90,7 @@ def _routers() -> list:
     from app.orders.router import router as orders_router
     from app.payments.offline import router as offline_payments_router
     from app.payments.router import router as payments_router
+    from app.presales.router import router as presales_router
     from app.storefront import page_routers
     from app.storefront.sandbox_pay import router as payment_pages_router
     from app.storefront.trace_page import router as trace_pages_router
@@ -106,6 +109,7 @@ def _routers() -> list:
         subscriptions_router,
         adoptions_router,
         adoption_orders_router,
+        presales_router,
         catalog_router,
         payments_router,
         offline_payments_router,

@@ -28,6 +28,7 @@ from app.payments.models import (
     PlatformCertificate,
     UnmatchedPayment,
 )
+from app.presales.models import Presale, PresaleOrder
 from app.subscriptions.models import Subscription, SubscriptionDelivery
 from app.traceability.models import (
     Batch,
@@ -96,4 +97,6 @@ __all__ = [
     "CouponProduct",
     "CouponCategory",
     "CouponClaim",
+    "Presale",
+    "PresaleOrder",
 ]

@@ -22,9 +22,10 @@ from app.catalog import tasks as catalog_tasks
 from app.db import session_scope
 from app.eventbus import tasks as eventbus_tasks
 from app.flash_sales import tasks as flash_sales_tasks
-from app.flows import adoption_season, order_kinds
+from app.flows import adoption_season, order_kinds, presale_balance
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
+from app.presales import tasks as presales_tasks
 from app.subscriptions import tasks as subscriptions_tasks
 from app.traceability import tasks as traceability_tasks
 from app.users import tasks as users_tasks
@@ -56,6 +57,8 @@ JOBS: list[Job] = [
     Job("flash_sales.reconcile_gates", flash_sales_tasks.reconcile_gates, every_seconds=30),
     Job("subscriptions.run", subscriptions_tasks.run, every_seconds=60),
     Job("adoptions.ship_season_end", adoption_season.ship_season_end, every_seconds=HOUR),
+    Job("presales.notify_balance_open", presales_tasks.notify_balance_open, every_seconds=60),
+    Job("presales.cancel_unpaid_balances", presale_balance.cancel_unpaid_balances, every_seconds=60),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
     Job("payments.purge_notifications", payments_tasks.purge_notifications, every_seconds=HOUR),

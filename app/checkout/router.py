@@ -1,6 +1,7 @@
 """Checkout's routes: POST /api/orders (app.checkout.fast_path answers the same requests without FastAPI's
 routing; this route stays the documented interface and answers everything the fast path hands on) and
-POST /api/flash-sales/{id}/orders (an order of kind flash_sale, through the same pipeline)."""
+POST /api/flash-sales/{id}/orders (an order of kind flash_sale, through the same pipeline) and
+POST /api/presales/{id}/orders (kind presale, the same way)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from app.orders.errors import (
     TooManyUnpaidOrders,
 )
 from app.orders.schemas import OrderCreate, OrderRead
+from app.presales.errors import PresaleNotFound, PresaleNotOpen, PresaleSoldOut
+from app.presales.schemas import PresaleOrderCreate, PresaleOrderPlaced
 from app.users.dependencies import CurrentPrincipal
 from app.users.errors import AddressNeedsCorrection, AddressNotFound
 
@@ -95,5 +98,39 @@ async def place_flash_sale_order(
 ) -> Response:
     placed = await service.place_flash_sale_order(
         session, user, sale_id, data, idempotency_key=idempotency_key
+    )
+    return JSONResponse(placed.order, status_code=status.HTTP_201_CREATED)
+
+
+@router.post(
+    "/api/presales/{presale_id}/orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PresaleOrderPlaced,
+    tags=["pre-sales"],
+    summary="Order from a pre-sale: an order of kind presale, paid as a deposit now and the balance later "
+    "(answer: the order with presale_id, deposit_fen, balance_fen, amount_due_fen and stage)",
+    responses=problem_responses(
+        NotAuthenticated,
+        PresaleNotFound,
+        AddressNotFound,
+        PresaleSoldOut,
+        PresaleNotOpen,
+        SkuUnavailable,
+        TooManyUnpaidOrders,
+        AddressNeedsCorrection,
+        RequestInProgress,
+        QuantityLimitExceeded,
+        IdempotencyKeyReused,
+    ),
+)
+async def place_presale_order(
+    presale_id: IdPath,
+    data: PresaleOrderCreate,
+    user: CurrentPrincipal,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    placed = await service.place_presale_order(
+        session, user, presale_id, data, idempotency_key=idempotency_key
     )
     return JSONResponse(placed.order, status_code=status.HTTP_201_CREATED)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adoptions.schemas import AdoptCreate
-from app.checkout import adoption, flash_sale, pipeline
+from app.checkout import adoption, flash_sale, pipeline, presale
 from app.checkout.request import body_hash
 from app.checkout.stores import (
     IdempotentRequest,
@@ -35,6 +35,8 @@ from app.kit import leandb
 from app.orders import idempotency
 from app.orders.errors import IdempotencyKeyReused, RequestInProgress
 from app.orders.schemas import OrderCreate
+from app.presales import service as presales_service
+from app.presales.schemas import PresaleOrderCreate
 from app.users import revocation
 from app.users.models import Principal, User
 
@@ -166,6 +168,32 @@ async def place_adoption_order(
         offer=offer,
         caller=caller,
     )
+
+
+async def place_presale_order(
+    session: AsyncSession,
+    user: User | Principal,
+    presale_id: int,
+    data: PresaleOrderCreate,
+    *,
+    idempotency_key: str | None,
+    store: Backend | None = None,
+    caller: pipeline.CallerCheck | None = None,
+) -> PlacedOrder:
+    """A pre-sale's deposit order (kind presale): the pipeline's PRESALE steps on the same store,
+    Idempotency-Key protocol and retries as any order; the answer has the pre-sale's fields."""
+    placed = await place_order(
+        session,
+        user,
+        OrderCreate(address_id=data.address_id),
+        idempotency_key=idempotency_key,
+        kind=presale.PRESALE,
+        store=store,
+        offer=presale.PresaleOffer(presale_id, data.quantity),
+        caller=caller,
+    )
+    order = await presales_service.with_stage(session, placed.order, presale_id, data.quantity)
+    return PlacedOrder(order, placed.replayed)
 
 
 @functools.cache

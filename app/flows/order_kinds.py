@@ -15,6 +15,7 @@ from app.gifts import service as gifts_service
 from app.gifts import shipping as gifts_shipping
 from app.orders import parcels, releases
 from app.orders.models import OrderKind
+from app.presales import service as presales_service
 from app.subscriptions import service as subscriptions_service
 
 _installed = False
@@ -37,3 +38,8 @@ def install() -> None:
     releases.reserve_with(OrderKind.custom, gifts_service.give_back_orders)
     # It ships one parcel per recipient (POST /api/admin/orders/{id}/ship with recipient_index).
     parcels.ship_with(OrderKind.custom, gifts_shipping.ship_parcel)
+    # A pre-sale order's units go back to its quota; it ships from ships_from, taking stock then; its
+    # deposit is refunded on request only where the pre-sale's rule says so.
+    releases.reserve_with(OrderKind.presale, presales_service.give_back_orders)
+    releases.check_ship_with(OrderKind.presale, presales_service.check_ship)
+    releases.check_refund_with(OrderKind.presale, presales_service.check_refund)

@@ -41,6 +41,18 @@ TEMPLATES: dict[str, Template] = {
         fallback="您的订单已支付，我们会尽快为您发货。",
         link="/orders/{order_id}",
     ),
+    "order.deposit_paid": Template(
+        title="预售定金已支付",
+        body="订单 {order_no} 已支付定金 {amount_fen:yuan}，尾款 {balance_due_fen:yuan} 将在新米开镰后开放支付，届时我们会通知您。",
+        fallback="您的预售定金已支付，尾款开放支付时我们会通知您。",
+        link="/presales/mine",
+    ),
+    "presale.balance_due": Template(
+        title="预售尾款开始支付",
+        body="订单 {order_no} 的尾款 {amount_due_fen:yuan} 现已开放支付，请在截止前完成付款，逾期订单将被取消。",
+        fallback="您的预售订单尾款现已开放支付，请尽快完成付款。",
+        link="/presales/mine",
+    ),
     "order.cancelled": Template(
         title="订单已取消",
         body="订单 {order_no} 已取消。",

@@ -12,6 +12,9 @@ from app.db import MYSQL_TABLE_ARGS, Base, BigId, TimestampMixin, UTCDateTime, u
 
 class OrderStatus(enum.StrEnum):
     pending_payment = "pending_payment"
+    # A pre-sale order whose deposit is paid, waiting for its balance (no pay deadline: the pre-sale's
+    # balance_ends_at, kept by app.flows.presale_balance).
+    deposit_paid = "deposit_paid"
     paid = "paid"
     shipped = "shipped"
     completed = "completed"

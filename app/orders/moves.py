@@ -101,6 +101,7 @@ async def complete(session: AsyncSession, order: Order, *, actor: Actor, reason:
 
 
 async def emit_refund_requested(session: AsyncSession, order: Order, reason: str, from_status: str) -> None:
+    # v2 adds from_status deposit_paid (a pre-sale's deposit); the others stay v1 for their consumers.
     await events.emit(
         session,
         "order.refund_requested",
@@ -112,4 +113,5 @@ async def emit_refund_requested(session: AsyncSession, order: Order, reason: str
             "requested_at": utcnow().isoformat(),
         },
         subject=f"order/{order.id}",
+        version=2 if from_status == S.deposit_paid else 1,
     )

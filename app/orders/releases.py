@@ -13,6 +13,12 @@ worker), what orders must call inside the same transaction:
   deadline), for example to give a coupon back. Not called for refunds: a refunded order keeps its coupon
   used.
 
+- `check_ship_with(kind, check)`: called when staff ship a paid order of `kind`, before it moves, in the
+  same transaction: it refuses (an AppError) or takes what it must (a pre-sale's SKU stock, taken only now).
+- `check_refund_with(kind, check)`: called when an order of `kind` waiting for the rest of its money
+  (`deposit_paid`) asks for a refund: it refuses unless the kind's rule allows it. Without a check such an
+  order cannot ask.
+
 An order of a kind that is neither `standard` nor registered fails loudly rather than putting units back
 into general stock that it never took from there.
 """
@@ -20,15 +26,20 @@ into general stock that it never took from there.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.orders.errors import InvalidOrderState
 from app.orders.models import OrderKind
 
 # (session, ids of the orders of one kind whose release this transaction claimed) -> None
 GiveBack = Callable[[AsyncSession, Sequence[int]], Awaitable[None]]
 # (session, ids of the orders just cancelled before payment) -> None
 UnpaidCancelHook = Callable[[AsyncSession, Sequence[int]], Awaitable[None]]
+
+# (session, the order) -> None; raises the AppError that refuses
+OrderCheck = Callable[[AsyncSession, Any], Awaitable[None]]
 
 # The kinds that take SKU stock at checkout, which orders itself puts back (a prepaid delivery order, whose
 # goods were paid for by an earlier order, takes its stock like a standard one).
@@ -38,6 +49,8 @@ LIST_STOCK = frozenset(
 
 _give_back: dict[str, GiveBack] = {}
 _unpaid_cancel_hooks: dict[str, UnpaidCancelHook] = {}
+_ship_checks: dict[str, OrderCheck] = {}
+_refund_checks: dict[str, OrderCheck] = {}
 
 
 class UnknownReservation(RuntimeError):
@@ -73,3 +86,25 @@ async def after_unpaid_cancel(session: AsyncSession, order_ids: Sequence[int]) -
         return
     for hook in _unpaid_cancel_hooks.values():
         await hook(session, order_ids)
+
+
+def check_ship_with(kind: OrderKind | str, check: OrderCheck) -> None:
+    _ship_checks[OrderKind(kind).value] = check
+
+
+def check_refund_with(kind: OrderKind | str, check: OrderCheck) -> None:
+    _refund_checks[OrderKind(kind).value] = check
+
+
+async def check_ship(session: AsyncSession, order: Any) -> None:
+    check = _ship_checks.get(order.kind)
+    if check is not None:
+        await check(session, order)
+
+
+async def check_refund(session: AsyncSession, order: Any) -> None:
+    """For an order waiting for the rest of its money: the kind's rule, or refused when it has none."""
+    check = _refund_checks.get(order.kind)
+    if check is None:
+        raise InvalidOrderState(f"An order that is {order.status} cannot ask for a refund.")
+    await check(session, order)

@@ -155,18 +155,21 @@ async def request_refund(session: AsyncSession, user: User, order_id: int, reaso
 
 
 async def begin_refund(session: AsyncSession, order_id: int, *, actor: Actor, reason: str) -> Order:
-    """paid | shipped → refunding. Raises InvalidOrderState from any other status."""
+    """paid | shipped → refunding; deposit_paid → refunding where the order's kind allows it
+    (app.orders.releases.check_refund_with). Raises InvalidOrderState from any other status."""
     order = await repository.get_plain(session, order_id)
     if order is None:
         raise OrderNotFound("No such order.")
     from_status = order.status
+    if from_status == S.deposit_paid:
+        await releases.check_refund(session, order)
     await move_or_conflict(
         session,
         order,
         S.refunding,
         actor=actor,
         reason=reason,
-        from_statuses=(S.paid, S.shipped),
+        from_statuses=(S.paid, S.shipped, S.deposit_paid),
         values={"refund_reason": reason, "refund_from_status": from_status, "refund_approved_at": None},
     )
     await emit_refund_requested(session, order, reason, from_status)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import events
 from app.db import utcnow
 from app.kit.time import shop_day_start
-from app.orders import parcels, repository
+from app.orders import parcels, releases, repository
 from app.orders.errors import InvalidOrderState
 from app.orders.models import Order, OrderStatus
 from app.orders.moves import event_base, move_or_conflict
@@ -84,6 +84,8 @@ async def ship(session: AsyncSession, staff: User, order_id: int, data: ShipRequ
         return await get_or_raise(session, order.id)
     if data.recipient_index is not None:
         raise InvalidOrderState("recipient_index is only for orders shipped per recipient (custom orders).")
+    if order.status == S.paid:
+        await releases.check_ship(session, order)  # a pre-sale: not before ships_from, stock taken now
     await mark_shipped(session, staff, order, data.carrier, data.tracking_no)
     await _record_batches(session, order, data.lines)
     return await get_or_raise(session, order.id)
@@ -146,7 +148,7 @@ async def reject_refund(session: AsyncSession, staff: User, order_id: int, data:
     if (
         order.status != S.refunding
         or order.refund_approved_at is not None
-        or back_to not in (S.paid, S.shipped)
+        or back_to not in (S.paid, S.shipped, S.deposit_paid)
     ):
         # A refund of a payment that came after cancellation cannot be refused: the goods were never sold.
         raise InvalidOrderState(

@@ -2,8 +2,10 @@
 
     pending_payment → paid → shipped → completed
     pending_payment → cancelled                     (buyer, or the worker at pay_deadline)
+    pending_payment → deposit_paid → paid           (a pre-sale: the deposit, then the balance)
+    deposit_paid    → cancelled | refunding         (balance unpaid at its end: deposit kept | refunded)
     paid | shipped  → refunding → refunded          (refund requested, approved)
-    refunding       → paid | shipped                (refund request rejected: back where it came from)
+    refunding       → paid | shipped | deposit_paid (refund request rejected: back where it came from)
     cancelled       → refunding → refunded          (a payment arrived after the cancellation)
 
 Every move is a conditional UPDATE on the status the caller saw (`WHERE id = :id AND status = :from`), so
@@ -28,12 +30,13 @@ from app.orders.models import Order, OrderHistory, OrderStatus
 S = OrderStatus
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.pending_payment: frozenset({S.paid, S.cancelled}),
+    S.pending_payment: frozenset({S.paid, S.cancelled, S.deposit_paid}),
+    S.deposit_paid: frozenset({S.paid, S.cancelled, S.refunding}),
     S.paid: frozenset({S.shipped, S.refunding}),
     S.shipped: frozenset({S.completed, S.refunding}),
     S.completed: frozenset(),
     S.cancelled: frozenset({S.refunding}),
-    S.refunding: frozenset({S.refunded, S.paid, S.shipped}),
+    S.refunding: frozenset({S.refunded, S.paid, S.shipped, S.deposit_paid}),
     S.refunded: frozenset(),
 }
 

@@ -279,7 +279,9 @@ async def _apply(
         return "ignored"
     if verified.state is TradeState.failed:
         return "applied" if await outcomes.fail(session, payment) else "duplicate"
-    if verified.amount_fen is None or payment.amount_fen != order.total_fen:
+    if verified.amount_fen is None or payment.amount_fen not in await outcomes.payable_amounts(
+        session, order
+    ):
         raise AmountMismatch(
             f"The payment is {payment.amount_fen} fen, the order's total {order.total_fen} fen."
         )

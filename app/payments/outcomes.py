@@ -19,9 +19,11 @@ from app import events
 from app.db import utcnow
 from app.orders import payment_moves
 from app.orders import service as orders_service
+from app.orders.models import Order, OrderKind
 from app.orders.state import SYSTEM, Actor
 from app.payments import repository
 from app.payments.models import Payment, PaymentRefund, RefundStatus
+from app.presales import payments as presale_payments
 
 log = logging.getLogger("daoxiang.payments")
 
@@ -57,6 +59,13 @@ def _event_data(payment: Payment, order_no: str) -> dict[str, Any]:
     }
 
 
+async def payable_amounts(session: AsyncSession, order: Order) -> frozenset[int]:
+    """The amounts a payment of `order` may be: its total, or a pre-sale's deposit and its balance."""
+    if order.kind == OrderKind.presale:
+        return await presale_payments.payable_amounts(session, order)
+    return frozenset({order.total_fen})
+
+
 async def _order_no(session: AsyncSession, order_id: int) -> str:
     return (await orders_service.get_or_raise(session, order_id)).order_no
 
@@ -86,16 +95,17 @@ async def succeed(
     paid_at = believable_paid_at(payment, claimed_paid_at, received_at)
     if not await repository.mark_succeeded(session, payment.id, paid_at, trade_no, received_at):
         return "duplicate"
-    order_no = await _order_no(session, payment.order_id)
+    order = await orders_service.get_or_raise(session, payment.order_id)
+    order_no = order.order_no
     await events.emit(
         session,
         "payment.succeeded",
         {**_event_data(payment, order_no), "gateway_trade_no": trade_no, "paid_at": paid_at.isoformat()},
         subject=f"payment/{payment.id}",
     )
-    applied = await payment_moves.mark_paid(
-        session, payment.order_id, amount_fen=payment.amount_fen, paid_at=paid_at
-    )
+    # A pre-sale order takes two payments (its deposit, then its balance): app.presales.payments.
+    mark_paid = presale_payments.mark_paid if order.kind == OrderKind.presale else payment_moves.mark_paid
+    applied = await mark_paid(session, payment.order_id, amount_fen=payment.amount_fen, paid_at=paid_at)
     if applied is payment_moves.PaymentApplied.paid:
         return "applied"
     if applied is payment_moves.PaymentApplied.late:

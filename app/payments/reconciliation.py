@@ -60,7 +60,9 @@ async def _reconciled(session: AsyncSession, payment: Payment, trade: GatewayTra
     if trade.state is not TradeState.success:
         return False
     order = await orders_service.get_or_raise(session, payment.order_id)
-    if trade.amount_fen != payment.amount_fen or payment.amount_fen != order.total_fen:
+    if trade.amount_fen != payment.amount_fen or payment.amount_fen not in await outcomes.payable_amounts(
+        session, order
+    ):
         # The same as a signed notice with that sum: the money goes back (or to staff), the order waits.
         why = f"the gateway holds {trade.amount_fen} fen for a payment of {payment.amount_fen} fen"
         if trade.amount_fen and await give_back_unexpected(session, payment, trade.amount_fen, why):

@@ -31,20 +31,20 @@ async def approve_refund(staff: User, order_id: int) -> None:
     the order `refunding` (approved) and the refund pending; the job completes both later."""
     async with session_scope() as session:
         order = await orders_staff.approve_refund_request(session, staff, order_id)
-        payment = await repository.succeeded_for_order(session, order.id)
-        if payment is None:
-            # Nothing was paid through a gateway (a zero total): the refund is complete now.
+        # One payment, or two for a pre-sale order (its deposit and its balance): each goes back.
+        payments = await repository.succeeded_all_for_order(session, order.id)
+        refunds = [
+            await outcomes.open_refund(session, payment, reason="refund approved", completes_order=True)
+            for payment in payments
+        ]
+        if all(refund.status == RefundStatus.succeeded for refund in refunds):
+            # Nothing was paid through a gateway (a zero total), or it is all back: complete now.
             await payment_moves.complete_refund(
                 session, order.id, actor=Actor.of(staff), reason="refund approved"
             )
             return
-        refund = await outcomes.open_refund(session, payment, reason="refund approved", completes_order=True)
-        if refund.status == RefundStatus.succeeded:
-            await payment_moves.complete_refund(
-                session, order.id, actor=Actor.of(staff), reason="refund approved"
-            )
-            return
-    await settle_refund(payment.id, actor=Actor.of(staff))
+    for payment in payments:
+        await settle_refund(payment.id, actor=Actor.of(staff))
 
 
 async def settle_refund(payment_id: int, *, actor: Actor = SYSTEM) -> bool:

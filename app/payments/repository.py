@@ -55,6 +55,17 @@ async def succeeded_for_order(session: AsyncSession, order_id: int) -> Payment |
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def succeeded_all_for_order(session: AsyncSession, order_id: int) -> Sequence[Payment]:
+    """Every payment that paid (part of) an order, first first: one, or a pre-sale's deposit and balance."""
+    stmt = (
+        select(Payment)
+        .where(Payment.order_id == order_id, Payment.status.in_([P.succeeded.value, P.refunded.value]))
+        .order_by(Payment.paid_at, Payment.id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
 async def list_for_order(session: AsyncSession, order_id: int) -> Sequence[Payment]:
     stmt = select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)
     return (await session.execute(stmt)).scalars().all()

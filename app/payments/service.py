@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import session_scope, utcnow
 from app.orders import service as orders_service
 from app.orders.errors import InvalidOrderState
-from app.orders.models import Order, OrderStatus
+from app.orders.models import Order, OrderKind, OrderStatus
 from app.payments import notices, providers, repository
 from app.payments.errors import PaymentNotFound
 from app.payments.models import Channel, Payment, PlatformCertificate
 from app.payments.providers import sandbox, wechat
 from app.payments.providers.wechat import FetchedCertificate, WechatProvider
+from app.presales import payments as presale_payments
 from app.users.models import User
 
 # ---------------------------------------------------------------------------------------------- create
@@ -28,18 +29,23 @@ def _new_out_trade_no(order: Order) -> str:
 
 
 async def create_payment(session: AsyncSession, user: User, order_id: int, channel: Channel) -> Payment:
-    """Start paying one of my orders. A pending payment of the same channel and amount is reused."""
+    """Start paying one of my orders. A pending payment of the same channel and amount is reused. A pre-sale
+    order is paid twice: its deposit, then (in the balance window) the rest (app.presales.payments)."""
     order = await orders_service.get_for_customer(session, user, order_id)
-    if order.status != OrderStatus.pending_payment:
+    if order.kind == OrderKind.presale:
+        amount_fen = await presale_payments.amount_to_pay(session, order)
+    elif order.status != OrderStatus.pending_payment:
         raise InvalidOrderState(f"Only an order waiting for payment can be paid; this one is {order.status}.")
+    else:
+        amount_fen = order.total_fen
     provider = providers.get(channel.value)
     existing = await repository.pending_for(session, order.id, channel.value)
-    if existing is not None and existing.amount_fen == order.total_fen:
+    if existing is not None and existing.amount_fen == amount_fen:
         return existing
     payment = Payment(
         order_id=order.id,
         channel=channel.value,
-        amount_fen=order.total_fen,
+        amount_fen=amount_fen,
         out_trade_no=_new_out_trade_no(order),
         pay_url="",
     )

@@ -30,6 +30,8 @@ def page_routers() -> list:
     from app.storefront.flash_sales import admin_router as admin_flash_sales_router
     from app.storefront.flash_sales import router as flash_sales_router
     from app.storefront.orders_router import router as orders_router
+    from app.storefront.presales import admin_router as admin_presales_router
+    from app.storefront.presales import router as presales_router
     from app.storefront.router import router as shop_router
     from app.storefront.subscriptions import admin_router as admin_subscriptions_router
     from app.storefront.subscriptions import router as subscriptions_router
@@ -43,6 +45,7 @@ def page_routers() -> list:
         subscriptions_router,
         adoptions_router,
         custom_boxes_router,
+        presales_router,
         account_router,
         notifications_router,
         admin_router,
@@ -58,4 +61,5 @@ def page_routers() -> list:
         admin_subscriptions_router,
         admin_adoptions_router,
         admin_custom_boxes_router,
+        admin_presales_router,
     ]

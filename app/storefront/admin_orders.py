@@ -11,7 +11,8 @@ from fastapi import Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from app.db import SessionDep
+from app.db import SessionDep, refusable
+from app.errors import AppError
 from app.kit.pagination import page_count
 from app.kit.params import IdPath, parse_id
 from app.orders import export_jobs as orders_exports
@@ -34,6 +35,8 @@ ERRORS = {
     "state": "订单状态已变化，不能进行这个操作。",
     "ship": "请选择快递公司并填写正确的运单号（6–40 位字母、数字或“-”）。",
     "reason": "请填写拒绝原因。",
+    "presale_not_shippable_yet": "预售订单未到发货日期，暂不能发货。",
+    "out_of_stock": "库存不足，暂不能发这个预售订单。",
 }
 
 
@@ -156,9 +159,15 @@ async def ship(request: Request, order_id: IdPath, session: SessionDep, staff: S
     except ValidationError:
         return RedirectResponse(f"/admin/orders/{order_id}?error=ship", status_code=303)
     try:
-        await orders_staff.ship(session, staff, order_id, data)
+        # A savepoint: a refusal after a pre-sale order's stock was taken must not keep the stock taken.
+        async with refusable(session):
+            await orders_staff.ship(session, staff, order_id, data)
     except InvalidOrderState:
         return RedirectResponse(f"/admin/orders/{order_id}?error=state", status_code=303)
+    except AppError as exc:
+        if exc.code not in ERRORS:
+            raise
+        return RedirectResponse(f"/admin/orders/{order_id}?error={exc.code}", status_code=303)
     return RedirectResponse(f"/admin/orders/{order_id}?done=shipped", status_code=303)
 
 

@@ -78,6 +78,12 @@ def timeline_text(entry: Any) -> str:
     to, by, reason = str(entry.to_status), entry.actor_role, entry.reason or ""
     if to == "pending_payment":
         return "订单已提交，等待付款"
+    if to == "deposit_paid":
+        return (
+            "预售定金已付，等待尾款" if entry.from_status == "pending_payment" else "退款申请未通过，订单恢复"
+        )
+    if to == "paid" and entry.from_status == "deposit_paid":
+        return "尾款已付，预售订单付清"
     if to == "paid":
         return "付款成功" if entry.from_status == "pending_payment" else "退款申请已撤回，订单恢复"
     if to == "shipped":
@@ -85,6 +91,8 @@ def timeline_text(entry: Any) -> str:
     if to == "completed":
         return "已确认收货，订单完成" if by == "customer" else "超时自动确认收货，订单完成"
     if to == "cancelled":
+        if by == "system" and entry.from_status == "deposit_paid":
+            return "尾款逾期未付，预售订单已取消"
         if by == "system":
             return "超时未付款，订单已自动取消"
         return "订单已取消" if by == "customer" else "订单已被商家取消"

@@ -14,6 +14,7 @@ from app.catalog import reads as catalog_reads
 from app.kit.pagination import PageParams, page_count
 from app.kit.params import parse_id, parse_page
 from app.storefront.dependencies import PageUser, load_cart_count
+from app.storefront.presales import presale_cards
 from app.storefront.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(load_cart_count)])
@@ -93,7 +94,11 @@ async def product_detail(request: Request, product_id: str, user: PageUser) -> R
     if pid is None:
         raise ProductNotFound("No such product.")
     product = await catalog_reads.product_detail(pid)
-    return page(request, "storefront/product_detail.html", {"product": product})
+    return page(
+        request,
+        "storefront/product_detail.html",
+        {"product": product, "presales": await presale_cards(product)},
+    )
 
 
 @router.get("/verify", summary="Trace-code lookup form target: go to the trace page of the code")

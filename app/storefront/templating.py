@@ -69,6 +69,7 @@ def static(path: str) -> str:
 
 ORDER_STATUS = {
     "pending_payment": "待付款",
+    "deposit_paid": "已付定金",
     "paid": "待发货",
     "shipped": "已发货",
     "completed": "已完成",

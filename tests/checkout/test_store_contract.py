@@ -38,11 +38,14 @@ from app.flash_sales.models import FlashSale, FlashSalePurchase
 from app.flash_sales.schemas import FlashSaleOrderCreate
 from app.orders.models import IdempotencyKey, Order, OrderHistory, OrderItem
 from app.orders.schemas import OrderCreate
+from app.presales.models import Presale, PresaleOrder
+from app.presales.schemas import PresaleOrderCreate
 from app.users.models import Address, Principal, User
 from tests.adoptions.factories import create_plan, field
 from tests.catalog.factories import create_category
 from tests.flash_sales.factories import create_flash_sale
 from tests.orders.factories import create_product, create_sku, customer
+from tests.presales.factories import create_presale
 from tests.traceability.factories import create_certificate
 
 RECORDED = Path(__file__).parent / "contract"
@@ -171,6 +174,21 @@ class Shop:
                 session,
                 Principal(user.id, "customer"),
                 plan_id,
+                data,
+                idempotency_key=key,
+                store=self.backend,
+            )
+        )
+
+    async def order_presale(
+        self, user: User, address_id: int, presale_id: int, quantity: int, *, key: str | None = None
+    ) -> PlacedOrder | AppError:
+        data = PresaleOrderCreate(address_id=address_id, quantity=quantity)
+        return await self._record(
+            lambda session: checkout_service.place_presale_order(
+                session,
+                Principal(user.id, "customer"),
+                presale_id,
                 data,
                 idempotency_key=key,
                 store=self.backend,
@@ -402,6 +420,24 @@ async def an_adoption(shop: Shop) -> None:
     await shop.adopt(other, other_address.id, plan.id, 1, key="a-2")
 
 
+async def a_presale(shop: Shop) -> None:
+    """A pre-sale with a quota of 3 (the SKU's stock is not touched): a deposit order of 2 with a key, the
+    same key again (the saved answer), past the quota, someone else's address, an unknown pre-sale, the
+    last unit."""
+    sku = await shop.sku("a", price_fen=5990, stock=10)
+    presale = await create_presale(sku, quota=3)
+    buyer, address = await shop.customer("buyer")
+    other, other_address = await shop.customer("other")
+    first = await shop.order_presale(buyer, address.id, presale.id, 2, key="p-1")
+    assert isinstance(first, PlacedOrder)
+    again = await shop.order_presale(buyer, address.id, presale.id, 2, key="p-1")
+    assert isinstance(again, PlacedOrder) and again.replayed and again.order == first.order
+    await shop.order_presale(other, other_address.id, presale.id, 2)
+    await shop.order_presale(other, address.id, presale.id, 1)
+    await shop.order_presale(other, other_address.id, 999_999_999, 1)
+    await shop.order_presale(other, other_address.id, presale.id, 1, key="p-2")
+
+
 CASES: dict[str, Callable[[Shop], Awaitable[None]]] = {
     case.__name__: case
     for case in (
@@ -418,10 +454,14 @@ CASES: dict[str, Callable[[Shop], Awaitable[None]]] = {
         coupons_refused,
         a_flash_sale,
         an_adoption,
+        a_presale,
     )
 }
 # The rows of a kind's own tables, for its cases only (the other cases' recordings stay as they are).
-CASE_TABLES: dict[str, tuple[Any, ...]] = {"an_adoption": (AdoptionPlan, Adoption)}
+CASE_TABLES: dict[str, tuple[Any, ...]] = {
+    "an_adoption": (AdoptionPlan, Adoption),
+    "a_presale": (Presale, PresaleOrder),
+}
 
 
 # ---------------------------------------------------------------------------------------------- the rows
@@ -453,6 +493,7 @@ ID_KINDS = {
     "created_by": "user",
     "plan_id": "adoption_plan",
     "plot_id": "plot",
+    "presale_id": "presale",
 }
 TIME = "<time>"
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -513,6 +554,7 @@ async def rows_left(shop: Shop, extra_tables: tuple[Any, ...] = ()) -> dict[str,
                 "order_items": "item",
                 "flash_sales": "flash_sale",
                 "adoption_plans": "adoption_plan",
+                "presales": "presale",
             }.get(table.name)
             rows = (await session.execute(select(table).order_by(table.c.id))).mappings().all()
             out[table.name] = [

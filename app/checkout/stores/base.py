@@ -117,6 +117,9 @@ KEY_FIELDS = frozenset("user_id key request_hash response_status response_body c
 STAT_FIELDS = frozenset("day status orders total_fen".split())
 PURCHASE_FIELDS = frozenset("sale_id user_id order_id quantity created_at".split())
 ADOPTION_FIELDS = frozenset("plan_id user_id order_id shares kg_total kg_delivered created_at".split())
+PRESALE_SHARE_FIELDS = frozenset(
+    "presale_id user_id order_id quantity deposit_fen balance_fen created_at".split()
+)
 
 
 class CheckoutStore(Protocol):
@@ -190,6 +193,11 @@ class CheckoutStore(Protocol):
     async def take_adoption_shares(self, plan_id: int, shares: int, adoption: dict[str, Any]) -> bool:
         """Record the adoption (adoptions, ADOPTION_FIELDS) and take its shares from the plan, last (like
         take_stock); False when fewer are left (then the caller rolls back and nothing is taken)."""
+
+    async def take_from_presale(self, presale_id: int, quantity: int, share: dict[str, Any]) -> bool:
+        """Record the pre-sale order's share (presale_orders, PRESALE_SHARE_FIELDS) and take its units from
+        the pre-sale's quota, last (like take_stock; no SKU stock is taken); False when less quota remains
+        (then the caller rolls back and nothing is taken)."""
         ...
 
 

@@ -16,6 +16,7 @@ from app.checkout.stores.base import (
     KEY_FIELDS,
     ORDER_FIELDS,
     OUTBOX_FIELDS,
+    PRESALE_SHARE_FIELDS,
     PURCHASE_FIELDS,
     STAT_FIELDS,
 )
@@ -23,6 +24,7 @@ from app.events import OutboxEvent
 from app.flash_sales.models import FlashSalePurchase
 from app.kit.leandb import HexText
 from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatDelta
+from app.presales.models import PresaleOrder
 
 
 def _naive_utc(at: datetime) -> datetime:
@@ -126,3 +128,4 @@ KEY_INSERT = _Insert(IdempotencyKey.__table__, KEY_FIELDS)
 STAT_INSERT = _Insert(OrderStatDelta.__table__, STAT_FIELDS)
 PURCHASE_INSERT = _Insert(FlashSalePurchase.__table__, PURCHASE_FIELDS)
 ADOPTION_INSERT = _Insert(Adoption.__table__, ADOPTION_FIELDS)
+PRESALE_SHARE_INSERT = _Insert(PresaleOrder.__table__, PRESALE_SHARE_FIELDS)

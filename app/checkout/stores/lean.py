@@ -29,6 +29,7 @@ from app.checkout.stores.inserts import (
     ONLY_ITEM_INSERT,
     ORDER_INSERT,
     OUTBOX_INSERT,
+    PRESALE_SHARE_INSERT,
     PURCHASE_INSERT,
     STAT_INSERT,
     _aware,
@@ -112,6 +113,10 @@ class LeanCheckoutStore:
     FLASH_TAKE_CHECKED_SQL = (
         "UPDATE flash_sales SET remaining = remaining - %s, updated_at = %s WHERE id = %s"
     )
+    PRESALE_TAKE_SQL = (
+        "UPDATE presales SET remaining = remaining - %s, updated_at = %s WHERE id = %s AND remaining >= %s"
+    )
+    PRESALE_TAKE_CHECKED_SQL = "UPDATE presales SET remaining = remaining - %s, updated_at = %s WHERE id = %s"
 
     ADOPTION_TAKE_SQL = (
         "UPDATE adoption_plans SET shares_left = shares_left - %s, updated_at = %s"
@@ -395,20 +400,35 @@ class LeanCheckoutStore:
     async def take_from_flash_sale(self, sale_id: int, quantity: int, purchase: dict[str, Any]) -> bool:
         """The purchase's row and the sale's UPDATE after the queued writes, in one round trip, with the
         COMMIT where the server enforces CHECK (remaining >= 0), which then stops a short sale's UPDATE."""
+        insert = self.cursor.mogrify(PURCHASE_INSERT.sql, PURCHASE_INSERT.params(purchase))
+        return await self._insert_and_take(
+            insert, self.FLASH_TAKE_SQL, self.FLASH_TAKE_CHECKED_SQL, sale_id, quantity
+        )
+
+    async def take_from_presale(self, presale_id: int, quantity: int, share: dict[str, Any]) -> bool:
+        """The share's row and the pre-sale's quota UPDATE after the queued writes, in one round trip, as
+        take_from_flash_sale (CHECK (remaining >= 0) on presales)."""
+        insert = self.cursor.mogrify(PRESALE_SHARE_INSERT.sql, PRESALE_SHARE_INSERT.params(share))
+        return await self._insert_and_take(
+            insert, self.PRESALE_TAKE_SQL, self.PRESALE_TAKE_CHECKED_SQL, presale_id, quantity
+        )
+
+    async def _insert_and_take(
+        self, insert: str, take_sql: str, checked_sql: str, row_id: int, qty: int
+    ) -> bool:
         m = self.cursor.mogrify
         now = _naive_utc(utcnow())
         take = (
-            m(self.FLASH_TAKE_CHECKED_SQL, (quantity, now, sale_id))
+            m(checked_sql, (qty, now, row_id))
             if self.commit_with_stock
-            else m(self.FLASH_TAKE_SQL, (quantity, now, sale_id, quantity))
+            else m(take_sql, (qty, now, row_id, qty))
         )
-        insert = m(PURCHASE_INSERT.sql, PURCHASE_INSERT.params(purchase))
         taken, failed = await self._send_queued_with([insert, take])
         if failed is not None:
             return False
         if self.commit_with_stock:
-            if taken[1] != 1:  # a sale row vanished after it was read: sales are never deleted
-                log.error("flash order committed without taking units", extra={"sale_id": sale_id})
+            if taken[1] != 1:  # a sale's row vanished after it was read: sales are never deleted
+                log.error("order committed without taking units", extra={"row_id": row_id})
             return True
         return taken[1] == 1
 

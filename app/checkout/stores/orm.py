@@ -25,6 +25,7 @@ from app.events import OutboxEvent
 from app.flash_sales import repository as flash_repository
 from app.flash_sales.service import SaleState
 from app.orders import repository, stats
+from app.presales import repository as presales_repository
 from app.users import repository as users_repository
 
 log = logging.getLogger("daoxiang.orders")
@@ -119,3 +120,7 @@ class OrmCheckoutStore:
     async def take_adoption_shares(self, plan_id: int, shares: int, adoption: dict[str, Any]) -> bool:
         await adoptions_repository.insert_adoption(self.session, adoption)
         return await adoptions_repository.take_shares(self.session, plan_id, shares, utcnow())
+
+    async def take_from_presale(self, presale_id: int, quantity: int, share: dict[str, Any]) -> bool:
+        await presales_repository.insert_share(self.session, share)
+        return await presales_repository.take(self.session, presale_id, quantity, utcnow())
