@@ -39,9 +39,13 @@ from app.traceability.models import (
     TraceScanFlush,
 )
 from app.users.models import Address, RefreshToken, ThrottleHit, User
+from app.webhooks.models import Webhook, WebhookDelivery, WebhookMessage
 
 __all__ = [
     "Base",
+    "Webhook",
+    "WebhookMessage",
+    "WebhookDelivery",
     "AuditLog",
     "OutboxEvent",
     "ProcessedEvent",

@@ -27,6 +27,7 @@ from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
 from app.traceability import tasks as traceability_tasks
 from app.users import tasks as users_tasks
+from app.webhooks import tasks as webhooks_tasks
 
 log = logging.getLogger("daoxiang.worker")
 
@@ -60,6 +61,8 @@ JOBS: list[Job] = [
     Job("events.relay", eventbus_tasks.relay_events),
     Job("events.purge_published", eventbus_tasks.purge_published_events, every_seconds=HOUR),
     Job("events.purge_processed", eventbus_tasks.purge_processed_events, every_seconds=HOUR),
+    Job("webhooks.fan_out", eventbus_tasks.fan_out_webhooks),
+    Job("webhooks.deliver", webhooks_tasks.deliver_due),
     Job(
         "traceability.warn_expiring_certificates",
         traceability_tasks.warn_expiring_certificates,
