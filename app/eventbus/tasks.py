@@ -46,4 +46,5 @@ async def fan_out_webhooks(session: AsyncSession) -> int:
         return 0
     reader = consumer.Consumer(redis, group="webhooks", name=f"worker-{consumer.default_consumer_name()}")
     await reader.ensure_group()
-    return await reader.run_until_idle()
+    await reader.run_until_idle()
+    return reader.stats["handled"]  # events turned into messages by this run (not duplicates)
