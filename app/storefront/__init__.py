@@ -21,6 +21,7 @@ def page_routers() -> list:
     from app.storefront.admin_router import router as admin_router
     from app.storefront.admin_trace import router as admin_trace_router
     from app.storefront.admin_users import router as admin_users_router
+    from app.storefront.admin_webhooks import router as admin_webhooks_router
     from app.storefront.auth_router import router as auth_router
     from app.storefront.coupons_router import router as coupons_router
     from app.storefront.flash_sales import admin_router as admin_flash_sales_router
@@ -46,4 +47,5 @@ def page_routers() -> list:
         admin_users_router,
         admin_coupons_router,
         admin_flash_sales_router,
+        admin_webhooks_router,
     ]

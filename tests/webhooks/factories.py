@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from app.config import get_settings
-from app.db import session_scope
+from app.db import session_scope, utcnow
 from app.users.models import Role
 from app.webhooks import service
-from app.webhooks.models import Webhook, WebhookDelivery, WebhookMessage
+from app.webhooks.models import MessageStatus, Webhook, WebhookDelivery, WebhookMessage
 from app.webhooks.schemas import WebhookCreate, WebhookCreated
 from tests.users.factories import create_user
 
@@ -140,3 +141,37 @@ async def webhook(webhook_id: int) -> Webhook:
         found = await session.get(Webhook, webhook_id)
         assert found is not None
         return found
+
+
+async def failed_attempt(webhook_id: int, event_id: str = "evt-1", status_code: int = 500) -> WebhookDelivery:
+    """A message whose one attempt failed and whose retries are over (as the log shows it a day later)."""
+    now = utcnow()
+    async with session_scope() as session:
+        message = WebhookMessage(
+            webhook_id=webhook_id,
+            event_id=event_id,
+            event_type="order.paid",
+            body=orjson.dumps(envelope(event_id=event_id)).decode(),
+            status=MessageStatus.failed,
+            attempts=1,
+            next_attempt_at=now,
+            retry_until=now,
+            created_at=now,
+        )
+        session.add(message)
+        await session.flush()
+        attempt = WebhookDelivery(
+            webhook_id=webhook_id,
+            message_id=message.id,
+            event_id=event_id,
+            event_type="order.paid",
+            attempt=1,
+            succeeded=False,
+            status_code=status_code,
+            error=f"HTTP {status_code}",
+            duration_ms=12,
+            attempted_at=now,
+        )
+        session.add(attempt)
+        await session.flush()
+    return attempt
