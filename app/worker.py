@@ -87,6 +87,7 @@ LoopFunc = Callable[[asyncio.Event], Awaitable[None]]
 LOOPS: dict[str, LoopFunc] = {
     "events.relay": eventbus_tasks.relay_continuously,
     "orders.run_exports": orders_tasks.run_exports_continuously,
+    "webhooks.deliver": webhooks_tasks.deliver_continuously,
 }
 
 

@@ -1,4 +1,7 @@
-"""The worker job `webhooks.deliver`: send due messages, log each attempt, schedule the next one.
+"""The worker loop `webhooks.deliver`: send due messages, log each attempt, schedule the next one.
+
+It runs beside the worker's ticks (app.worker.LOOPS), not in them: a batch of receivers that hang costs this
+loop up to WEBHOOK_TIMEOUT_SECONDS, never the jobs that cancel unpaid orders or publish events.
 
 A run claims a batch (its own short transaction), sends the batch concurrently outside any transaction
 (each attempt bounded by WEBHOOK_TIMEOUT_SECONDS), then records every outcome in one more transaction. Two
@@ -9,6 +12,7 @@ claim it was sent with.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +24,10 @@ from app.db import session_scope, utcnow
 from app.webhooks import repository, sender
 from app.webhooks.models import MessageStatus, WebhookDelivery
 
+log = logging.getLogger("daoxiang.webhooks")
+
 MAX_BACKOFF = timedelta(hours=2)
+POLL_SECONDS = 1.0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -98,3 +105,25 @@ async def deliver_due(session: AsyncSession) -> int:
         if sent < batch_size:
             break
     return total
+
+
+async def deliver_continuously(stop: asyncio.Event) -> None:
+    """`daoxiang worker`: batch after batch while batches come back full, else look again after a second.
+    Outlives its failures (a database outage): logged, then retried after a growing pause."""
+    batch_size = get_settings().webhook_batch_size
+    pause = POLL_SECONDS
+    while not stop.is_set():
+        try:
+            sent = await deliver_batch()
+            pause = POLL_SECONDS
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive a database outage
+            log.warning(
+                "webhook delivery failed; retrying", extra={"error": f"{type(exc).__name__}: {exc}"[:200]}
+            )
+            sent, pause = 0, min(pause * 2, 30.0)
+        if sent >= batch_size:
+            continue
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=pause)
+        except TimeoutError:
+            pass

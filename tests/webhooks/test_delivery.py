@@ -191,3 +191,22 @@ class TestTheShopIsNeverSlowed:
         assert time.monotonic() - started < 0.5
         assert not sending.done()
         assert await sending == 1
+
+
+class TestTheWorkerLoop:
+    async def test_the_loop_delivers_beside_the_ticks_and_stops_when_told(self, receiver):
+        from app.webhooks.tasks import deliver_continuously
+        from app.worker import registered_loops
+
+        assert registered_loops()["webhooks.deliver"] is deliver_continuously
+        await create_webhook(receiver.url)
+        await fan_out(envelope())
+        stop = asyncio.Event()
+        loop = asyncio.create_task(deliver_continuously(stop))
+        for _ in range(100):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(loop, timeout=5)
+        assert len(receiver.received) == 1
