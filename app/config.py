@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     webhook_retry_hours: float = Field(default=24, gt=0, description="retries stop this long after the event")
     webhook_backoff_seconds: float = Field(default=30, gt=0, description="first retry delay; doubles")
     webhook_batch_size: int = Field(default=20, ge=1, le=500, description="messages one worker sends at once")
+    webhook_log_retention_days: float = Field(
+        default=30, gt=0, description="finished messages and their log kept"
+    )
 
     # Traceability
     # More than this many distinct scanners (devices, or client networks with one User-Agent) make a code

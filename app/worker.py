@@ -63,6 +63,7 @@ JOBS: list[Job] = [
     Job("events.purge_processed", eventbus_tasks.purge_processed_events, every_seconds=HOUR),
     Job("webhooks.fan_out", eventbus_tasks.fan_out_webhooks),
     Job("webhooks.deliver", webhooks_tasks.deliver_due),
+    Job("webhooks.purge_log", webhooks_tasks.purge_log, every_seconds=HOUR),
     Job(
         "traceability.warn_expiring_certificates",
         traceability_tasks.warn_expiring_certificates,

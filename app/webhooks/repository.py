@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.webhooks.models import MessageStatus, Webhook, WebhookDelivery, WebhookMessage
@@ -142,3 +142,16 @@ async def record(
         .values(claim_token=None, manual=False, **values)
     )
     return bool(result.rowcount)
+
+
+async def purge_finished(session: AsyncSession, before: datetime) -> int:
+    """Delete messages that ended (delivered, failed, cancelled) before `before`, with their attempts."""
+    finished = select(WebhookMessage.id).where(
+        WebhookMessage.status != MessageStatus.pending, WebhookMessage.created_at < before
+    )
+    ids = list((await session.scalars(finished.limit(5000))).all())
+    if not ids:
+        return 0
+    await session.execute(delete(WebhookDelivery).where(WebhookDelivery.message_id.in_(ids)))
+    result = await session.execute(delete(WebhookMessage).where(WebhookMessage.id.in_(ids)))
+    return result.rowcount or 0

@@ -107,6 +107,12 @@ async def deliver_due(session: AsyncSession) -> int:
     return total
 
 
+async def purge_log(session: AsyncSession) -> int:
+    """`webhooks.purge_log`: finished messages and their attempts older than WEBHOOK_LOG_RETENTION_DAYS."""
+    cutoff = utcnow() - timedelta(days=get_settings().webhook_log_retention_days)
+    return await repository.purge_finished(session, cutoff)
+
+
 async def deliver_continuously(stop: asyncio.Event) -> None:
     """`daoxiang worker`: batch after batch while batches come back full, else look again after a second.
     Outlives its failures (a database outage): logged, then retried after a growing pause."""

@@ -210,3 +210,22 @@ class TestTheWorkerLoop:
         stop.set()
         await asyncio.wait_for(loop, timeout=5)
         assert len(receiver.received) == 1
+
+
+class TestPurge:
+    async def test_finished_messages_go_after_the_retention_pending_ones_stay(self, receiver, shop_clock):
+        from app.db import session_scope
+        from app.webhooks.tasks import purge_log
+
+        receiver.answers = [200, 500]
+        await create_webhook(receiver.url)
+        await fan_out(envelope(event_id="done"))
+        await deliver_due(None)
+        await fan_out(envelope(event_id="still-trying"))
+        await deliver_due(None)
+
+        shop_clock.advance(timedelta(days=31))
+        async with session_scope() as session:
+            assert await purge_log(session) == 1
+        assert [m.event_id for m in await messages()] == ["still-trying"]
+        assert [d.event_id for d in await deliveries()] == ["still-trying"]
