@@ -107,13 +107,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_webhook_deliveries_webhook")
-        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_message_id"))
-
+    # Dropping a table drops its indexes (MariaDB refuses to drop one a foreign key needs on its own).
     op.drop_table("webhook_deliveries")
-    with op.batch_alter_table("webhook_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_webhook_messages_due")
-
     op.drop_table("webhook_messages")
     op.drop_table("webhooks")
