@@ -1,3 +1,3 @@
-from tests.webhooks.factories import allow_private, receiver
+from tests.webhooks.factories import allow_private, receiver, tls_receiver
 
-__all__ = ["allow_private", "receiver"]
+__all__ = ["allow_private", "receiver", "tls_receiver"]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -48,7 +51,7 @@ class Receiver:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
-def serve(receiver: Receiver) -> ThreadingHTTPServer:
+def serve(receiver: Receiver, tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -71,6 +74,8 @@ def serve(receiver: Receiver) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     receiver.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -81,6 +86,39 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     server = serve(r)
     yield r
+    r.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path) -> Iterator[tuple[Receiver, Path]]:
+    """A receiver behind HTTPS with a self-signed certificate for erp.example.com (and the certificate)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+        ]
+        + ["-subj", "/CN=erp.example.com", "-addext", "subjectAltName=DNS:erp.example.com"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    r = Receiver()
+    server = serve(r, tls=context)
+    yield r, cert
     r.release.set()
     server.shutdown()
     server.server_close()

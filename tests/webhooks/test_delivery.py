@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ import orjson
 import pytest
 
 from app.config import get_settings
-from app.webhooks import safety
+from app.webhooks import safety, sender
 from app.webhooks.models import MessageStatus
 from app.webhooks.tasks import backoff, deliver_batch, deliver_due
 from tests.webhooks.factories import create_webhook, deliveries, envelope, fan_out, messages, verify
@@ -138,6 +139,39 @@ class TestDelivery:
         await deliver_due(None)
         (attempt,) = await deliveries()
         assert not attempt.succeeded and attempt.status_code is None and attempt.error
+
+
+class TestHttps:
+    async def test_the_pinned_address_is_verified_against_the_url_host(self, tls_receiver, monkeypatch):
+        receiver, cert = tls_receiver
+
+        async def local(host, port):
+            return ["127.0.0.1"]
+
+        monkeypatch.setattr(safety, "resolver", local)
+        monkeypatch.setattr(sender, "_tls", lambda: ssl.create_default_context(cafile=str(cert)))
+        hook = await create_webhook(f"https://erp.example.com:{receiver.port}/hooks/erp")
+        await fan_out(envelope())
+        await deliver_due(None)
+        (got,) = receiver.received
+        assert verify(hook.secret, got) and got.headers["Host"] == f"erp.example.com:{receiver.port}"
+        (attempt,) = await deliveries()
+        assert attempt.succeeded
+
+    async def test_a_certificate_for_another_name_fails_the_attempt(self, tls_receiver, monkeypatch):
+        receiver, cert = tls_receiver
+
+        async def local(host, port):
+            return ["127.0.0.1"]
+
+        monkeypatch.setattr(safety, "resolver", local)
+        monkeypatch.setattr(sender, "_tls", lambda: ssl.create_default_context(cafile=str(cert)))
+        await create_webhook(f"https://wms.example.com:{receiver.port}/hooks/erp")
+        await fan_out(envelope())
+        await deliver_due(None)
+        (attempt,) = await deliveries()
+        assert not attempt.succeeded and attempt.status_code is None
+        assert receiver.received == []
 
 
 class TestRebinding:
