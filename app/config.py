@@ -173,6 +173,17 @@ class Settings(BaseSettings):
         default=60_000, ge=1, description="pending entries idle this long are taken over from a dead consumer"
     )
 
+    # Webhooks (issue 23): private, loopback and link-local receivers are refused unless this is true
+    # (a local test receiver, an ERP on the shop's own network).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=5, gt=0, le=60, description="one attempt, all told")
+    webhook_retry_hours: float = Field(default=24, gt=0, description="retries stop this long after the event")
+    webhook_backoff_seconds: float = Field(default=30, gt=0, description="first retry delay; doubles")
+    webhook_batch_size: int = Field(default=20, ge=1, le=500, description="messages one worker sends at once")
+    webhook_log_retention_days: float = Field(
+        default=30, gt=0, description="finished messages and their log kept"
+    )
+
     # Traceability
     # More than this many distinct scanners (devices, or client networks with one User-Agent) make a code
     # suspicious: one code copied onto many bags is scanned in many places.

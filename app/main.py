@@ -15,7 +15,7 @@ from app.flows import order_kinds, product_story
 from app.kit.guard import HttpGuardMiddleware
 from app.kit.logging import configure_logging
 from app.kit.middleware import BodySizeLimitMiddleware, ErrorBoundary, RequestIdMiddleware, RetryOnConflict
-from app.kit.openapi import tidy_openapi
+from app.kit.openapi import operation_id, tidy_openapi
 from app.kit.problems import install_exception_handlers
 from app.redis import close_redis
 from app.storefront.csrf import CsrfMiddleware
@@ -63,6 +63,10 @@ OPENAPI_TAGS = [
     },
     {"name": "pre-sales", "description": "New-harvest pre-sales (预售): a deposit now, the balance later"},
     {"name": "pre-sales (staff)", "description": "Staff: pre-sales, and who is behind on balance"},
+    {
+        "name": "webhooks (staff)",
+        "description": "Admins: subscribe merchants' systems (ERP, WMS) to events, signed, with a delivery log",
+    },
     {"name": "catalog", "description": "Categories and products (search, filters, live stock)"},
     {"name": "catalog admin", "description": "Staff: products, SKUs, stock, categories, images"},
     {"name": "payments", "description": "Paying an order: sandbox, Alipay, WeChat Pay"},
@@ -97,6 +101,7 @@ def _routers() -> list:
     from app.subscriptions.router import router as subscriptions_router
     from app.traceability.router import router as traceability_router
     from app.users.router import router as users_router
+    from app.webhooks.router import router as webhooks_router
 
     return [
         health_router,
@@ -119,6 +124,7 @@ def _routers() -> list:
         notifications_router,
         traceability_router,
         recall_router,  # the last staff trace route: keeps its place in the OpenAPI document
+        webhooks_router,
         trace_pages_router,
         *page_routers(),
     ]
@@ -160,10 +166,12 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
     product_story.install()
     order_kinds.install()
     app = FastAPI(
-        title="稻香 Daoxiang API",
+        # ASCII: client generators name the package after it (the Chinese name is in the description).
+        title="Daoxiang API",
         version="0.1.0",
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
         # No OpenTelemetry here: without this FastAPI asks the global providers on every request whether
         # someone configured one (a cost the hottest paths, answered inside the app, paid each time).

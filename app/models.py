@@ -44,12 +44,16 @@ from app.traceability.models import (
     TraceScanFlush,
 )
 from app.users.models import Address, RefreshToken, ThrottleHit, User
+from app.webhooks.models import Webhook, WebhookDelivery, WebhookMessage
 
 __all__ = [
     "Base",
     "DeliveryOrder",
     "Subscription",
     "SubscriptionDelivery",
+    "Webhook",
+    "WebhookMessage",
+    "WebhookDelivery",
     "AuditLog",
     "OutboxEvent",
     "ProcessedEvent",

@@ -29,6 +29,7 @@ from app.presales import tasks as presales_tasks
 from app.subscriptions import tasks as subscriptions_tasks
 from app.traceability import tasks as traceability_tasks
 from app.users import tasks as users_tasks
+from app.webhooks import tasks as webhooks_tasks
 
 log = logging.getLogger("daoxiang.worker")
 
@@ -66,6 +67,9 @@ JOBS: list[Job] = [
     Job("events.relay", eventbus_tasks.relay_events),
     Job("events.purge_published", eventbus_tasks.purge_published_events, every_seconds=HOUR),
     Job("events.purge_processed", eventbus_tasks.purge_processed_events, every_seconds=HOUR),
+    Job("webhooks.fan_out", eventbus_tasks.fan_out_webhooks),
+    Job("webhooks.deliver", webhooks_tasks.deliver_due),
+    Job("webhooks.purge_log", webhooks_tasks.purge_log, every_seconds=HOUR),
     Job(
         "traceability.warn_expiring_certificates",
         traceability_tasks.warn_expiring_certificates,
@@ -90,6 +94,7 @@ LoopFunc = Callable[[asyncio.Event], Awaitable[None]]
 LOOPS: dict[str, LoopFunc] = {
     "events.relay": eventbus_tasks.relay_continuously,
     "orders.run_exports": orders_tasks.run_exports_continuously,
+    "webhooks.deliver": webhooks_tasks.deliver_continuously,
 }
 
 

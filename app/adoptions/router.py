@@ -75,7 +75,7 @@ async def create_plan(data: AdoptionPlanCreate, staff: StaffUser, session: Sessi
     summary="Every adoption plan, newest first",
     responses=problem_responses(NotAuthenticated, Forbidden),
 )
-async def list_for_staff(
+async def list_adoption_plans_for_staff(
     staff: StaffUser, session: SessionDep, page: PageParamsDep
 ) -> Page[AdoptionPlanRead]:
     rows, total = await service.list_for_staff(session, page.offset, page.size)

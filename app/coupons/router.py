@@ -57,6 +57,7 @@ async def list_claimable(session: SessionDep, page: PageParamsDep) -> Page[Claim
         CouponNotClaimable,
         validation=False,
     ),
+    operation_id="claimCoupon",
 )
 async def claim(coupon_id: IdPath, user: CurrentPrincipal, session: SessionDep) -> ClaimRead:
     return await service.claim(session, user.id, coupon_id)
@@ -85,6 +86,7 @@ async def my_coupons(
     tags=ADMIN_TAGS,
     summary="Create a batch of coupons (fixed amount, 满减 with a threshold, or percent off)",
     responses=problem_responses(NotAuthenticated, Forbidden, CouponScopeInvalid),
+    operation_id="createCoupon",
 )
 async def create(data: CouponCreate, staff: StaffUser, session: SessionDep) -> CouponRead:
     return await service.create(session, staff.id, data)
@@ -96,6 +98,7 @@ async def create(data: CouponCreate, staff: StaffUser, session: SessionDep) -> C
     tags=ADMIN_TAGS,
     summary="Every batch with its usage (claimed, used), newest first",
     responses=problem_responses(NotAuthenticated, Forbidden),
+    operation_id="listCouponsForStaff",
 )
 async def list_for_staff(staff: StaffUser, session: SessionDep, page: PageParamsDep) -> Page[CouponRead]:
     return await service.list_for_staff(session, page)
@@ -107,6 +110,7 @@ async def list_for_staff(staff: StaffUser, session: SessionDep, page: PageParams
     tags=ADMIN_TAGS,
     summary="One batch with its usage",
     responses=problem_responses(NotAuthenticated, Forbidden, CouponBatchNotFound, validation=False),
+    operation_id="getCouponForStaff",
 )
 async def get_for_staff(coupon_id: IdPath, staff: StaffUser, session: SessionDep) -> CouponRead:
     return await service.read_for_staff(session, coupon_id)
@@ -118,6 +122,7 @@ async def get_for_staff(coupon_id: IdPath, staff: StaffUser, session: SessionDep
     tags=ADMIN_TAGS,
     summary="Stop claims of a batch (coupons already claimed stay usable)",
     responses=problem_responses(NotAuthenticated, Forbidden, CouponBatchNotFound, validation=False),
+    operation_id="pauseCoupon",
 )
 async def pause(coupon_id: IdPath, staff: StaffUser, session: SessionDep) -> CouponRead:
     return await service.set_paused(session, staff.id, coupon_id, True)
@@ -129,6 +134,7 @@ async def pause(coupon_id: IdPath, staff: StaffUser, session: SessionDep) -> Cou
     tags=ADMIN_TAGS,
     summary="Let customers claim a paused batch again",
     responses=problem_responses(NotAuthenticated, Forbidden, CouponBatchNotFound, validation=False),
+    operation_id="resumeCoupon",
 )
 async def resume(coupon_id: IdPath, staff: StaffUser, session: SessionDep) -> CouponRead:
     return await service.set_paused(session, staff.id, coupon_id, False)

@@ -42,8 +42,17 @@ def _notifications_handler() -> Handler:
     return notify_from_event
 
 
+def _webhooks_handler() -> Handler:
+    from app.webhooks.service import fan_out
+
+    return fan_out
+
+
 # Consumer group → what it does with each event.
-HANDLERS: dict[str, Callable[[], Handler]] = {"notifications": _notifications_handler}
+HANDLERS: dict[str, Callable[[], Handler]] = {
+    "notifications": _notifications_handler,
+    "webhooks": _webhooks_handler,
+}
 
 
 def default_consumer_name() -> str:

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.db import session_scope
 from app.eventbus import consumer, relay
+from app.redis import get_redis
 
 MAX_BATCHES = 1000  # --once ends even while checkout keeps adding events
 
@@ -34,3 +35,16 @@ async def purge_published_events(session: AsyncSession) -> int:
 
 async def purge_processed_events(session: AsyncSession) -> int:
     return await consumer.purge_processed(session)
+
+
+async def fan_out_webhooks(session: AsyncSession) -> int:
+    """`webhooks.fan_out`: the consumer group `webhooks` reads what the relay published and turns each event
+    into messages for the subscribed webhooks (app.webhooks.service.fan_out), once per event id. Without
+    Redis there is no stream: events wait in the outbox. Two workers share the group's entries."""
+    redis = get_redis()
+    if redis is None:
+        return 0
+    reader = consumer.Consumer(redis, group="webhooks", name=f"worker-{consumer.default_consumer_name()}")
+    await reader.ensure_group()
+    await reader.run_until_idle()
+    return reader.stats["handled"]  # events turned into messages by this run (not duplicates)

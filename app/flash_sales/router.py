@@ -65,6 +65,7 @@ async def create_flash_sale(
     tags=STAFF_TAGS,
     summary="Every flash sale, newest first",
     responses=problem_responses(NotAuthenticated, Forbidden),
+    operation_id="listFlashSalesForStaff",
 )
 async def list_for_staff(
     staff: StaffUser, session: SessionDep, page: PageParamsDep

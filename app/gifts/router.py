@@ -97,7 +97,9 @@ async def create_request(
     summary="My custom requests, newest first",
     responses=problem_responses(NotAuthenticated),
 )
-async def list_mine(user: CurrentUser, session: SessionDep, page: PageParamsDep) -> Page[CustomRequestRead]:
+async def list_my_custom_requests(
+    user: CurrentUser, session: SessionDep, page: PageParamsDep
+) -> Page[CustomRequestRead]:
     rows, total = await service.list_own(session, user, page.offset, page.size)
     return Page(items=[read(r) for r in rows], total=total, page=page.page, size=page.size)
 
@@ -109,7 +111,9 @@ async def list_mine(user: CurrentUser, session: SessionDep, page: PageParamsDep)
     summary="One of my custom requests",
     responses=problem_responses(NotAuthenticated, CustomRequestNotFound),
 )
-async def get_mine(request_id: IdPath, user: CurrentUser, session: SessionDep) -> CustomRequestRead:
+async def get_my_custom_request(
+    request_id: IdPath, user: CurrentUser, session: SessionDep
+) -> CustomRequestRead:
     return read(await service.get_own_or_raise(session, user, request_id))
 
 
@@ -170,7 +174,7 @@ async def get_my_proof(request_id: IdPath, user: CurrentUser, session: SessionDe
     summary="Every custom request, newest first (optionally of one status)",
     responses=problem_responses(NotAuthenticated, Forbidden),
 )
-async def list_for_staff(
+async def list_custom_requests_for_staff(
     staff: StaffUser,
     session: SessionDep,
     page: PageParamsDep,

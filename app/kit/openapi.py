@@ -6,6 +6,7 @@ import copy
 from collections import defaultdict
 from typing import Any
 
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from app.errors import AppError, DatabaseUnavailable
@@ -136,3 +137,12 @@ def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
         if f"/{name}'" not in still_used:
             components.pop(name, None)
     return schema
+
+
+def operation_id(route: APIRoute) -> str:
+    """A stable camelCase operationId from the endpoint function's name (`place_order` → `placeOrder`), for
+    every route, present and future (FastAPI's `generate_unique_id_function`). Generated clients name their
+    functions after it, so renaming an endpoint function is an API change; a route whose function name is
+    too generic (`create`) or taken says `operation_id=` itself. tests/test_openapi.py checks they are unique."""
+    head, *rest = route.endpoint.__name__.strip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest if part)

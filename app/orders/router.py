@@ -71,6 +71,7 @@ async def get_my_order(order_id: IdPath, user: CurrentUser, session: SessionDep)
     tags=TAGS,
     summary="Cancel my unpaid order; its stock goes back",
     responses=problem_responses(NotAuthenticated, OrderNotFound, InvalidOrderState, validation=False),
+    operation_id="cancelOrder",
 )
 async def cancel(order_id: IdPath, user: CurrentUser, session: SessionDep) -> OrderRead:
     return service.to_read(await service.cancel_by_customer(session, user, order_id))
@@ -255,6 +256,7 @@ async def get_order(order_id: IdPath, staff: StaffUser, session: SessionDep) -> 
     tags=ADMIN_TAGS,
     summary="Ship a paid order with a carrier and tracking number (optionally the batch of each line)",
     responses=problem_responses(NotAuthenticated, Forbidden, OrderNotFound, InvalidOrderState),
+    operation_id="shipOrder",
 )
 async def ship(order_id: IdPath, data: ShipRequest, staff: StaffUser, session: SessionDep) -> AdminOrderRead:
     return await _admin_read(session, await orders_staff.ship(session, staff, order_id, data))

@@ -22,6 +22,7 @@ def page_routers() -> list:
     from app.storefront.admin_router import router as admin_router
     from app.storefront.admin_trace import router as admin_trace_router
     from app.storefront.admin_users import router as admin_users_router
+    from app.storefront.admin_webhooks import router as admin_webhooks_router
     from app.storefront.adoptions import admin_router as admin_adoptions_router
     from app.storefront.adoptions import router as adoptions_router
     from app.storefront.auth_router import router as auth_router
@@ -62,4 +63,5 @@ def page_routers() -> list:
         admin_adoptions_router,
         admin_custom_boxes_router,
         admin_presales_router,
+        admin_webhooks_router,
     ]

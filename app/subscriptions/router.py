@@ -67,7 +67,9 @@ async def subscribe(
     summary="My subscriptions, newest first, each with its deliveries and schedule",
     responses=problem_responses(NotAuthenticated),
 )
-async def list_mine(user: CurrentUser, session: SessionDep, page: PageParamsDep) -> Page[SubscriptionRead]:
+async def list_my_subscriptions(
+    user: CurrentUser, session: SessionDep, page: PageParamsDep
+) -> Page[SubscriptionRead]:
     items, total = await service.list_for_customer(session, user, page.offset, page.size)
     return Page(items=items, total=total, page=page.page, size=page.size)
 
@@ -79,7 +81,9 @@ async def list_mine(user: CurrentUser, session: SessionDep, page: PageParamsDep)
     summary="One of my subscriptions, with its deliveries and schedule",
     responses=problem_responses(NotAuthenticated, SubscriptionNotFound),
 )
-async def get_mine(subscription_id: IdPath, user: CurrentUser, session: SessionDep) -> SubscriptionRead:
+async def get_my_subscription(
+    subscription_id: IdPath, user: CurrentUser, session: SessionDep
+) -> SubscriptionRead:
     return await service.read(session, await service.get_for_customer(session, user, subscription_id))
 
 
@@ -147,7 +151,7 @@ async def update_subscription(
     summary="Every subscription, newest first (optionally of one status)",
     responses=problem_responses(NotAuthenticated, Forbidden),
 )
-async def list_for_staff(
+async def list_subscriptions_for_staff(
     staff: StaffUser, session: SessionDep, page: PageParamsDep, status: SubscriptionStatus | None = None
 ) -> Page[SubscriptionRead]:
     items, total = await service.list_for_staff(session, status, page.offset, page.size)

@@ -54,6 +54,7 @@ USERS = ["users"]
     tags=USERS,
     summary="Register a customer account with a phone number",
     responses=problem_responses(PhoneTaken, WeakPassword, TooManyAttempts),
+    operation_id="registerUser",
 )
 async def register(data: UserCreate, session: SessionDep, ip: ClientIP) -> UserRead:
     user = await service.register(session, data, client_ip=ip)
@@ -77,6 +78,7 @@ async def login(data: LoginRequest, session: SessionDep, ip: ClientIP) -> TokenP
     tags=AUTH,
     summary="Log in as an OAuth2 password form (username = phone), for the /docs Authorize button",
     responses=problem_responses(InvalidCredentials, TooManyAttempts),
+    operation_id="issueToken",
 )
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, ip: ClientIP
@@ -146,6 +148,7 @@ async def change_password(
     tags=USERS,
     summary="The calling user",
     responses=problem_responses(NotAuthenticated, validation=False),
+    operation_id="getMe",
 )
 async def me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)

@@ -31,6 +31,7 @@ router = APIRouter()
     tags=PUBLIC,
     summary="Verify a trace code (counts one scan): verdict, scanners, product, batch story, certificates",
     responses=problem_responses(UnknownCode, TooManyUnknownCodes, validation=False),
+    operation_id="verifyTraceCode",
 )
 async def verify(code: str, ip: ClientIP, user_agent: Annotated[str, Header()] = "") -> Response:
     # The same function answers on the fast path (app.traceability.fast_scan): the same bytes.

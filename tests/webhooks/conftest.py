@@ -1,0 +1,3 @@
+from tests.webhooks.factories import allow_private, receiver, tls_receiver
+
+__all__ = ["allow_private", "receiver", "tls_receiver"]
