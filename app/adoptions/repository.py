@@ -189,6 +189,8 @@ async def take_kg(session: AsyncSession, adoption_id: int, kg: int) -> bool:
             Adoption.id == adoption_id,
             Adoption.season_closed_at.is_(None),
             Adoption.kg_delivered + kg <= Adoption.kg_total,
+            # Still paid when the row is ours: a refund request that locked it first wins (check_refund_request).
+            Adoption.order_id.in_(select(Order.id).where(Order.status == OrderStatus.paid)),
         )
         .values(kg_delivered=Adoption.kg_delivered + kg)
         .execution_options(synchronize_session=False)
@@ -247,3 +249,14 @@ async def close_season(session: AsyncSession, adoption_id: int, kg_left: int, no
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+async def lock_by_order(session: AsyncSession, order_id: int) -> Adoption | None:
+    """The adoption of an order, its row locked (a draw waits for it, and then finds the order refunding)."""
+    rows = await session.execute(
+        select(Adoption)
+        .where(Adoption.order_id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return rows.scalars().first()

@@ -39,6 +39,7 @@ from app.adoptions.models import Adoption, AdoptionPlan
 from app.adoptions.schemas import AdoptionPlanCreate, AdoptionRead, DeliveryRead, PlotEvent
 from app.db import utcnow
 from app.kit.time import SHOP_TZ
+from app.orders.errors import InvalidOrderState
 from app.traceability import repository as trace_repository
 from app.traceability.certificates import certificate_file_url, certificate_status
 from app.traceability.service import local_time, photo_url
@@ -335,3 +336,23 @@ async def season_draw(session: AsyncSession, adoption_id: int, kg_left: int) -> 
     weight_g = await repository.sku_weight_g(session, plan.sku_id)
     batch_id = await repository.delivery_batch(session, plan.plot_id, plan.sku_id)
     return Draw(adoption, plan, kg_left, kg_left * 1000 // weight_g, batch_id)
+
+
+async def refuse_shipping(session: AsyncSession, order: Any) -> None:
+    """An adoption's order is not shipped: the adopter draws kilograms as delivery orders."""
+    raise InvalidOrderState(
+        "An adoption is not shipped itself: the adopter's deliveries ship as their own orders.",
+        order_id=order.id,
+    )
+
+
+async def check_refund_request(session: AsyncSession, order: Any) -> None:
+    """A paid adoption may be refunded only while nothing of it was drawn (its shares then go back to the plan);
+    its row is locked first, so a draw at the same moment either came first (and this refuses) or finds the
+    order refunding (and draws nothing)."""
+    adoption = await repository.lock_by_order(session, order.id)
+    if adoption is not None and adoption.kg_delivered > 0:
+        raise InvalidOrderState(
+            f"{adoption.kg_delivered} kg of this adoption were delivered already; please contact the shop.",
+            order_id=order.id,
+        )

@@ -34,6 +34,12 @@ def install() -> None:
     releases.reserve_with(OrderKind.subscription, subscriptions_service.nothing_reserved)
     # An adoption's shares go back to its plan.
     releases.reserve_with(OrderKind.adoption, adoptions_service.give_back_orders)
+    # The prepaid kinds ship as their delivery orders, never themselves; a subscription is refunded by
+    # cancelling it, an adoption only while nothing was drawn (else the delivered goods would be refunded too).
+    releases.check_ship_with(OrderKind.subscription, subscriptions_service.refuse_shipping)
+    releases.check_refund_request_with(OrderKind.subscription, subscriptions_service.refuse_refund_request)
+    releases.check_ship_with(OrderKind.adoption, adoptions_service.refuse_shipping)
+    releases.check_refund_request_with(OrderKind.adoption, adoptions_service.check_refund_request)
     # A custom order reserves no stock (made to order); ending unpaid frees its request for a new acceptance.
     releases.reserve_with(OrderKind.custom, gifts_service.give_back_orders)
     # It ships one parcel per recipient (POST /api/admin/orders/{id}/ship with recipient_index).

@@ -18,6 +18,9 @@ worker), what orders must call inside the same transaction:
 - `check_refund_with(kind, check)`: called when an order of `kind` waiting for the rest of its money
   (`deposit_paid`) asks for a refund: it refuses unless the kind's rule allows it. Without a check such an
   order cannot ask.
+- `check_refund_request_with(kind, check)`: called when the customer of a paid or shipped order of `kind`
+  asks for a refund, before it moves: a prepaid kind whose goods go out in later orders refuses once they
+  have (a subscription is refunded by cancelling it; an adoption once kilograms were drawn).
 
 An order of a kind that is neither `standard` nor registered fails loudly rather than putting units back
 into general stock that it never took from there.
@@ -51,6 +54,7 @@ _give_back: dict[str, GiveBack] = {}
 _unpaid_cancel_hooks: dict[str, UnpaidCancelHook] = {}
 _ship_checks: dict[str, OrderCheck] = {}
 _refund_checks: dict[str, OrderCheck] = {}
+_refund_request_checks: dict[str, OrderCheck] = {}
 
 
 class UnknownReservation(RuntimeError):
@@ -108,3 +112,14 @@ async def check_refund(session: AsyncSession, order: Any) -> None:
     if check is None:
         raise InvalidOrderState(f"An order that is {order.status} cannot ask for a refund.")
     await check(session, order)
+
+
+def check_refund_request_with(kind: OrderKind | str, check: OrderCheck) -> None:
+    _refund_request_checks[OrderKind(kind).value] = check
+
+
+async def check_refund_request(session: AsyncSession, order: Any) -> None:
+    """A customer's refund request of a paid or shipped order: the kind's rule, if it has one."""
+    check = _refund_request_checks.get(order.kind)
+    if check is not None:
+        await check(session, order)

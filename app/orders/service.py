@@ -149,6 +149,8 @@ async def request_refund(session: AsyncSession, user: User, order_id: int, reaso
         raise RefundRequestLimitReached(
             f"This order already had {limit} refund requests; please contact customer service.", limit=limit
         )
+    if order.status in (S.paid, S.shipped):
+        await releases.check_refund_request(session, order)  # a prepaid kind's own rule
     # Two requests at once: one moves the order, the other finds it refunding (409 invalid_order_state).
     await begin_refund(session, order.id, actor=Actor.of(user), reason=reason)
     return await get_or_raise(session, order.id)

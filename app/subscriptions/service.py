@@ -14,6 +14,7 @@ from app import events
 from app.checkout import service as checkout_service
 from app.db import utcnow
 from app.kit.time import shop_today
+from app.orders.errors import InvalidOrderState
 from app.orders.schemas import OrderCreate
 from app.subscriptions import repository, schedule
 from app.subscriptions.errors import InvalidSubscriptionState, SubscriptionNotFound
@@ -234,3 +235,22 @@ async def change_address(
 async def nothing_reserved(session: AsyncSession, order_ids: Sequence[int]) -> None:
     """A subscription's order reserves nothing (each delivery takes its own stock): orders' release for the
     kind, registered by app.flows.order_kinds."""
+
+
+async def refuse_shipping(session: AsyncSession, order: Any) -> None:
+    """A subscription's order is not shipped: each period goes out as its own delivery order (orders' ship
+    check for the kind, registered by app.flows.order_kinds)."""
+    raise InvalidOrderState(
+        "A subscription is not shipped itself: each period ships as its own delivery order.",
+        order_id=order.id,
+    )
+
+
+async def refuse_refund_request(session: AsyncSession, order: Any) -> None:
+    """A subscription is refunded by cancelling it, which refunds exactly the periods not delivered; a refund
+    request of the prepaid order would give back the delivered periods too."""
+    raise InvalidOrderState(
+        "A subscription is refunded by cancelling it (POST /api/subscriptions/{id}/cancel): the periods not "
+        "delivered are refunded.",
+        order_id=order.id,
+    )
