@@ -48,6 +48,11 @@ OPENAPI_TAGS = [
     {"name": "payment callbacks", "description": "Signed notifications from the payment gateways"},
     {"name": "traceability", "description": "Staff: producers, plots, batches, events, certificates, codes"},
     {"name": "trace", "description": "Public verification of a bag's trace code"},
+    {"name": "reviews", "description": "Reviews with photos (晒单评价) from buyers of completed orders"},
+    {
+        "name": "reviews (staff)",
+        "description": "Staff: the moderation list, hide (with a reason), show again, reply",
+    },
     {"name": "users (admin)", "description": "Administrators: accounts, roles, disabling"},
 ]
 
@@ -64,6 +69,7 @@ def _routers() -> list:
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
     from app.payments.router import router as payments_router
+    from app.reviews.router import router as reviews_router
     from app.storefront import page_routers
     from app.storefront.sandbox_pay import router as payment_pages_router
     from app.storefront.trace_page import router as trace_pages_router
@@ -78,6 +84,7 @@ def _routers() -> list:
         orders_router,
         coupons_router,
         flash_sales_router,
+        reviews_router,
         catalog_router,
         payments_router,
         payment_pages_router,

@@ -25,6 +25,7 @@ from app.payments.models import (
     PlatformCertificate,
     UnmatchedPayment,
 )
+from app.reviews.models import Review, ReviewImage
 from app.traceability.models import (
     Batch,
     BatchAllocation,
@@ -84,4 +85,6 @@ __all__ = [
     "CouponProduct",
     "CouponCategory",
     "CouponClaim",
+    "Review",
+    "ReviewImage",
 ]

@@ -25,6 +25,7 @@ from app.flash_sales import tasks as flash_sales_tasks
 from app.flows import order_kinds
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
+from app.reviews import tasks as reviews_tasks
 from app.traceability import tasks as traceability_tasks
 from app.users import tasks as users_tasks
 
@@ -53,6 +54,7 @@ JOBS: list[Job] = [
     Job("orders.purge_idempotency_keys", orders_tasks.purge_idempotency_keys, every_seconds=HOUR),
     Job("flash_sales.close_ended", flash_sales_tasks.close_ended),
     Job("flash_sales.reconcile_gates", flash_sales_tasks.reconcile_gates, every_seconds=30),
+    Job("reviews.auto_positive", reviews_tasks.auto_positive, every_seconds=300),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
     Job("payments.purge_notifications", payments_tasks.purge_notifications, every_seconds=HOUR),
