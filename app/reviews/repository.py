@@ -80,6 +80,17 @@ async def get_for_line(
     return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
 
 
+async def move(session: AsyncSession, review_id: int, where: list[Any], values: dict[str, Any]) -> bool:
+    """A conditional UPDATE of one review: True when it matched (the move happened here, exactly once)."""
+    result = await session.execute(
+        update(Review)
+        .where(Review.id == review_id, *where)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def insert_image(session: AsyncSession, user_id: int, url: str, at: datetime) -> ReviewImage:
     image = ReviewImage(user_id=user_id, url=url, created_at=at)
     session.add(image)

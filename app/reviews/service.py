@@ -3,8 +3,9 @@ kept), show again and reply; the worker gives unreviewed lines a default 5-star 
 
 The product's aggregates (app.catalog.ratings) move in the review's own transaction by atomic increments:
 +rating/+1 when a visible review appears, the difference when a visible review is edited, -rating/-1 when
-one is hidden. A review's row is locked (FOR UPDATE) before an edit, hide or show, so these never
-interleave on one review; the unique order_item_id makes creation happen once.
+one is hidden. Each of these is a conditional UPDATE of the review (`... WHERE status = 'visible'`), so
+a move happens once however many requests race (on SQLite too, where FOR UPDATE means nothing); the unique
+order_item_id makes creation happen once.
 """
 
 from __future__ import annotations
@@ -212,30 +213,49 @@ async def _insert(
 
 async def edit(session: AsyncSession, user: Any, order_id: int, sku_id: int, data: ReviewCreate) -> Review:
     _order, item = await _line(session, user.id, order_id, sku_id)
-    review = await repository.get_for_line(session, item.id, for_update=True)
+    review = await repository.get_for_line(session, item.id)
     if review is None or review.user_id != user.id:
         raise ReviewNotFound("这件商品还没有评价。")
-    until = editable_until(review)
-    if until is None or utcnow() > until or review.status != ReviewStatus.visible:
-        raise ReviewNotEditable(f"评价只能在 {EDIT_DAYS} 天内修改一次。")
     screening.check(data.text)
+    now = utcnow()
+    # One conditional UPDATE decides (a second edit, a hide or the end of the window racing with this one):
+    # the rating changes only here and only once, so the rating read above is the one being replaced.
+    moved = await repository.move(
+        session,
+        review.id,
+        [
+            Review.edited_at.is_(None),
+            Review.is_automatic.is_(False),
+            Review.status == ReviewStatus.visible.value,
+            Review.created_at >= now - timedelta(days=EDIT_DAYS),
+        ],
+        {"rating": data.rating, "text": data.text, "edited_at": now, "updated_at": now},
+    )
+    if not moved:
+        raise ReviewNotEditable(f"评价只能在 {EDIT_DAYS} 天内修改一次。")
     urls = await _take_images(session, user.id, review.id, data.image_ids)
-    old = review.rating
-    review.rating, review.text = data.rating, data.text
-    review.images, review.has_images = urls, bool(urls)
-    review.edited_at = utcnow()
-    await session.flush()
-    await ratings.adjust(session, review.product_id, sum_delta=data.rating - old, count_delta=0)
-    return review
+    await repository.move(session, review.id, [], {"images": urls, "has_images": bool(urls)})
+    await ratings.adjust(session, review.product_id, sum_delta=data.rating - review.rating, count_delta=0)
+    return await _get_or_raise(session, review.id, for_update=True)
 
 
 async def hide(session: AsyncSession, staff: Any, review_id: int, reason: str) -> Review:
+    await _get_or_raise(session, review_id)
+    now = utcnow()
+    moved = await repository.move(
+        session,
+        review_id,
+        [Review.status == ReviewStatus.visible.value],
+        {
+            "status": ReviewStatus.hidden.value,
+            "hidden_reason": reason,
+            "hidden_at": now,
+            "hidden_by": staff.id,
+        },
+    )
+    # Read after the UPDATE, locking (the newest committed rating, not this transaction's snapshot).
     review = await _get_or_raise(session, review_id, for_update=True)
-    if review.status == ReviewStatus.visible:
-        now = utcnow()
-        review.status = ReviewStatus.hidden.value
-        review.hidden_reason, review.hidden_at, review.hidden_by = reason, now, staff.id
-        await session.flush()
+    if moved:
         await ratings.adjust(session, review.product_id, sum_delta=-review.rating, count_delta=-1)
         await events.emit(
             session,
@@ -253,19 +273,24 @@ async def hide(session: AsyncSession, staff: Any, review_id: int, reason: str) -
 
 
 async def unhide(session: AsyncSession, staff: Any, review_id: int) -> Review:
+    await _get_or_raise(session, review_id)
+    # The reason and who hid it stay on record.
+    moved = await repository.move(
+        session,
+        review_id,
+        [Review.status == ReviewStatus.hidden.value],
+        {"status": ReviewStatus.visible.value},
+    )
     review = await _get_or_raise(session, review_id, for_update=True)
-    if review.status == ReviewStatus.hidden:
-        review.status = ReviewStatus.visible.value  # the reason and who hid it stay on record
-        await session.flush()
+    if moved:
         await ratings.adjust(session, review.product_id, sum_delta=review.rating, count_delta=1)
     return review
 
 
 async def reply(session: AsyncSession, staff: Any, review_id: int, text: str) -> Review:
-    review = await _get_or_raise(session, review_id, for_update=True)
-    review.reply, review.replied_at = text, utcnow()
-    await session.flush()
-    return review
+    await _get_or_raise(session, review_id)
+    await repository.move(session, review_id, [], {"reply": text, "replied_at": utcnow()})
+    return await _get_or_raise(session, review_id, for_update=True)
 
 
 async def _get_or_raise(session: AsyncSession, review_id: int, *, for_update: bool = False) -> Review:
