@@ -74,7 +74,7 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
-UPLOAD_PATHS = ("/api/admin/", "/admin/", "/api/review-images", "/account/review-images")
+UPLOAD_PATHS = ("/api/admin/", "/admin/", "/api/review-images", "/account/reviews/")
 
 
 class BodySizeLimitMiddleware:

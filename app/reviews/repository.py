@@ -133,6 +133,15 @@ async def take_images(
     return [urls[i] for i in image_ids]
 
 
+async def image_ids_of(session: AsyncSession, review_id: int) -> list[int]:
+    rows = await session.execute(
+        select(ReviewImage.id, ReviewImage.url).where(ReviewImage.review_id == review_id)
+    )
+    review = await session.get(Review, review_id)
+    position = {url: i for i, url in enumerate(review.images if review else [])}
+    return [i for i, url in sorted(rows.all(), key=lambda row: position.get(row[1], 99))]
+
+
 def _public(product_id: int, with_images: bool) -> list[Any]:
     where = [Review.product_id == product_id, Review.status == ReviewStatus.visible.value]
     if with_images:
@@ -160,11 +169,6 @@ async def list_all(
         select(Review).where(*where).order_by(Review.id.desc()).offset(offset).limit(limit)
     )
     return list(rows.scalars()), int(total)
-
-
-async def list_for_order(session: AsyncSession, order_id: int) -> list[Review]:
-    rows = await session.execute(select(Review).where(Review.order_id == order_id).order_by(Review.id))
-    return list(rows.scalars())
 
 
 async def due_for_auto_positive(session: AsyncSession, completed_before: datetime, limit: int) -> list[Any]:

@@ -323,14 +323,25 @@ async def list_for_staff(
     return Page(items=[to_admin(r) for r in rows], total=total, page=params.page, size=params.size)
 
 
-async def reviews_of_order(session: AsyncSession, user_id: int, order_id: int) -> dict[int, Review]:
-    """The customer's reviews of one order, by SKU (for 我的订单)."""
-    return {r.sku_id: r for r in await repository.list_for_order(session, order_id) if r.user_id == user_id}
+async def line_with_review(
+    session: AsyncSession, user_id: int, order_id: int, sku_id: int
+) -> tuple[Any, Any, Review | None]:
+    """(order, line, its review or None) of the customer's own order (for the review form page)."""
+    order, item = await _line(session, user_id, order_id, sku_id)
+    return order, item, await repository.get_for_line(session, item.id)
 
 
-async def get_mine(session: AsyncSession, user_id: int, order_id: int, sku_id: int) -> Review | None:
-    _order, item = await _line(session, user_id, order_id, sku_id)
-    return await repository.get_for_line(session, item.id)
+async def image_ids_of(session: AsyncSession, review_id: int) -> list[int]:
+    return await repository.image_ids_of(session, review_id)
+
+
+async def latest(session: AsyncSession, product_id: int, count: int = 3) -> tuple[list[ReviewRead], int]:
+    """A product's newest visible reviews and how many have photos (for the product page)."""
+    rows, _total = await repository.list_public(session, product_id, with_images=False, offset=0, limit=count)
+    _rows, with_photos = await repository.list_public(
+        session, product_id, with_images=True, offset=0, limit=0
+    )
+    return [ReviewRead(**_public(r)) for r in rows], with_photos
 
 
 # ---------------------------------------------------------------------------------------------- the job

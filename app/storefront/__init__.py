@@ -26,12 +26,15 @@ def page_routers() -> list:
     from app.storefront.flash_sales import admin_router as admin_flash_sales_router
     from app.storefront.flash_sales import router as flash_sales_router
     from app.storefront.orders_router import router as orders_router
+    from app.storefront.reviews import admin_router as admin_reviews_router
+    from app.storefront.reviews import router as reviews_router
     from app.storefront.router import router as shop_router
 
     return [
         auth_router,
         shop_router,
         orders_router,
+        reviews_router,
         coupons_router,
         flash_sales_router,
         account_router,
@@ -46,4 +49,5 @@ def page_routers() -> list:
         admin_users_router,
         admin_coupons_router,
         admin_flash_sales_router,
+        admin_reviews_router,
     ]
