@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("order_item_id", name=op.f("uq_reviews_order_item_id")),
         **MYSQL,
     )
+    op.create_index("ix_orders_status_completed_at", "orders", ["status", "completed_at"])
     op.create_index(op.f("ix_reviews_order_id"), "reviews", ["order_id"])
     op.create_index(op.f("ix_reviews_user_id"), "reviews", ["user_id"])
     op.create_index("ix_reviews_product_status_id", "reviews", ["product_id", "status", "id"])
@@ -100,6 +101,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("review_images")
     op.drop_table("reviews")
+    op.drop_index("ix_orders_status_completed_at", table_name="orders")
     with op.batch_alter_table("products") as batch:
         batch.drop_column("rating_count")
         batch.drop_column("rating_sum")

@@ -171,8 +171,11 @@ async def list_all(
     return list(rows.scalars()), int(total)
 
 
-async def due_for_auto_positive(session: AsyncSession, completed_before: datetime, limit: int) -> list[Any]:
-    """Lines of orders completed before `completed_before` that have no review, oldest first."""
+async def due_for_auto_positive(
+    session: AsyncSession, completed_before: datetime, completed_after: datetime, limit: int
+) -> list[Any]:
+    """Lines of orders completed between the two times that have no review, oldest first (the lower bound
+    keeps each run to recent orders, through ix_orders_status_completed_at, however many there are)."""
     rows = await session.execute(
         select(
             OrderItem.id,
@@ -186,6 +189,7 @@ async def due_for_auto_positive(session: AsyncSession, completed_before: datetim
         .where(
             Order.status == OrderStatus.completed.value,
             Order.completed_at <= completed_before,
+            Order.completed_at > completed_after,
             ~exists().where(Review.order_item_id == OrderItem.id),
         )
         .order_by(OrderItem.id)

@@ -43,6 +43,8 @@ from app.reviews.schemas import MyReviewRead, ReviewAdminRead, ReviewCreate, Rev
 
 EDIT_DAYS = 7
 AUTO_BATCH = 200
+# Lines due longer than this (the worker was stopped for months) are left without an automatic review.
+AUTO_LOOKBACK = timedelta(days=90)
 
 
 def mask_nickname(nickname: str) -> str:
@@ -353,7 +355,8 @@ async def auto_positive(session: AsyncSession, *, limit: int = AUTO_BATCH) -> in
     order_item_id lets one insert win; the others skip the line."""
     cutoff = utcnow() - timedelta(days=get_settings().review_auto_positive_days)
     created = 0
-    for line in await repository.due_for_auto_positive(session, cutoff, limit):
+    lines = await repository.due_for_auto_positive(session, cutoff, cutoff - AUTO_LOOKBACK, limit)
+    for line in lines:
         review = await _insert(
             session,
             line,

@@ -53,6 +53,11 @@ class TestAutoPositive:
         shop_clock.advance(timedelta(days=3, minutes=1))
         assert await run_job() == 1
 
+    async def test_lines_due_for_more_than_90_days_are_left_alone(self, client, shop_clock):
+        await completed_order(client)
+        shop_clock.advance(timedelta(days=15 + 91))
+        assert await run_job() == 0
+
     async def test_automatic_reviews_are_not_editable(self, client, shop_clock):
         from tests.users.factories import auth
 
