@@ -128,9 +128,10 @@ async def admin_list_reviews(
     responses=problem_responses(*STAFF_ERRORS, ReviewNotFound),
 )
 async def admin_hide_review(
-    review_id: IdPath, data: HideRequest, staff: StaffUser, session: SessionDep
+    review_id: IdPath, staff: StaffUser, session: SessionDep, data: HideRequest | None = None
 ) -> ReviewAdminRead:
-    return service.to_admin(await service.hide(session, staff, review_id, data.reason))
+    reason = (data or HideRequest()).reason
+    return service.to_admin(await service.hide(session, staff, review_id, reason))
 
 
 @router.post(

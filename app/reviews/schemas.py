@@ -10,6 +10,7 @@ from app.kit.schemas import InputModel, OutputModel
 
 MAX_TEXT = 500
 MAX_IMAGES = 9
+NO_REASON = "未注明原因"
 
 ImageId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 
@@ -35,7 +36,9 @@ class ReviewUpdate(ReviewCreate):
 class HideRequest(InputModel):
     model_config = ConfigDict(json_schema_extra={"example": {"reason": "广告内容"}})
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+        default=NO_REASON, description="kept with the review (the body may be left out)"
+    )
 
 
 class ReplyRequest(InputModel):

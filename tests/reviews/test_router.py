@@ -305,7 +305,15 @@ class TestModeration:
         user, order, sku = await completed_order(client)
         review_id = (await review(client, user, order["id"], sku.id)).json()["id"]
         headers = auth(await staff())
-        for body in ({}, {"reason": ""}, {"reason": "x", "extra": 1}):
+        for body in ({"reason": ""}, {"reason": "x", "extra": 1}, {"reason": "长" * 201}):
             response = await client.post(f"/api/admin/reviews/{review_id}/hide", json=body, headers=headers)
             assert response.status_code == 422, response.text
         assert await aggregates(sku.product_id) == (5, 1)
+
+    async def test_hide_without_a_body_records_that_no_reason_was_given(self, client):
+        user, order, sku = await completed_order(client)
+        review_id = (await review(client, user, order["id"], sku.id)).json()["id"]
+        response = await client.post(f"/api/admin/reviews/{review_id}/hide", headers=auth(await staff()))
+        assert response.status_code == 200, response.text
+        assert response.json()["hidden_reason"] == "未注明原因"
+        assert await aggregates(sku.product_id) == (0, 0)
