@@ -242,7 +242,9 @@ async def edit(session: AsyncSession, user: Any, order_id: int, sku_id: int, dat
 
 
 async def hide(session: AsyncSession, staff: Any, review_id: int, reason: str) -> Review:
-    await _get_or_raise(session, review_id)
+    # The row is locked first (MariaDB: later hides, shows and edits of it wait here), then moved by a
+    # conditional UPDATE (which alone decides on SQLite, where FOR UPDATE means nothing).
+    await _get_or_raise(session, review_id, for_update=True)
     now = utcnow()
     moved = await repository.move(
         session,
@@ -255,8 +257,7 @@ async def hide(session: AsyncSession, staff: Any, review_id: int, reason: str) -
             "hidden_by": staff.id,
         },
     )
-    # Read after the UPDATE, locking (the newest committed rating, not this transaction's snapshot).
-    review = await _get_or_raise(session, review_id, for_update=True)
+    review = await _get_or_raise(session, review_id)  # after the UPDATE: the rating as it now stands
     if moved:
         await ratings.adjust(session, review.product_id, sum_delta=-review.rating, count_delta=-1)
         await events.emit(
@@ -275,7 +276,7 @@ async def hide(session: AsyncSession, staff: Any, review_id: int, reason: str) -
 
 
 async def unhide(session: AsyncSession, staff: Any, review_id: int) -> Review:
-    await _get_or_raise(session, review_id)
+    await _get_or_raise(session, review_id, for_update=True)
     # The reason and who hid it stay on record.
     moved = await repository.move(
         session,
@@ -283,7 +284,7 @@ async def unhide(session: AsyncSession, staff: Any, review_id: int) -> Review:
         [Review.status == ReviewStatus.hidden.value],
         {"status": ReviewStatus.visible.value},
     )
-    review = await _get_or_raise(session, review_id, for_update=True)
+    review = await _get_or_raise(session, review_id)
     if moved:
         await ratings.adjust(session, review.product_id, sum_delta=review.rating, count_delta=1)
     return review
@@ -292,7 +293,7 @@ async def unhide(session: AsyncSession, staff: Any, review_id: int) -> Review:
 async def reply(session: AsyncSession, staff: Any, review_id: int, text: str) -> Review:
     await _get_or_raise(session, review_id)
     await repository.move(session, review_id, [], {"reply": text, "replied_at": utcnow()})
-    return await _get_or_raise(session, review_id, for_update=True)
+    return await _get_or_raise(session, review_id)
 
 
 async def _get_or_raise(session: AsyncSession, review_id: int, *, for_update: bool = False) -> Review:
