@@ -215,9 +215,12 @@ async def _insert(
 
 async def edit(session: AsyncSession, user: Any, order_id: int, sku_id: int, data: ReviewCreate) -> Review:
     _order, item = await _line(session, user.id, order_id, sku_id)
-    review = await repository.get_for_line(session, item.id)
-    if review is None or review.user_id != user.id:
+    found = await repository.get_for_line(session, item.id)
+    if found is None or found.user_id != user.id:
         raise ReviewNotFound("这件商品还没有评价。")
+    # Locked by its primary key first, like hide and unhide: an UPDATE that found the row through the
+    # (status, id) index locked that entry before the row, and deadlocked with a hide holding the row.
+    review = await _get_or_raise(session, found.id, for_update=True)
     screening.check(data.text)
     now = utcnow()
     # One conditional UPDATE decides (a second edit, a hide or the end of the window racing with this one):

@@ -39,3 +39,24 @@ class TestAggregatesUnderConcurrency:
         assert detail["rating_count"] == len(visible)
         expected = round(sum(r.rating for r in visible) / len(visible) + 1e-9, 1)
         assert abs(detail["rating_avg"] - expected) < 0.051
+
+    async def test_edits_racing_hides_leave_the_aggregates_exact(self, client):
+        sku = await sku_on_sale(stock=1000)
+        headers = auth(await staff())
+        lines = [await completed_order(client, sku=sku) for _ in range(6)]
+        ids = [(await review(client, u, o["id"], sku.id, rating=5)).json()["id"] for u, o, _ in lines]
+        calls = []
+        for (user, order, _), review_id in zip(lines, ids, strict=True):
+            calls.append(
+                client.put(
+                    f"/api/orders/{order['id']}/items/{sku.id}/review", json={"rating": 1}, headers=auth(user)
+                )
+            )
+            calls.append(
+                client.post(f"/api/admin/reviews/{review_id}/hide", json={"reason": "竞态"}, headers=headers)
+            )
+        responses = await asyncio.gather(*calls)
+        assert {r.status_code for r in responses} <= {200, 409}, [r.text for r in responses]
+        assert all(r.json()["code"] == "review_not_editable" for r in responses if r.status_code == 409)
+        visible = [r for r in await reviews_of(sku.product_id) if r.status == "visible"]
+        assert visible == [] and await aggregates(sku.product_id) == (0, 0)
