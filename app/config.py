@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     custom_min_quantity: int = Field(default=20, ge=1)
     custom_pay_timeout_minutes: float = Field(default=10080, gt=0)
     auto_confirm_days: float = Field(default=10, gt=0)
+    # Reviews (issue 22): a completed order's lines left unreviewed this long get a default 5-star review.
+    review_auto_positive_days: float = Field(default=15, gt=0)
+    # Words a review may not contain, comma-separated (refused with 422 review_rejected naming them).
+    review_banned_words: str = "刷单,好评返现,代购,假货"
     worker_interval_seconds: float = Field(default=5, gt=0)
     # At most this many of one SKU in one order (and in the cart).
     order_max_quantity_per_sku: int = Field(default=99, ge=1, le=9999)

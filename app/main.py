@@ -73,6 +73,11 @@ OPENAPI_TAGS = [
     {"name": "payment callbacks", "description": "Signed notifications from the payment gateways"},
     {"name": "traceability", "description": "Staff: producers, plots, batches, events, certificates, codes"},
     {"name": "trace", "description": "Public verification of a bag's trace code"},
+    {"name": "reviews", "description": "Reviews with photos (晒单评价) from buyers of completed orders"},
+    {
+        "name": "reviews (staff)",
+        "description": "Staff: the moderation list, hide (with a reason), show again, reply",
+    },
     {"name": "users (admin)", "description": "Administrators: accounts, roles, disabling"},
 ]
 
@@ -95,6 +100,7 @@ def _routers() -> list:
     from app.payments.offline import router as offline_payments_router
     from app.payments.router import router as payments_router
     from app.presales.router import router as presales_router
+    from app.reviews.router import router as reviews_router
     from app.storefront import page_routers
     from app.storefront.sandbox_pay import router as payment_pages_router
     from app.storefront.trace_page import router as trace_pages_router
@@ -115,6 +121,7 @@ def _routers() -> list:
         adoptions_router,
         adoption_orders_router,
         presales_router,
+        reviews_router,
         catalog_router,
         payments_router,
         offline_payments_router,

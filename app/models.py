@@ -29,6 +29,7 @@ from app.payments.models import (
     UnmatchedPayment,
 )
 from app.presales.models import Presale, PresaleOrder
+from app.reviews.models import Review, ReviewImage
 from app.subscriptions.models import Subscription, SubscriptionDelivery
 from app.traceability.models import (
     Batch,
@@ -103,4 +104,6 @@ __all__ = [
     "CouponClaim",
     "Presale",
     "PresaleOrder",
+    "Review",
+    "ReviewImage",
 ]

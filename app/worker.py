@@ -26,6 +26,7 @@ from app.flows import adoption_season, order_kinds, presale_balance
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
 from app.presales import tasks as presales_tasks
+from app.reviews import tasks as reviews_tasks
 from app.subscriptions import tasks as subscriptions_tasks
 from app.traceability import tasks as traceability_tasks
 from app.users import tasks as users_tasks
@@ -60,6 +61,7 @@ JOBS: list[Job] = [
     Job("adoptions.ship_season_end", adoption_season.ship_season_end, every_seconds=HOUR),
     Job("presales.notify_balance_open", presales_tasks.notify_balance_open, every_seconds=60),
     Job("presales.cancel_unpaid_balances", presale_balance.cancel_unpaid_balances, every_seconds=60),
+    Job("reviews.auto_positive", reviews_tasks.auto_positive, every_seconds=300),
     Job("payments.reconcile", payments_tasks.reconcile, every_seconds=60),
     Job("payments.retry_refunds", payments_tasks.retry_refunds, every_seconds=60),
     Job("payments.purge_notifications", payments_tasks.purge_notifications, every_seconds=HOUR),

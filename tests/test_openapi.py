@@ -27,6 +27,7 @@ BODIES_WITHOUT_EXAMPLES = {
     ("post", "/api/admin/products"),
     ("post", "/api/admin/products/{product_id}/skus"),
     ("put", "/api/admin/skus/{sku_id}/stock"),
+    ("post", "/api/review-images"),  # a multipart file
     ("post", "/api/admin/categories"),
     ("post", "/api/admin/products/{product_id}/images"),
     ("put", "/api/admin/products/{product_id}/images/order"),

@@ -69,6 +69,10 @@ class Product(TimestampMixin, Base):
     search_name: Mapped[str] = mapped_column(SearchText, nullable=False, default="", server_default="")
     search_subtitle: Mapped[str] = mapped_column(SearchText, nullable=False, default="", server_default="")
     search_body: Mapped[str] = mapped_column(SearchText, nullable=False, default="", server_default="")
+    # Visible reviews' ratings, moved atomically in each review's transaction (app.catalog.ratings), so the
+    # cached pages show rating_avg without reading the reviews.
+    rating_sum: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    rating_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class ProductImage(Base):

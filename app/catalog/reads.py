@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog import cache, live, repository, search, search_index
+from app.catalog import cache, live, ratings, repository, search, search_index
 from app.catalog.categories import descendants
 from app.catalog.errors import ProductNotFound
 from app.catalog.models import Product, ProductStatus
@@ -33,6 +33,8 @@ def list_item(product: Product) -> dict[str, Any]:
         "origin": product.origin,
         "variety": product.variety,
         "sales": product.sales_count,
+        "rating_avg": ratings.average(product),
+        "rating_count": product.rating_count,
     }
 
 
@@ -181,6 +183,8 @@ async def detail_dict(session: AsyncSession, product: Product, *, stock_markers:
         "cover_image": product.cover_image,
         "min_price_fen": product.min_price_fen,
         "sales": product.sales_count,
+        "rating_avg": ratings.average(product),
+        "rating_count": product.rating_count,
         "images": [ImageRead.model_validate(i).model_dump() for i in images],
         "skus": [
             {

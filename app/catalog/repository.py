@@ -233,4 +233,6 @@ LIST_COLUMNS = (
     Product.variety,
     Product.sales_count,
     Product.status,
+    Product.rating_sum,
+    Product.rating_count,
 )

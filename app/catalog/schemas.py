@@ -174,6 +174,10 @@ class ProductListItem(OutputModel):
     origin: str
     variety: str
     sales: int
+    rating_avg: float | None = Field(
+        description="visible reviews' average, one decimal; null without reviews"
+    )
+    rating_count: int = Field(description="visible reviews")
 
 
 class ProductDetail(OutputModel):
@@ -191,6 +195,10 @@ class ProductDetail(OutputModel):
     cover_image: str | None
     min_price_fen: int
     sales: int
+    rating_avg: float | None = Field(
+        description="visible reviews' average, one decimal; null without reviews"
+    )
+    rating_count: int = Field(description="visible reviews")
     images: list[ImageRead]
     skus: list[SkuRead]
     certificates: list[dict[str, Any]] = Field(

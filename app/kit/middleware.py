@@ -74,6 +74,9 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
+UPLOAD_PATHS = ("/api/admin/", "/admin/", "/api/review-images", "/account/reviews/")
+
+
 class BodySizeLimitMiddleware:
     """Refuses bodies over the limit with 413, whether announced by Content-Length or streamed."""
 
@@ -84,10 +87,8 @@ class BodySizeLimitMiddleware:
 
     def _limit_for(self, scope: Scope) -> int:
         # Staff uploads (images, certificate scans, import files) may be larger than API bodies; the back
-        # office pages (/admin/) upload the same files through forms.
-        return (
-            self.max_upload_bytes if scope["path"].startswith(("/api/admin/", "/admin/")) else self.max_bytes
-        )
+        # office pages (/admin/) upload the same files through forms. Customers upload review photos.
+        return self.max_upload_bytes if scope["path"].startswith(UPLOAD_PATHS) else self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -33,6 +33,8 @@ def page_routers() -> list:
     from app.storefront.orders_router import router as orders_router
     from app.storefront.presales import admin_router as admin_presales_router
     from app.storefront.presales import router as presales_router
+    from app.storefront.reviews import admin_router as admin_reviews_router
+    from app.storefront.reviews import router as reviews_router
     from app.storefront.router import router as shop_router
     from app.storefront.subscriptions import admin_router as admin_subscriptions_router
     from app.storefront.subscriptions import router as subscriptions_router
@@ -41,6 +43,7 @@ def page_routers() -> list:
         auth_router,
         shop_router,
         orders_router,
+        reviews_router,
         coupons_router,
         flash_sales_router,
         subscriptions_router,
@@ -64,4 +67,5 @@ def page_routers() -> list:
         admin_custom_boxes_router,
         admin_presales_router,
         admin_webhooks_router,
+        admin_reviews_router,
     ]

@@ -13,6 +13,7 @@ from app.catalog import categories as catalog_categories
 from app.catalog import reads as catalog_reads
 from app.kit.pagination import PageParams, page_count
 from app.kit.params import parse_id, parse_page
+from app.storefront import reviews as review_pages
 from app.storefront.dependencies import PageUser, load_cart_count
 from app.storefront.presales import presale_cards
 from app.storefront.templating import render
@@ -94,10 +95,11 @@ async def product_detail(request: Request, product_id: str, user: PageUser) -> R
     if pid is None:
         raise ProductNotFound("No such product.")
     product = await catalog_reads.product_detail(pid)
+    reviews = await review_pages.latest_for_product_page(pid)
     return page(
         request,
         "storefront/product_detail.html",
-        {"product": product, "presales": await presale_cards(product)},
+        {"product": product, "presales": await presale_cards(product), "reviews": reviews},
     )
 
 

@@ -8,7 +8,18 @@ import pytest
 from tests.catalog.factories import create_category, create_product
 from tests.problems import assert_problem
 
-LIST_ITEM_FIELDS = {"id", "name", "subtitle", "cover_image", "min_price_fen", "origin", "variety", "sales"}
+LIST_ITEM_FIELDS = {
+    "id",
+    "name",
+    "subtitle",
+    "cover_image",
+    "min_price_fen",
+    "origin",
+    "variety",
+    "sales",
+    "rating_avg",
+    "rating_count",
+}
 DETAIL_FIELDS = {
     "id",
     "name",
