@@ -113,7 +113,10 @@ def write_backup(file: Path) -> dict[str, Any]:
             for prefix, attribute in MEDIA_ROOTS.items():
                 root = Path(getattr(settings, attribute))
                 for path in _files_under(root):
-                    archive.add(path, arcname=f"{prefix}/{path.relative_to(root).as_posix()}")
+                    try:
+                        archive.add(path, arcname=f"{prefix}/{path.relative_to(root).as_posix()}")
+                    except FileNotFoundError:
+                        continue  # deleted while the shop runs (a swept upload): nothing names it any more
                     manifest["files"] += 1
             data = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
             info = tarfile.TarInfo("manifest.json")
