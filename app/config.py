@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # /docs, /redoc and /openapi.json: empty = served unless APP_ENV=prod; true/false to override.
     api_docs_enabled: bool | None = None
+    # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is 404 and nothing is
+    # timed per request (app.kit.metrics).
+    metrics_token: str | None = None
+    # Where every process writes its metrics so /metrics adds them up (prometheus-client's multi-process
+    # mode). `daoxiang serve --workers N` (N > 1) makes a temporary one when unset; set it for the server
+    # and `daoxiang worker` alike to see the worker's jobs in /metrics.
+    prometheus_multiproc_dir: Path | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=8 * 1_048_576, ge=1024)
 
@@ -218,9 +225,9 @@ class Settings(BaseSettings):
     def _empty_is_auto(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("private_media_dir", mode="before")
+    @field_validator("private_media_dir", "prometheus_multiproc_dir", "metrics_token", mode="before")
     @classmethod
-    def _empty_private_dir_is_default(cls, value: object) -> object:
+    def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("redis_url")

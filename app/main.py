@@ -95,6 +95,7 @@ def _routers() -> list:
     from app.flows.recall import router as recall_router
     from app.gifts.router import router as gifts_router
     from app.health.router import router as health_router
+    from app.monitoring.router import router as monitoring_router
     from app.notifications.router import router as notifications_router
     from app.orders.router import router as orders_router
     from app.payments.offline import router as offline_payments_router
@@ -111,6 +112,7 @@ def _routers() -> list:
 
     return [
         health_router,
+        monitoring_router,
         users_router,
         cart_router,
         checkout_router,
@@ -218,7 +220,7 @@ def create_app(*, fast_paths: bool = True) -> FastAPI:
     # Just inside the request id: whatever escapes (a bug, an unreachable database) is answered and logged
     # once here, with the request id, and the connection stays open.
     app.add_middleware(ErrorBoundary, respond=boundary_response)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, metrics=settings.metrics_token is not None)
     return app
 
 

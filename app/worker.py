@@ -23,6 +23,7 @@ from app.db import session_scope
 from app.eventbus import tasks as eventbus_tasks
 from app.flash_sales import tasks as flash_sales_tasks
 from app.flows import adoption_season, order_kinds, presale_balance
+from app.kit import metrics
 from app.orders import tasks as orders_tasks
 from app.payments import tasks as payments_tasks
 from app.presales import tasks as presales_tasks
@@ -112,8 +113,16 @@ async def run_job(name: str) -> int:
     """Run one job in its own transaction; returns how many things it handled."""
     job_ = registered_jobs()[name]
     order_kinds.install()  # the order kinds' releases, before any job cancels an order
-    async with session_scope() as session:
-        handled = await job_.func(session)
+    started = time.perf_counter()
+    try:
+        async with session_scope() as session:
+            handled = await job_.func(session)
+    except Exception:
+        metrics.JOB_FAILURES.labels(name).inc()
+        raise
+    finally:
+        metrics.JOB_RUNS.labels(name).inc()
+        metrics.JOB_DURATION.labels(name).observe(time.perf_counter() - started)
     job_.last_run = time.monotonic()
     if handled:
         log.info("job done", extra={"job": name, "handled": handled})

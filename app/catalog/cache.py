@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from app.catalog.models import CatalogVersion
 from app.config import get_settings
 from app.db import commit_even_if_idle, session_scope
+from app.kit import metrics
 from app.redis import RedisError, cluster_client
 
 log = logging.getLogger(__name__)
@@ -191,16 +192,19 @@ async def _shared(version: int, key: str, build: Callable[[], Awaitable[bytes]])
     global _failures
     client = _client()
     if client is None:
+        metrics.CATALOG_CACHE_MISSES.inc()
         return await build()
     full_key = f"{PREFIX}{version}:{key}"
     try:
         value = await client.get(full_key)
         _failures = 0
         if value is not None:
+            metrics.CATALOG_CACHE_L2_HITS.inc()
             return value
         lock_key = full_key + ":lock"
         if await client.set(lock_key, secrets.token_hex(8), nx=True, px=LOCK_MS):
             try:
+                metrics.CATALOG_CACHE_MISSES.inc()
                 value = await build()
                 await client.set(full_key, value, ex=_ttl())
             finally:
@@ -214,6 +218,7 @@ async def _shared(version: int, key: str, build: Callable[[], Awaitable[bytes]])
                 return value
     except (RedisError, OSError) as exc:
         _mark_down(exc)
+    metrics.CATALOG_CACHE_MISSES.inc()
     return await build()
 
 
@@ -234,6 +239,7 @@ async def cached(version: int, key: str, build: Callable[[], Awaitable[bytes]]) 
         _l1_version = version
     entry = _l1.get(key)
     if entry is not None and time.monotonic() - entry[0] < L1_TTL_SECONDS:
+        metrics.CATALOG_CACHE_L1_HITS.inc()
         return entry[1]
     loop = asyncio.get_running_loop()
     task = _building.get((version, key))

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.catalog import categories, reads
 from app.catalog.errors import ProductNotFound
 from app.catalog.schemas import ProductListQuery
+from app.kit import metrics
 from app.kit.faults import infrastructure_fault
 from app.kit.params import MAX_ID
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 _DETAIL_PATH = re.compile(r"/api/products/([0-9]{1,19})")
 _LIST_FIELDS = frozenset(ProductListQuery.model_fields)
 _JSON = b"application/json"
+_TEMPLATES = {"/api/products": "/api/products", "/api/categories": "/api/categories"}
 
 
 class CatalogFastPath:
@@ -50,6 +52,7 @@ class CatalogFastPath:
                 log.warning("fast catalogue read failed; the application answers", exc_info=True)
                 body = None
             if body is not None:
+                metrics.name_route(scope, _TEMPLATES.get(scope["path"], "/api/products/{product_id}"))
                 await send(
                     {
                         "type": "http.response.start",

@@ -39,6 +39,7 @@ from app.checkout import request as checkout_request
 from app.db import session_scope
 from app.errors import AppError, NotAuthenticated
 from app.flash_sales.schemas import FlashSaleOrderCreate
+from app.kit import metrics
 from app.kit.params import parse_id
 from app.kit.problems import app_error_response
 from app.orders.schemas import OrderCreate
@@ -89,6 +90,7 @@ class CheckoutFastPath:
         if response is None:  # not a valid order, or no valid token: the route answers
             await self.app(scope, _replay(body, receive), send)
             return
+        metrics.name_route(scope, PATH if sale_id is None else "/api/flash-sales/{sale_id}/orders")
         await response(scope, receive, send)
 
 

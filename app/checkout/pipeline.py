@@ -29,7 +29,7 @@ from app.coupons import discount
 from app.coupons import service as coupons_service
 from app.coupons.errors import CouponNotApplicable
 from app.db import utcnow
-from app.kit import regions
+from app.kit import metrics, regions
 from app.kit.time import SHOP_TZ
 from app.orders import models as order_models
 from app.orders import service as orders_service
@@ -126,6 +126,7 @@ async def run(
     for step in kind.steps:
         await step(checkout)
     assert checkout.answer is not None, f"order kind {kind.name} has no step that answers"
+    metrics.ORDERS_CREATED.labels(kind.name).inc()
     return checkout.answer
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import catalog, core, datamodel, events, lifecycle, openapi, smoke, status
+from app.cli import backup, catalog, core, datamodel, events, lifecycle, openapi, smoke, status
 from app.cli.common import alembic_config
 from app.cli.payments import payments
 
@@ -35,6 +35,8 @@ cli.command()(openapi.openapi)
 cli.command("data-model")(datamodel.data_model)
 cli.command("import-products")(catalog.import_products_command)
 cli.command("search-index")(catalog.search_index_command)
+cli.command()(backup.backup)
+cli.command()(backup.restore)
 cli.add_typer(payments, name="payments")
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -121,11 +125,34 @@ def serve(
     reload: Annotated[bool, typer.Option(help="reload on code changes (development)")] = False,
 ) -> None:
     """Serve the shop with uvicorn."""
-    import uvicorn
-
     from app.kit.logging import configure_logging
 
     configure_logging(get_settings().log_level)
+    made = export_metrics_dir(workers=1 if reload else workers)
+    try:
+        _run_uvicorn(host, port, workers, reload)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def export_metrics_dir(*, workers: int) -> Path | None:
+    """Give the processes about to start one PROMETHEUS_MULTIPROC_DIR (app.kit.metrics): the configured one,
+    or with several server workers a fresh temporary one (returned, to be removed afterwards). Exported
+    before uvicorn starts its workers, which read it when they import prometheus-client."""
+    configured = get_settings().prometheus_multiproc_dir
+    made = None
+    if configured is None and workers > 1:
+        configured = made = Path(tempfile.mkdtemp(prefix="daoxiang-metrics-"))
+    if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(configured)
+    return made
+
+
+def _run_uvicorn(host: str, port: int, workers: int, reload: bool) -> None:
+    import uvicorn
+
     uvicorn.run(
         "app.main:app",
         host=host,
@@ -151,6 +178,7 @@ def worker(
     from app.worker import run_due_jobs, run_forever
 
     configure_logging(get_settings().log_level)
+    export_metrics_dir(workers=1)  # before app.worker imports the metrics
     if once:
         results = asyncio.run(with_cleanup(run_due_jobs(force=True)))
         for name, handled in sorted(results.items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from typing import Annotated
@@ -84,6 +85,7 @@ def start(
         raise typer.Exit(1)
 
     _prepare_database()
+    _share_metrics_dir()
     base_url = local_url(host, port)
     serve_args = ["serve", "--host", host, "--port", str(port)]
 
@@ -126,6 +128,21 @@ def start(
     _start_worker_if_asked(worker)
     _print_welcome(base_url)
     typer.echo(f"日志: {SERVER.log_file}   停止: ./stop.sh   状态: ./status.sh")
+
+
+def _share_metrics_dir() -> None:
+    """With METRICS_TOKEN, the server and the worker started here write their metrics to one directory
+    (VAR_DIR/metrics unless PROMETHEUS_MULTIPROC_DIR says otherwise), so /metrics shows the worker's jobs
+    too. Values left by an earlier run are dropped, unless a worker still running writes there."""
+    settings = get_settings()
+    if settings.metrics_token is None or settings.prometheus_multiproc_dir is not None:
+        return
+    shared = settings.var_dir / "metrics"
+    if shared.is_dir() and not WORKER.running_pid():
+        for stale in shared.glob("*.db"):
+            stale.unlink()
+    shared.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)  # inherited by the processes started below
 
 
 def _wait_after_interrupt(process: subprocess.Popen) -> int:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import AppError, WriteConflict
 from app.kit.client import client_address_of
 from app.kit.context import request_id_var
+from app.kit.metrics import record_request
 
 access_log = logging.getLogger("daoxiang.access")
 errors_log = logging.getLogger("daoxiang.errors")
@@ -23,10 +24,12 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
 class RequestIdMiddleware:
-    """Takes a sane incoming X-Request-ID or makes one; puts it on the response and in every log line."""
+    """Takes a sane incoming X-Request-ID or makes one; puts it on the response and in every log line.
+    With `metrics`, also counts and times the request (outermost, so the fast paths are counted too)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: bool = False) -> None:
         self.app = app
+        self.metrics = metrics  # count and time every request by route template (app.kit.metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,6 +56,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if self.metrics:
+                record_request(scope, status["code"], time.perf_counter() - started)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",

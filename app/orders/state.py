@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
+from app.kit import metrics
 from app.orders import stats
 from app.orders.errors import InvalidOrderState
 from app.orders.models import Order, OrderHistory, OrderStatus
@@ -104,6 +105,7 @@ async def transition(
     )
     if result.rowcount != 1:
         return False
+    metrics.order_moved(to_status.value)
     for key, value in changes.items():
         set_committed(order, key, value)
     session.add(

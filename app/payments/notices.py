@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.errors import AppError
+from app.kit import metrics
 from app.orders import service as orders_service
 from app.payments import outcomes, providers, repository
 from app.payments.errors import (
@@ -162,6 +163,7 @@ async def receive_notification(
             await repository.trim_rejected_notifications(
                 session, client_ip, get_settings().payment_notify_rejected_kept_per_ip
             )
+    metrics.PAYMENT_NOTICES.labels(channel, outcome).inc()
     if error is None and notice_key:
         # A copy that verified closes the copies a dead server left `received` (issue 17.8). In a unit of
         # work of its own: holding this copy's row while waiting for others' rows deadlocks concurrent copies.

@@ -15,6 +15,7 @@ import re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import AppError
+from app.kit import metrics
 from app.kit.client import client_address_of
 from app.kit.problems import app_error_response
 from app.traceability import codes as codebook
@@ -36,6 +37,7 @@ class TraceScanFastPath:
         if match is None or match.group(1) in ("event-photos", "certificates"):
             await self.app(scope, receive, send)
             return
+        metrics.name_route(scope, "/api/trace/{code}")
         try:
             outcome = await verification.scan(
                 match.group(1), client_ip=client_address_of(scope), user_agent=_user_agent(scope)

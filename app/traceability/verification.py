@@ -14,6 +14,7 @@ from app.catalog import cache as catalog_cache
 from app.catalog import live as catalog_live
 from app.config import get_settings
 from app.db import session_scope, utcnow
+from app.kit import metrics
 from app.traceability import codes as codebook
 from app.traceability import repository, scans
 from app.traceability.certificates import trace_certificate
@@ -130,6 +131,7 @@ async def scan(raw_code: str, *, client_ip: str, user_agent: str, device: str | 
         scanner_count=tally.scanner_count,
         first_scanned_at=tally.first_scanned_at,
     )
+    metrics.TRACE_SCANS.labels(verdict.verdict).inc()
     return ScanOutcome(verdict=verdict, story=story.members, scanner=scanner)
 
 

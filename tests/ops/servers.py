@@ -58,17 +58,18 @@ class Server:
                 self.process.wait()
 
 
-def spawn_servers(count: int, log_dir: Path) -> list[Server]:
-    """Start `count` servers at once and wait until each answers /api/health."""
+def spawn_servers(count: int, log_dir: Path, *args: str, **env: str) -> list[Server]:
+    """Start `count` servers at once and wait until each answers /api/health. `args`: more options of
+    `daoxiang serve`; `env`: more environment."""
     servers = []
     for i in range(count):
         port = free_port()
         log = log_dir / f"server-{i}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
                 cwd=PROJECT_ROOT,
-                env=cli_env(LOG_LEVEL="INFO"),
+                env=cli_env(**{"LOG_LEVEL": "INFO", **env}),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -101,6 +102,32 @@ class TestStartStop:
             raise AssertionError("the server still answers after stop")
         except httpx.ConnectError:
             pass
+
+    def test_with_a_metrics_token_the_servers_metrics_show_the_workers_jobs(self, tmp_path: Path):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        token = {"Authorization": "Bearer start-metrics-token"}
+        started = run_cli(
+            "start",
+            "--port",
+            str(port),
+            "--wait",
+            "180",
+            VAR_DIR=str(tmp_path),
+            METRICS_TOKEN="start-metrics-token",
+        )
+        try:
+            assert started.returncode == 0, started.stdout + started.stderr
+            deadline = time.monotonic() + 60
+            while 'daoxiang_job_runs_total{job="orders.cancel_unpaid"}' not in (
+                text := httpx.get(f"{url}/metrics", headers=token, timeout=5).text
+            ):
+                assert time.monotonic() < deadline, text[-2000:]
+                time.sleep(0.5)
+            assert any((tmp_path / "metrics").glob("*.db"))
+        finally:
+            stopped = run_cli("stop", VAR_DIR=str(tmp_path))
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
     def test_start_refuses_a_port_another_program_holds(self, live_server: Server, tmp_path: Path):
         port = live_server.url.rsplit(":", 1)[1]

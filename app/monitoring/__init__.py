@@ -1,0 +1,1 @@
+"""Operations' view of the shop: `GET /metrics` (Prometheus text format)."""
