@@ -26,6 +26,7 @@ answers `UNAVAILABLE` and checkout decides on the database alone.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -116,13 +117,18 @@ def keys(sale_id: int) -> list[str]:
     return [base, base + ":held", base + ":keys"]
 
 
+@functools.cache
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by their SHA-1
+
+
 def _client() -> Redis | None:
     return get_redis()
 
 
-async def _run(client: Redis, script: str, sale_id: int, *args: int | float) -> object:
+async def _run(client: Redis, script: str, sale_id: int, *args: int | float | str) -> object:
     """The script by its digest (EVALSHA), sent whole only when Redis does not know it yet."""
-    sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by their SHA-1
+    sha = _sha(script)
     try:
         return await client.evalsha(sha, 3, *keys(sale_id), *args)
     except NoScriptError:
