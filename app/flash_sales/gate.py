@@ -35,7 +35,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from app.redis import RedisError, get_redis
+from app.redis import PipelinedRedis, RedisError, get_redis, pipelined_redis
 
 log = logging.getLogger("daoxiang.flash_sales")
 
@@ -126,7 +126,16 @@ def _client() -> Redis | None:
     return get_redis()
 
 
-async def _run(client: Redis, script: str, sale_id: int, *args: int | float | str) -> object:
+def _rush_client() -> PipelinedRedis | Redis | None:
+    """The client of the calls every request of a rush makes (take, give back): pipelined on one connection
+    (app.redis.pipelined_redis: no pool checkout per command, no burst of new connections when a rush
+    starts), None whenever `_client()` is."""
+    if _client() is None:
+        return None
+    return pipelined_redis()
+
+
+async def _run(client: PipelinedRedis | Redis, script: str, sale_id: int, *args: int | float | str) -> object:
     """The script by its digest (EVALSHA), sent whole only when Redis does not know it yet."""
     sha = _sha(script)
     try:
@@ -144,7 +153,7 @@ async def take_keyed(
 ) -> tuple[Gate, bool]:
     """The gate's answer, and whether a refusal may be the repeat of a request whose order was placed (its
     Idempotency-Key must be looked at in the database before refusing). Always False without a key."""
-    client = _client()
+    client = _rush_client()
     if client is None:
         return Gate.UNAVAILABLE, False
     key = f"{user_id}:{idempotency_key}" if idempotency_key is not None else ""
@@ -152,7 +161,7 @@ async def take_keyed(
         answer = await _run(
             client, TAKE, sale_id, user_id, quantity, now.timestamp(), key, KEEP_AFTER_END_SECONDS
         )
-    except RedisError as exc:
+    except (RedisError, OSError) as exc:
         log.warning("flash sale gate unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
         return Gate.UNAVAILABLE, False
     text = answer.decode() if isinstance(answer, bytes) else str(answer)
@@ -166,12 +175,12 @@ async def give_back(sale_id: int, user_id: int, *, units: int, held: int) -> Non
     left alone (the reconciliation job makes a new one from the database)."""
     if units <= 0 and held <= 0:
         return
-    client = _client()
+    client = _rush_client()
     if client is None:
         return
     try:
         await _run(client, GIVE_BACK, sale_id, user_id, units, held)
-    except RedisError as exc:
+    except (RedisError, OSError) as exc:
         log.warning("flash sale gate not given back", extra={"sale_id": sale_id, "error": str(exc)[:200]})
 
 
