@@ -382,6 +382,12 @@ def run(args: argparse.Namespace) -> int:
             f"  round {round_no}: ceiling {ceiling['rps']:7.0f} req/s (wrk; this client {results['ceiling_client'][-1]:.0f})"
             f"  rush {rps:7.0f} answers/s in {seconds:.2f} s  p50 {p50:5.1f} ms  p99 {p99:5.1f} ms"
         )
+        placed = [a.seconds * 1000 for a in answers if a.status == 201] or [0.0]
+        refused = [a.seconds * 1000 for a in answers if a.status != 201] or [0.0]
+        print(
+            f"           p99 of the orders {percentile(placed, 0.99):.1f} ms,"
+            f" of the refusals {percentile(refused, 0.99):.1f} ms"
+        )
         print(
             f"           201: {created}  409: {refusals}  other: {unexpected}  5xx: {server_errors}  "
             f"db: {state}  {'consistent' if agree else 'INCONSISTENT'}"
