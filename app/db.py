@@ -239,6 +239,13 @@ async def _commit(session: AsyncSession) -> None:
         await session.commit()
 
 
+async def _rollback(session: AsyncSession) -> None:
+    # A refusal before any database work (a flash sale's gate, a checkout on its own lean connection) left
+    # nothing to roll back: skip the call and its greenlet hop (~200 us of CPU under load).
+    if session.in_transaction():
+        await session.rollback()
+
+
 @asynccontextmanager
 async def session_scope() -> AsyncIterator[AsyncSession]:
     """A unit of work outside a request (worker jobs, CLI): commit on success, roll back on error."""
@@ -255,11 +262,11 @@ async def session_scope() -> AsyncIterator[AsyncSession]:
             await _run_after_commit(session)
         else:
             session.info.pop("after_commit", None)
-            await session.rollback()
+            await _rollback(session)
         raise
     except BaseException:
         session.info.pop("after_commit", None)
-        await session.rollback()
+        await _rollback(session)
         raise
     finally:
         # A session that holds no connection and no objects (checkout on MariaDB uses its own connection)

@@ -14,6 +14,7 @@ is also loaded with this script's client (same connections) so both ratios are p
 
     python bench/flash_sale.py
     python bench/flash_sale.py --rounds 3 --buyers 2000 --quantity 100 --connections 100
+    python bench/flash_sale.py --profile     # CPU per answer in-process (no HTTP server), then cProfiled
     BENCH_DATABASE_URL=mysql+pymysql://root:@127.0.0.1:3306/daoxiang_bench_flash \\
     BENCH_REDIS_URL=redis://127.0.0.1:6379/13 python bench/flash_sale.py
 
@@ -381,6 +382,12 @@ def run(args: argparse.Namespace) -> int:
             f"  round {round_no}: ceiling {ceiling['rps']:7.0f} req/s (wrk; this client {results['ceiling_client'][-1]:.0f})"
             f"  rush {rps:7.0f} answers/s in {seconds:.2f} s  p50 {p50:5.1f} ms  p99 {p99:5.1f} ms"
         )
+        placed = [a.seconds * 1000 for a in answers if a.status == 201] or [0.0]
+        refused = [a.seconds * 1000 for a in answers if a.status != 201] or [0.0]
+        print(
+            f"           p99 of the orders {percentile(placed, 0.99):.1f} ms,"
+            f" of the refusals {percentile(refused, 0.99):.1f} ms"
+        )
         print(
             f"           201: {created}  409: {refusals}  other: {unexpected}  5xx: {server_errors}  "
             f"db: {state}  {'consistent' if agree else 'INCONSISTENT'}"
@@ -406,6 +413,119 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok and passed else 1
 
 
+def profile(args: argparse.Namespace) -> int:
+    """The shop's ASGI app in this process (no HTTP server, no client in between): CPU per answer over a
+    rush, measured plainly on one sale, then again under cProfile on a second sale. Only this process's CPU
+    is counted (not MariaDB's or Redis's)."""
+    import cProfile
+    import json
+    import pstats
+
+    media = tempfile.mkdtemp(prefix="daoxiang-bench-media-")
+    env = shop_env(args, media)
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    sku_id, staff_token, buyers = prepare(args, env)
+    from app.main import app
+
+    async def call(
+        method: str, path: str, token: str, body: bytes = b"", key: str | None = None
+    ) -> tuple[int, bytes]:
+        headers = [
+            (b"host", b"localhost"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {token}".encode()),
+        ]
+        if key is not None:
+            headers.append((b"idempotency-key", key.encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        status: list[int] = []
+        chunks: list[bytes] = []
+        sent = False
+
+        async def receive() -> dict:
+            nonlocal sent
+            if sent:
+                await asyncio.Event().wait()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        return status[0], b"".join(chunks)
+
+    async def new_sale() -> int:
+        start_at = datetime.now(UTC) - timedelta(seconds=5)
+        body = json.dumps(
+            {
+                "sku_id": sku_id,
+                "price_fen": 3990,
+                "quantity": args.quantity,
+                "per_customer_limit": 1,
+                "starts_at": start_at.isoformat(),
+                "ends_at": (start_at + timedelta(hours=1)).isoformat(),
+            }
+        ).encode()
+        status, answer = await call("POST", "/api/admin/flash-sales", staff_token, body)
+        assert status == 201, answer
+        return orjson.loads(answer)["id"]
+
+    async def one_rush(sale_id: int) -> tuple[float, dict[int, int]]:
+        queue = list(reversed(buyers))
+        counts: dict[int, int] = {}
+
+        async def connection() -> None:
+            while queue:
+                token, address_id = queue.pop()
+                body = orjson.dumps({"address_id": address_id, "quantity": 1})
+                key = None if args.without_keys else str(uuid.uuid4())
+                status, _ = await call("POST", f"/api/flash-sales/{sale_id}/orders", token, body, key)
+                counts[status] = counts.get(status, 0) + 1
+
+        cpu = time.process_time()
+        await asyncio.gather(*(connection() for _ in range(args.connections)))
+        return time.process_time() - cpu, counts
+
+    async def run_all() -> None:
+        for token, _ in buyers:  # warm-up: tokens verified once, auth states cached
+            await call("GET", "/api/users/me", token)
+        cpu, counts = await one_rush(await new_sale())
+        print(f"plain:     {len(buyers)} answers {counts}: {cpu / len(buyers) * 1e6:.0f} us CPU each")
+        sale_id = await new_sale()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        cpu, counts = await one_rush(sale_id)
+        profiler.disable()
+        print(f"profiled:  {len(buyers)} answers {counts}: {cpu / len(buyers) * 1e6:.0f} us CPU each")
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(50)
+
+    asyncio.run(run_all())
+    shutil.rmtree(media, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -426,6 +546,9 @@ def main() -> int:
         action="store_true",
         help="send no Idempotency-Key (a refusal at the gate then needs no database at all)",
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="CPU per answer in-process (no HTTP server), then cProfiled"
+    )
     args = parser.parse_args()
     if args.command == "serve":
         serve(args.kind, args.port)
@@ -434,7 +557,7 @@ def main() -> int:
     args.buyers = max(args.quantity, min(args.buyers, 20_000))
     args.connections = max(1, min(args.connections, 500))
     args.duration = max(1.0, min(args.duration, 60.0))
-    return run(args)
+    return profile(args) if args.profile else run(args)
 
 
 if __name__ == "__main__":

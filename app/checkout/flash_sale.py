@@ -25,11 +25,15 @@ class FlashSaleOffer:
     quantity: int
     gate: flash_gate.Gate | None = None
     sale: flash_service.SaleState | None = None
+    # A refusal of a keyed request that may be the repeat of a placed one: its key is looked at first.
+    maybe_repeat: bool = False
 
-    async def take_gate(self, user_id: int) -> AppError | None:
+    async def take_gate(self, user_id: int, idempotency_key: str | None = None) -> AppError | None:
         """Take the Redis gate once for this request; the refusal it stands for, if any."""
         if self.gate is None:
-            self.gate = await flash_gate.take(self.sale_id, user_id, self.quantity, flash_service.now())
+            self.gate, self.maybe_repeat = await flash_gate.take_keyed(
+                self.sale_id, user_id, self.quantity, flash_service.now(), idempotency_key
+            )
         return flash_service.gate_refusal(self.gate)
 
     def key_fields(self) -> dict[str, Any]:

@@ -33,7 +33,6 @@ from app.kit import metrics, regions
 from app.kit.time import SHOP_TZ
 from app.orders import models as order_models
 from app.orders import service as orders_service
-from app.orders import stats as orders_stats
 from app.orders.errors import (
     CartEmpty,
     CouponNotFound,
@@ -309,8 +308,9 @@ async def shipping(c: Checkout) -> None:
 
 
 async def persist(c: Checkout) -> None:
-    """The order and its lines, the coupon used by it, the order.created event, the answer under the
-    Idempotency-Key, and the cart emptied of what was ordered: everything but the stock, which is taken
+    """The order and its lines (the order counted by the dashboard's fold later: app.orders.stats), the
+    coupon used by it, the order.created event, the answer under the Idempotency-Key, and the cart emptied
+    of what was ordered: everything but the stock, which is taken
     last (the hot rows stay locked only from there to the commit)."""
     assert c.reads is not None and c.reads.address is not None and c.now is not None
     assert c.caller is None or c.caller.accepted, "an order is written only for a token that stands"
@@ -338,6 +338,8 @@ async def persist(c: Checkout) -> None:
         "pay_deadline": now + timedelta(minutes=c.kind.pay_timeout_minutes()),
         "created_at": now,
         "updated_at": now,
+        # The order is its own "placed" figure on the dashboard until the worker's fold counts it.
+        "stats_counted": False,
     }
     c.order["id"], item_ids = await c.store.insert_order_and_items(c.order, c.items)
     for item, item_id in zip(c.items, item_ids, strict=True):
@@ -346,7 +348,6 @@ async def persist(c: Checkout) -> None:
         # A parallel checkout of this customer used it after we read it: only one order gets a coupon.
         raise CouponNotApplicable("This coupon has been used.", reason="used", coupon_code=c.data.coupon_code)
     await c.store.emit(order_created_event(c))
-    await c.store.count(orders_stats.placed(now, c.order["status"], c.order["total_fen"]))
     c.answer = answer(c.order, c.items)
     await c.store.record_answer(c.answer)
     if c.from_cart:

@@ -121,10 +121,11 @@ async def place_flash_sale_order(
     user_id = user.id
     offer = flash_sale.FlashSaleOffer(sale_id, data.quantity)
     # The gate's step, taken before the checkout slot and the store's transaction: most of a rush is refused
-    # here without a database connection. A refusal of a request with an Idempotency-Key goes on into the
+    # here without a database connection, keyed requests too when the gate knows their key was never let
+    # through (app.flash_sales.gate). A refusal that may be the repeat of a placed request goes on into the
     # pipeline, whose gate step (already taken) looks at the key first: a repeat gets its order.
-    refusal = await offer.take_gate(user_id)
-    if refusal is not None and idempotency_key is None:
+    refusal = await offer.take_gate(user_id, idempotency_key)
+    if refusal is not None and (idempotency_key is None or not offer.maybe_repeat):
         raise refusal
     try:
         placed = await place_order(

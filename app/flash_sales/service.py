@@ -193,7 +193,13 @@ def _reset_hook(
 ) -> Callable[[], Awaitable[None]]:
     async def hook() -> None:
         await gate.reset(
-            sale_id, remaining=remaining, limit=limit, starts_at=starts_at, ends_at=ends_at, held=()
+            sale_id,
+            remaining=remaining,
+            limit=limit,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            held=(),
+            keys_complete=True,
         )
 
     return hook
@@ -299,6 +305,10 @@ async def reconcile_gates(session: AsyncSession) -> int:
                 "flash sale gate differed from the database",
                 extra={"sale_id": sale.id, "gate_remaining": current[0], "db_remaining": sale.remaining},
             )
+        # A holding the gate has not seen (or no gate at all) is an order placed on the database alone: its
+        # Idempotency-Key is not in the gate's list, so keyed refusals must ask the database from now on.
+        gate_held = current[1] if current is not None else None
+        unseen = gate_held is None or any(units > gate_held.get(user_id, 0) for user_id, units in held)
         if await gate.reset(
             sale.id,
             remaining=sale.remaining,
@@ -306,6 +316,7 @@ async def reconcile_gates(session: AsyncSession) -> int:
             starts_at=sale.starts_at,
             ends_at=sale.ends_at,
             held=held,
+            keys_complete=False if unseen else None,
         ):
             fixed += 1
     return fixed

@@ -4,7 +4,18 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import MYSQL_TABLE_ARGS, Base, BigId, TimestampMixin, UTCDateTime, utcnow
@@ -49,6 +60,7 @@ class Order(TimestampMixin, Base):
         Index("ix_orders_created_at", "created_at"),
         # The staff list by status, newest first (not (status, id): see the scale_indexes migration).
         Index("ix_orders_status_created_at", "status", "created_at"),
+        Index("ix_orders_stats_counted", "stats_counted"),  # the orders the dashboard's fold has not counted
         MYSQL_TABLE_ARGS,
     )
 
@@ -83,6 +95,10 @@ class Order(TimestampMixin, Base):
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Set once, by a conditional update, when the reserved stock goes back: stock returns exactly once.
     stock_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # False: placed by checkout and not yet counted in the dashboard's figures: the order itself stands for
+    # its "placed" figure until the fold counts it (app.orders.stats), so checkout writes no row for it.
+    # Every other path that makes orders counts them itself (delta rows) and leaves the default.
+    stats_counted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="1")
 
     items: Mapped[list[OrderItem]] = relationship(
         lazy="raise", order_by="OrderItem.id", back_populates="order"

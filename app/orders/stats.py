@@ -3,16 +3,19 @@ status read a few hundred rows instead of counting a million orders (issue 18).
 
 How they stay right:
 
-* Every write that places an order or changes its status adds OrderStatDelta rows **in the same
-  transaction** (checkout's pipeline, app.orders.state.transition, seed-scale): an order and its count
-  commit or roll back together, so there is no lag and nothing to replay.
+* An order placed by checkout is its own "placed" figure: it is written with `stats_counted` false and
+  counts as one order in pending_payment on its Beijing day until `fold` counts it (no row of its own: a
+  checkout writes nothing for the dashboard). Every other write that places an order or changes its status
+  adds OrderStatDelta rows **in the same transaction** (app.orders.state.transition, seed-scale): an order
+  and its count commit or roll back together, so there is no lag and nothing to replay.
 * Appended rows, not `UPDATE counter SET n = n + 1`: one counter row per day would make every checkout of
   the day queue on its lock until commit, and the timeout job (many orders in one transaction) could
   deadlock against checkouts over it. Inserts take no such lock.
-* `fold` (worker job `orders.fold_stats`, every tick) moves the deltas into OrderDayStat, each delta
-  locked and deleted in the transaction that adds it, so stats + deltas is the same sum before and after.
-  Readers add the deltas not folded yet: the figures are exact at any moment; only the number of rows a
-  read sums grows if the worker stops (one per order placed or moved since).
+* `fold` (worker job `orders.fold_stats`, every tick) counts the uncounted orders and moves the deltas into
+  OrderDayStat, each order marked counted (each delta deleted) in the transaction that adds it, so the sum
+  is the same before and after. Readers add the uncounted orders and the deltas not folded yet: the
+  figures are exact at any moment; only the number of rows a read sums grows if the worker stops (one per
+  order placed or moved since).
 * `repair` (`daoxiang recount-order-stats`) recounts every order from scratch and writes the difference
   as one more delta per (day, status): run after editing orders by hand or bulk loads that bypass the app.
 """
@@ -21,10 +24,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal_column, select, text, union_all
+from sqlalchemy import (
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.time import SHOP_TZ
@@ -32,6 +47,11 @@ from app.orders.models import Order, OrderDayStat, OrderStatDelta, OrderStatus
 
 Key = tuple[date, str]
 FOLD_LIMIT = 20_000
+# The status an order placed by checkout counts in until it is counted (every checkout places it so).
+PLACED_STATUS = OrderStatus.pending_payment.value
+# Beijing has kept UTC+8 since 1991: a Beijing day in SQL is the UTC time plus eight hours.
+BEIJING_HOURS = 8
+assert SHOP_TZ.utcoffset(datetime(2026, 1, 1)) == timedelta(hours=BEIJING_HOURS)
 RECOUNT_CHUNK = 20_000
 
 
@@ -115,6 +135,41 @@ async def fold(session: AsyncSession, limit: int = FOLD_LIMIT) -> int:
 
 
 async def _fold(session: AsyncSession, limit: int) -> int:
+    return await _fold_orders(session, limit) + await _fold_deltas(session, limit)
+
+
+async def _fold_orders(session: AsyncSession, limit: int) -> int:
+    """Count up to `limit` orders placed by checkout, marked counted in this transaction. On MariaDB the
+    orders of checkouts still running (and any order another transaction holds) are skipped, not waited
+    for: their flag is still false, so the next fold counts them."""
+    orders = Order.__table__
+    stmt = (
+        select(orders.c.id, orders.c.created_at, orders.c.total_fen)
+        .where(orders.c.stats_counted == false())
+        .order_by(orders.c.id)
+        .limit(limit)
+    )
+    if _is_mysql(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        return 0
+    placed_rows = (
+        {"day": day_of(created_at), "status": PLACED_STATUS, "orders": 1, "total_fen": int(total)}
+        for _id, created_at, total in rows
+    )
+    await session.execute(_upsert_added(session, summed(placed_rows)))
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), 5000):
+        await session.execute(
+            update(orders)
+            .where(orders.c.id.in_(ids[start : start + 5000]))
+            .values(stats_counted=True, updated_at=orders.c.updated_at)  # not a change of the order
+        )
+    return len(rows)
+
+
+async def _fold_deltas(session: AsyncSession, limit: int) -> int:
     deltas = OrderStatDelta.__table__
     stmt = select(deltas.c.id, deltas.c.day, deltas.c.status, deltas.c.orders, deltas.c.total_fen).order_by(
         deltas.c.id
@@ -133,17 +188,31 @@ async def _fold(session: AsyncSession, limit: int) -> int:
     return len(rows)
 
 
-def _all_figures() -> Any:
-    stats, deltas = OrderDayStat.__table__, OrderStatDelta.__table__
+def _beijing_day(session: AsyncSession, created_at: Any) -> Any:
+    """SQL: the Beijing day of a naive-UTC DATETIME column (day_of in the database)."""
+    if _is_mysql(session):
+        return func.date(func.date_add(created_at, text(f"INTERVAL {BEIJING_HOURS} HOUR")))
+    return func.date(created_at, f"+{BEIJING_HOURS} hours")
+
+
+def _all_figures(session: AsyncSession) -> Any:
+    """Every figure row: the folded ones, the deltas not folded yet, and the orders not counted yet."""
+    stats, deltas, orders = OrderDayStat.__table__, OrderStatDelta.__table__, Order.__table__
     return union_all(
         select(stats.c.day, stats.c.status, stats.c.orders, stats.c.total_fen),
         select(deltas.c.day, deltas.c.status, deltas.c.orders, deltas.c.total_fen),
+        select(
+            _beijing_day(session, orders.c.created_at).label("day"),
+            literal(PLACED_STATUS).label("status"),
+            literal(1).label("orders"),
+            orders.c.total_fen,
+        ).where(orders.c.stats_counted == false()),
     ).subquery()
 
 
 async def current(session: AsyncSession) -> dict[Key, tuple[int, int]]:
     """Every (day, status) figure as the dashboard sees it (folded + not folded yet); zeros left out."""
-    figures = _all_figures()
+    figures = _all_figures(session)
     rows = await session.execute(
         select(
             figures.c.day, figures.c.status, func.sum(figures.c.orders), func.sum(figures.c.total_fen)
@@ -158,7 +227,7 @@ def _as_date(value: Any) -> date:
 
 async def by_status(session: AsyncSession) -> dict[str, int]:
     """Orders in each status now (every status, zeros included)."""
-    figures = _all_figures()
+    figures = _all_figures(session)
     rows = await session.execute(
         select(figures.c.status, func.sum(figures.c.orders)).group_by(figures.c.status)
     )
@@ -172,7 +241,7 @@ async def by_day(
     session: AsyncSession, first: date, last: date, sold: Iterable[str]
 ) -> dict[date, tuple[int, int]]:
     """{day: (orders placed that day, total of those now in a `sold` status)} for first..last."""
-    figures = _all_figures()
+    figures = _all_figures(session)
     rows = await session.execute(
         select(
             figures.c.day,

@@ -120,3 +120,58 @@ class TestWithoutRedis:
         assert refused.status_code == 409 and refused.json()["code"] == "sold_out"
         monkeypatch.undo()
         assert await _reconcile() == 1 and await gate.state(sale.id) == (0, {first[0].id: 1})
+
+
+class TestKeyedRefusals:
+    """A rush sends Idempotency-Keys: a refusal of a key the gate never let through needs no database, and a
+    repeat of a placed request still gets its order."""
+
+    async def test_a_keyed_refusal_does_not_ask_the_database_and_a_repeat_gets_its_order(
+        self, client, monkeypatch
+    ):
+        from app.checkout import service as checkout_service
+
+        sale = await create_flash_sale(await sku_on_sale(stock=100), quantity=1)
+        (first, first_address), second = await customer(), await customer()
+        placed = await buy(client, first, first_address, sale, key="rush-first")
+        assert placed.status_code == 201
+
+        async def no_database(*args, **kwargs):
+            raise AssertionError("the database was asked")
+
+        monkeypatch.setattr(checkout_service, "place_order", no_database)
+        refused = await buy(client, *second, sale, key="rush-second")
+        assert refused.status_code == 409 and refused.json()["code"] == "sold_out"
+        limit = await buy(client, first, first_address, sale, key="rush-another")
+        assert limit.status_code == 409 and limit.json()["code"] == "flash_sale_limit_reached"
+        monkeypatch.undo()
+        again = await buy(client, first, first_address, sale, key="rush-first")
+        assert again.status_code == 201 and again.json() == placed.json()
+        assert await count_orders() == 1 and await gate_agrees_with_database(sale.id)
+
+    async def test_a_repeat_of_an_order_placed_without_the_gate_still_gets_its_order(
+        self, client, monkeypatch
+    ):
+        sale = await create_flash_sale(await sku_on_sale(stock=100), quantity=2)
+        user, address = await customer()
+        monkeypatch.setattr(breaker, "open_until", breaker.clock() + 60)
+        placed = await buy(client, user, address, sale, key="while-redis-was-away")
+        assert placed.status_code == 201
+        monkeypatch.undo()
+        # The job finds a holding the gate had not seen: the gate's list of keys is no longer complete.
+        assert await _reconcile() == 1 and await gate.state(sale.id) == (1, {user.id: 1})
+        again = await buy(client, user, address, sale, key="while-redis-was-away")
+        assert again.status_code == 201 and again.json() == placed.json()
+        other = await buy(client, user, address, sale, key="a-new-request")
+        assert other.status_code == 409 and other.json()["code"] == "flash_sale_limit_reached"
+        assert await count_orders() == 1
+
+    async def test_a_repeat_after_the_gate_was_lost_still_gets_its_order(self, client):
+        sale = await create_flash_sale(await sku_on_sale(stock=100), quantity=2)
+        user, address = await customer()
+        await gate.remove(sale.id)
+        placed = await buy(client, user, address, sale, key="gate-lost")
+        assert placed.status_code == 201
+        assert await _reconcile() == 1
+        again = await buy(client, user, address, sale, key="gate-lost")
+        assert again.status_code == 201 and again.json() == placed.json()

@@ -114,6 +114,23 @@ class TestMaintainedFigures:
         async with session_scope() as session:
             assert await stats.current(session) == {}
 
+    async def test_a_checkout_writes_no_figure_row_and_its_order_counts_until_folded(self, client):
+        user, address = await customer()
+        sku = await sku_on_sale(stock=10)
+        order = await pending_order(client, user, address, sku, qty=2)
+        today = stats.day_of(utcnow())
+        async with session_scope() as session:
+            assert (await session.execute(select(func.count()).select_from(OrderStatDelta))).scalar_one() == 0
+            assert await stats.current(session) == {(today, "pending_payment"): (1, order["total_fen"])}
+        assert await run_job("orders.fold_stats") == 1
+        async with session_scope() as session:
+            assert await stats.current(session) == {(today, "pending_payment"): (1, order["total_fen"])}
+            uncounted = select(func.count()).select_from(Order).where(Order.stats_counted.is_(False))
+            assert (await session.execute(uncounted)).scalar_one() == 0
+            created, updated = (await session.execute(select(Order.created_at, Order.updated_at))).one()
+        assert updated == created  # counting is not a change of the order
+        assert await run_job("orders.fold_stats") == 0
+
     async def test_the_dashboard_shows_the_maintained_figures(self, client):
         await orders_in_every_state(client)
         merchant = await staff()

@@ -107,14 +107,13 @@ class IdempotentRequest(NamedTuple):
 # The row fields the pipeline fills (app.checkout.pipeline builds these dicts; events.outbox_row the last).
 ORDER_FIELDS = frozenset(
     "order_no kind user_id status subtotal_fen shipping_fen discount_fen total_fen coupon_code note address"
-    " recipient_phone pay_deadline created_at updated_at".split()
+    " recipient_phone pay_deadline created_at updated_at stats_counted".split()
 )
 ITEM_FIELDS = frozenset(
     "sku_id product_id name sku_name quantity unit_price_fen subtotal_fen discount_fen".split()
 )
 OUTBOX_FIELDS = frozenset("event_id type version subject occurred_at data attempts".split())
 KEY_FIELDS = frozenset("user_id key request_hash response_status response_body claimed_at created_at".split())
-STAT_FIELDS = frozenset("day status orders total_fen".split())
 PURCHASE_FIELDS = frozenset("sale_id user_id order_id quantity created_at".split())
 ADOPTION_FIELDS = frozenset("plan_id user_id order_id shares kg_total kg_delivered created_at".split())
 PRESALE_SHARE_FIELDS = frozenset(
@@ -150,10 +149,6 @@ class CheckoutStore(Protocol):
 
     async def record_answer(self, body: dict[str, Any]) -> None:
         """Store the answer under the request's Idempotency-Key (nothing without a key)."""
-        ...
-
-    async def count(self, rows: list[dict[str, Any]]) -> None:
-        """The dashboard's delta rows for the order (app.orders.stats), in the order's transaction."""
         ...
 
     async def remove_cart_lines(self, user_id: int, sku_ids: list[int]) -> None: ...

@@ -18,12 +18,11 @@ from app.checkout.stores.base import (
     OUTBOX_FIELDS,
     PRESALE_SHARE_FIELDS,
     PURCHASE_FIELDS,
-    STAT_FIELDS,
 )
 from app.events import OutboxEvent
 from app.flash_sales.models import FlashSalePurchase
 from app.kit.leandb import HexText
-from app.orders.models import IdempotencyKey, Order, OrderItem, OrderStatDelta
+from app.orders.models import IdempotencyKey, Order, OrderItem
 from app.presales.models import PresaleOrder
 
 
@@ -125,7 +124,6 @@ ITEM_INSERT = _Insert(OrderItem.__table__, ITEM_FIELDS, {"order_id": "@daoxiang_
 ONLY_ITEM_INSERT = _Insert(OrderItem.__table__, ITEM_FIELDS, {"order_id": "LAST_INSERT_ID()"})
 OUTBOX_INSERT = _Insert(OutboxEvent.__table__, OUTBOX_FIELDS)
 KEY_INSERT = _Insert(IdempotencyKey.__table__, KEY_FIELDS)
-STAT_INSERT = _Insert(OrderStatDelta.__table__, STAT_FIELDS)
 PURCHASE_INSERT = _Insert(FlashSalePurchase.__table__, PURCHASE_FIELDS)
 ADOPTION_INSERT = _Insert(Adoption.__table__, ADOPTION_FIELDS)
 PRESALE_SHARE_INSERT = _Insert(PresaleOrder.__table__, PRESALE_SHARE_FIELDS)

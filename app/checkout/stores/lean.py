@@ -31,7 +31,6 @@ from app.checkout.stores.inserts import (
     OUTBOX_INSERT,
     PRESALE_SHARE_INSERT,
     PURCHASE_INSERT,
-    STAT_INSERT,
     _aware,
     _naive_utc,
 )
@@ -256,10 +255,6 @@ class LeanCheckoutStore:
 
     async def emit(self, row: dict[str, Any]) -> None:
         self._queue(OUTBOX_INSERT.sql, OUTBOX_INSERT.params(row))
-
-    async def count(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            self._queue(STAT_INSERT.sql, STAT_INSERT.params(row))
 
     async def record_answer(self, body: dict[str, Any]) -> None:
         """Queued: when the queue is sent, take_stock raises KeyAlreadyStored if the row exists already, and

@@ -24,7 +24,7 @@ from app.db import utcnow
 from app.events import OutboxEvent
 from app.flash_sales import repository as flash_repository
 from app.flash_sales.service import SaleState
-from app.orders import repository, stats
+from app.orders import repository
 from app.presales import repository as presales_repository
 from app.users import repository as users_repository
 
@@ -74,9 +74,6 @@ class OrmCheckoutStore:
     async def emit(self, row: dict[str, Any]) -> None:
         self.session.add(OutboxEvent(**row))
         await self.session.flush()
-
-    async def count(self, rows: list[dict[str, Any]]) -> None:
-        await stats.add(self.session, rows)
 
     async def record_answer(self, body: dict[str, Any]) -> None:
         if self.claim_id is not None:
