@@ -31,6 +31,8 @@ from tests.orders.factories import (
     sku_on_sale,
     staff,
 )
+from tests.presales.factories import create_presale, pay_stage
+from tests.presales.factories import order as presale_order
 from tests.storefront.pages import log_in
 from tests.users.factories import auth
 
@@ -82,6 +84,12 @@ async def orders_in_every_state(client) -> None:
                 f"/api/admin/orders/{order['id']}/refund-reject", json={"reason": "已签收"}, headers=shop
             )
             assert response.json()["status"] == "paid"
+    # A pre-sale's deposit paid: deposit_paid, waiting for its balance.
+    presale = await create_presale(sku, quota=5)
+    placed = await presale_order(client, user, address, presale)
+    assert placed.status_code == 201, placed.text
+    _, paid = await pay_stage(client, user, placed.json())
+    assert paid.status_code == 200, paid.text
 
 
 class TestMaintainedFigures:
