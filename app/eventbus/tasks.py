@@ -5,7 +5,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.db import session_scope
 from app.eventbus import consumer, relay
+from app.events import STREAM_NAME
 from app.redis import get_redis
+from app.webhooks import repository as webhooks_repository
 
 MAX_BATCHES = 1000  # --once ends even while checkout keeps adding events
 
@@ -46,5 +48,13 @@ async def fan_out_webhooks(session: AsyncSession) -> int:
         return 0
     reader = consumer.Consumer(redis, group="webhooks", name=f"worker-{consumer.default_consumer_name()}")
     await reader.ensure_group()
+    async with session_scope() as own:  # the job's session is not used: the consumer opens its own
+        subscribed = bool(await webhooks_repository.active(own))
+    if not subscribed:
+        # Nobody subscribed: move the group past what is in the stream in one command instead of reading and
+        # recording every event (a database write each, beside every checkout's own). A webhook made now gets
+        # the events from now on, as it would anyway.
+        await redis.xgroup_setid(STREAM_NAME, "webhooks", "$")
+        return 0
     await reader.run_until_idle()
     return reader.stats["handled"]  # events turned into messages by this run (not duplicates)

@@ -52,3 +52,29 @@ class TestThroughTheEventBus:
         assert len(receiver.received) == 5
         assert all(verify(hook.secret, r) for r in receiver.received)
         assert all(r.headers["X-Daoxiang-Event-Id"] == orjson.loads(r.body)["id"] for r in receiver.received)
+
+
+class TestNobodySubscribed:
+    async def test_events_cost_no_database_write_and_a_new_webhook_gets_only_what_follows(self, receiver):
+        """With no webhook, the group moves past the stream in one command: no processed_events row per event
+        (a write beside every checkout's own); a webhook made afterwards gets the events from then on."""
+        from sqlalchemy import func, select
+
+        from app.db import session_scope
+        from app.eventbus.models import ProcessedEvent
+
+        real_redis()
+        for n in range(1, 4):
+            await emit_registered(user_id=n)
+        assert await relay_events(None) == 3
+        assert await fan_out_webhooks(None) == 0
+        async with session_scope() as session:
+            recorded = (
+                select(func.count()).select_from(ProcessedEvent).where(ProcessedEvent.consumer == "webhooks")
+            )
+            assert (await session.execute(recorded)).scalar_one() == 0
+        await create_webhook(receiver.url, ["user.registered"])
+        later = await emit_registered(user_id=9)
+        assert await relay_events(None) == 1
+        assert await fan_out_webhooks(None) == 1
+        assert [m.event_id for m in await messages()] == [later.event_id]
