@@ -62,3 +62,9 @@ def parse_page(text: str | None, *, last: int = MAX_PAGE) -> int:
     """A list page's `?page=`: a whole number, at most `last`; anything else is page 1."""
     value = parse_int(text, lo=1)
     return 1 if value is None else min(value, last)
+
+
+def form_idempotency_key(text: str) -> str | None:
+    """A page form's hidden Idempotency-Key (8-64 ASCII characters, as the pages make them), or None: a
+    malformed one places the order without a key rather than refusing the buyer."""
+    return text if 8 <= len(text) <= 64 and text.isascii() else None

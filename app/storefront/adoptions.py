@@ -18,7 +18,7 @@ from app.checkout import adoption as adoption_checkout
 from app.checkout import service as checkout_service
 from app.db import SessionDep, refusable
 from app.errors import AppError
-from app.kit.params import IdPath, parse_id, parse_int
+from app.kit.params import IdPath, form_idempotency_key, parse_id, parse_int
 from app.storefront.admin_products import yuan_to_fen
 from app.storefront.dependencies import (
     PageUser,
@@ -111,7 +111,7 @@ async def adopt(
         return await _plan_page(
             request, session, user, plan_id, error="请选择收货地址和份数。", status_code=422
         )
-    key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
+    key = form_idempotency_key(idempotency_key)
     user_id = user.id
     try:
         async with refusable(session):

@@ -18,7 +18,7 @@ from app.errors import AppError
 from app.flash_sales import service as flash_service
 from app.flash_sales.models import FlashSale
 from app.flash_sales.schemas import FlashSaleCreate, FlashSaleOrderCreate
-from app.kit.params import IdPath, parse_id, parse_int
+from app.kit.params import IdPath, form_idempotency_key, parse_id, parse_int
 from app.kit.time import SHOP_TZ
 from app.storefront.admin_products import yuan_to_fen
 from app.storefront.dependencies import (
@@ -121,7 +121,7 @@ async def buy(
         return await _sale_page(
             request, session, user, sale_id, error="请选择收货地址和数量。", status_code=422
         )
-    key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
+    key = form_idempotency_key(idempotency_key)
     user_id = user.id
     try:
         async with refusable(session):

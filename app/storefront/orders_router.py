@@ -19,7 +19,7 @@ from app.coupons.errors import CouponNotApplicable, CouponNotFound
 from app.db import SessionDep, refusable
 from app.errors import AppError
 from app.kit.pagination import page_count
-from app.kit.params import IdPath, IdQuery, parse_id, parse_int, parse_page
+from app.kit.params import IdPath, IdQuery, form_idempotency_key, parse_id, parse_int, parse_page
 from app.orders import service as orders_service
 from app.orders.errors import (
     CartEmpty,
@@ -244,7 +244,7 @@ async def place_order(
         return await _checkout_page(
             request, session, user, error="请选择收货地址（备注最多 200 字）。", status_code=422
         )
-    key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
+    key = form_idempotency_key(idempotency_key)
     user_id = user.id
     try:
         async with refusable(session):

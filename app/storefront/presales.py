@@ -17,7 +17,7 @@ from app.checkout import service as checkout_service
 from app.db import SessionDep, refusable, session_scope, utcnow
 from app.errors import AppError
 from app.flash_sales import service as flash_service
-from app.kit.params import IdPath, parse_id, parse_int
+from app.kit.params import IdPath, form_idempotency_key, parse_id, parse_int
 from app.kit.time import SHOP_TZ
 from app.payments import service as payments_service
 from app.payments.models import Channel
@@ -133,7 +133,7 @@ async def order(
         return await _presale_page(
             request, session, user, presale_id, error="请选择收货地址和数量。", status_code=422
         )
-    key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
+    key = form_idempotency_key(idempotency_key)
     user_id = user.id
     try:
         async with refusable(session):

@@ -16,7 +16,7 @@ from app.catalog import reads as catalog_reads
 from app.catalog.errors import ProductNotFound
 from app.db import SessionDep, refusable
 from app.errors import AppError
-from app.kit.params import IdPath, parse_id, parse_int
+from app.kit.params import IdPath, form_idempotency_key, parse_id, parse_int
 from app.orders import repository as orders_repository
 from app.storefront.dependencies import PageUser, SignedInPageUser, load_cart_count, require_staff_page_user
 from app.storefront.forms import FormStr, page_number
@@ -134,7 +134,7 @@ async def subscribe(
             error="请选择规格、配送周期、期数和收货地址。",
             status_code=422,
         )
-    key = idempotency_key if 8 <= len(idempotency_key) <= 64 and idempotency_key.isascii() else None
+    key = form_idempotency_key(idempotency_key)
     user_id = user.id
     try:
         async with refusable(session):
